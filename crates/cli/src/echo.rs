@@ -1,0 +1,113 @@
+//! `sockit echo`: the echo service over TCP + UDP, or a Unix socket.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use sockit_net::echo::{echo_datagram, echo_stream};
+use sockit_net::{
+    announce, bind_tcp, bind_udp, bind_unix, resolve_bind, ConnInfo, DatagramServer, Shutdown, StreamServer,
+};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::common::{LimitArgs, Listener};
+
+/// Flags of `sockit echo`.
+#[derive(Args, Debug, Clone)]
+pub struct EchoArgs {
+    /// Address to listen on (0.0.0.0 or :: for every interface).
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub bind: String,
+    /// Port for TCP and UDP (0: any free port).
+    #[arg(short, long, default_value_t = 9999)]
+    pub port: u16,
+    /// Answer in upper case (ASCII letters; other bytes unchanged).
+    #[arg(long)]
+    pub upper: bool,
+    /// Serve TCP only.
+    #[arg(long, conflicts_with = "udp_only")]
+    pub tcp_only: bool,
+    /// Serve UDP only.
+    #[arg(long)]
+    pub udp_only: bool,
+    /// Serve on this Unix socket instead of TCP and UDP.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["tcp_only", "udp_only"])]
+    pub unix: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Binds and spawns the echo listeners; returns where they listen.
+pub async fn start(args: EchoArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Listener>> {
+    let upper = args.upper;
+    let limits = args.limits.limits();
+    let mut rows = Vec::new();
+    if let Some(path) = &args.unix {
+        let listener = bind_unix(path)?;
+        sockit_net::addr::announce_unix(path);
+        rows.push(Listener {
+            service: "echo",
+            url: format!("unix://{}", path.display()),
+            try_it: format!("socat - UNIX-CONNECT:{}", path.display()),
+        });
+        let server = StreamServer::new(listener, limits, shutdown.clone());
+        shutdown.spawn(server.run(move |s, info| handle(s, info, upper)));
+        return Ok(rows);
+    }
+    let addr = resolve_bind(&args.bind, args.port)?;
+    let mut udp_addr = addr;
+    if !args.udp_only {
+        let listener = bind_tcp(addr, "--port")?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        announce("tcp", &local);
+        udp_addr.set_port(local.port());
+        rows.push(Listener {
+            service: "echo",
+            url: format!("tcp://{local}"),
+            try_it: format!("nc {} {}", local.ip(), local.port()),
+        });
+        let server = StreamServer::new(listener, limits, shutdown.clone());
+        shutdown.spawn(server.run(move |s, info| handle(s, info, upper)));
+    }
+    if !args.tcp_only {
+        // Same port number as TCP when the port was chosen by the kernel.
+        let socket = match bind_udp(udp_addr, "--port") {
+            Ok(s) => s,
+            Err(_) if args.port == 0 => bind_udp(addr, "--port")?,
+            Err(e) => return Err(e.into()),
+        };
+        let local = socket.local_addr().context("reading the bound address")?;
+        announce("udp", &local);
+        rows.push(Listener {
+            service: "echo",
+            url: format!("udp://{local}"),
+            try_it: format!("nc -u {} {}", local.ip(), local.port()),
+        });
+        let server = DatagramServer::new(socket, shutdown.clone());
+        shutdown.spawn(server.run(move |data, _from, reply| echo_datagram(data, upper, reply)));
+    }
+    Ok(rows)
+}
+
+async fn handle<S: AsyncRead + AsyncWrite + Unpin>(stream: S, info: ConnInfo, upper: bool) {
+    let stop = info.shutdown.clone();
+    match echo_stream(stream, upper, info.limits.idle_timeout, async move { stop.triggered().await }).await {
+        Ok((end, bytes)) => {
+            tracing::debug!(peer = %info.peer, ?end, bytes, "echo connection closed")
+        }
+        Err(e) => tracing::debug!(peer = %info.peer, error = %e, "echo connection failed"),
+    }
+}
+
+/// `sockit up`: echo on its defaults.
+pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: EchoArgs,
+    }
+    let port = ctx.port(9999).to_string();
+    let wrap = Wrap::try_parse_from(["echo", "--bind", &ctx.bind, "--port", &port])?;
+    start(wrap.args, ctx.shutdown.clone()).await
+}

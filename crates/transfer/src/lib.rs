@@ -1,0 +1,3 @@
+//! sockit-transfer: verified, resumable file transfer.
+//!
+//! Not built yet: see issue "File transfer".
