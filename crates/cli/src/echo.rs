@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use sockit_net::echo::{echo_datagram, echo_stream};
+use sockit_net::echo::{echo_datagram, echo_lines, echo_stream};
 use sockit_net::{
     announce, bind_tcp, bind_udp, bind_unix, resolve_bind, ConnInfo, DatagramServer, Shutdown, StreamServer,
 };
@@ -24,6 +24,12 @@ pub struct EchoArgs {
     /// Answer in upper case (ASCII letters; other bytes unchanged).
     #[arg(long)]
     pub upper: bool,
+    /// Answer whole lines instead of bytes as they come (TCP and Unix).
+    #[arg(long)]
+    pub lines: bool,
+    /// Longest line accepted in --lines mode; longer ones get an error line.
+    #[arg(long, default_value_t = 8192, value_name = "BYTES", requires = "lines")]
+    pub max_line: usize,
     /// Serve TCP only.
     #[arg(long, conflicts_with = "udp_only")]
     pub tcp_only: bool,
@@ -40,6 +46,7 @@ pub struct EchoArgs {
 /// Binds and spawns the echo listeners; returns where they listen.
 pub async fn start(args: EchoArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Listener>> {
     let upper = args.upper;
+    let mode = Mode { upper, lines: args.lines.then_some(args.max_line) };
     let limits = args.limits.limits();
     let mut rows = Vec::new();
     if let Some(path) = &args.unix {
@@ -51,7 +58,7 @@ pub async fn start(args: EchoArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
             try_it: format!("socat - UNIX-CONNECT:{}", path.display()),
         });
         let server = StreamServer::new(listener, limits, shutdown.clone());
-        shutdown.spawn(server.run(move |s, info| handle(s, info, upper)));
+        shutdown.spawn(server.run(move |s, info| handle(s, info, mode)));
         return Ok(rows);
     }
     let addr = resolve_bind(&args.bind, args.port)?;
@@ -67,7 +74,7 @@ pub async fn start(args: EchoArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
             try_it: format!("nc {} {}", local.ip(), local.port()),
         });
         let server = StreamServer::new(listener, limits, shutdown.clone());
-        shutdown.spawn(server.run(move |s, info| handle(s, info, upper)));
+        shutdown.spawn(server.run(move |s, info| handle(s, info, mode)));
     }
     if !args.tcp_only {
         // Same port number as TCP when the port was chosen by the kernel.
@@ -89,9 +96,23 @@ pub async fn start(args: EchoArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
     Ok(rows)
 }
 
-async fn handle<S: AsyncRead + AsyncWrite + Unpin>(stream: S, info: ConnInfo, upper: bool) {
+/// How a stream connection echoes.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    upper: bool,
+    /// `Some(max)`: whole lines of at most `max` bytes.
+    lines: Option<usize>,
+}
+
+async fn handle<S: AsyncRead + AsyncWrite + Unpin>(stream: S, info: ConnInfo, mode: Mode) {
     let stop = info.shutdown.clone();
-    match echo_stream(stream, upper, info.limits.idle_timeout, async move { stop.triggered().await }).await {
+    let stop = async move { stop.triggered().await };
+    let idle = info.limits.idle_timeout;
+    let ended = match mode.lines {
+        Some(max) => echo_lines(stream, mode.upper, max, idle, stop).await,
+        None => echo_stream(stream, mode.upper, idle, stop).await,
+    };
+    match ended {
         Ok((end, bytes)) => {
             tracing::debug!(peer = %info.peer, ?end, bytes, "echo connection closed")
         }

@@ -2,10 +2,16 @@
 //! answers each datagram with itself. `upper` answers in ASCII upper case,
 //! the classic first tutorial server; bytes outside ASCII pass unchanged so
 //! binary data and UTF-8 stay intact.
+//!
+//! [`echo_lines`] is the line-at-a-time variant (the tutorial "line server"):
+//! it answers whole lines, bounded by a maximum length; an over-long line gets
+//! an error line and the connection carries on.
 
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::codec::{Line, LineCodec};
 
 /// First read buffer; grows while reads keep filling it.
 const BUF_START: usize = 4 * 1024;
@@ -72,6 +78,57 @@ where
     }
 }
 
+/// Echoes whole lines of at most `max_line` bytes until the peer closes, it
+/// idles out, or `stop` completes. An over-long line is answered with
+/// `error: line longer than N bytes` and skipped; the connection stays.
+pub async fn echo_lines<S, F>(
+    stream: S,
+    upper: bool,
+    max_line: usize,
+    idle: Option<Duration>,
+    stop: F,
+) -> std::io::Result<(EchoEnd, u64)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: std::future::Future<Output = ()>,
+{
+    use futures::{SinkExt, StreamExt};
+    tokio::pin!(stop);
+    let mut lines = tokio_util::codec::Framed::new(stream, LineCodec::new(max_line));
+    let mut total = 0u64;
+    loop {
+        let next = async {
+            match idle {
+                Some(d) => tokio::time::timeout(d, lines.next()).await.ok(),
+                None => Some(lines.next().await),
+            }
+        };
+        let line = tokio::select! {
+            biased;
+            _ = &mut stop => return Ok((EchoEnd::Shutdown, total)),
+            r = next => match r {
+                None => return Ok((EchoEnd::Idle, total)),
+                Some(None) => {
+                    lines.get_mut().shutdown().await?;
+                    return Ok((EchoEnd::PeerClosed, total));
+                }
+                Some(Some(line)) => line?,
+            },
+        };
+        match line {
+            Line::Text(text) => {
+                let mut text = text.to_vec();
+                if upper {
+                    text.make_ascii_uppercase();
+                }
+                total += text.len() as u64;
+                lines.send(text).await?;
+            }
+            Line::TooLong => lines.send(format!("error: line longer than {max_line} bytes")).await?,
+        }
+    }
+}
+
 /// The UDP answer to one datagram.
 pub fn echo_datagram(input: &[u8], upper: bool, reply: &mut Vec<u8>) {
     reply.extend_from_slice(input);
@@ -95,6 +152,18 @@ mod tests {
         r.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, "HéLLO".as_bytes());
         assert_eq!(task.await.unwrap().unwrap(), (EchoEnd::PeerClosed, 6));
+    }
+
+    #[tokio::test]
+    async fn line_mode_survives_an_overlong_line() {
+        let (client, server) = tokio::io::duplex(256);
+        tokio::spawn(echo_lines(server, false, 4, None, std::future::pending()));
+        let (mut r, mut w) = tokio::io::split(client);
+        w.write_all(b"abc\r\ntoo long line\nok\n").await.unwrap();
+        w.shutdown().await.unwrap();
+        let mut got = String::new();
+        r.read_to_string(&mut got).await.unwrap();
+        assert_eq!(got, "abc\nerror: line longer than 4 bytes\nok\n");
     }
 
     #[tokio::test(start_paused = true)]
