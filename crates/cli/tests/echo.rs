@@ -34,7 +34,8 @@ fn tcp_with_nc_and_socat() {
     let (st, out, err) = run_with_input(Command::new("nc").args(["-N", "127.0.0.1", &port]), b"hello nc\n", T);
     assert!(st.success(), "nc failed: {err}");
     assert_eq!(out, b"hello nc\n");
-    let (st, out, err) = run_with_input(Command::new("socat").args(["-", &format!("TCP:{a}")]), "héllo socat".as_bytes(), T);
+    let (st, out, err) =
+        run_with_input(Command::new("socat").args(["-", &format!("TCP:{a}")]), "héllo socat".as_bytes(), T);
     assert!(st.success(), "socat failed: {err}");
     assert_eq!(out, "héllo socat".as_bytes());
 }
@@ -225,4 +226,59 @@ fn udp_only_answers_each_datagram() {
         let (n, _) = sock.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], msg.to_ascii_uppercase().as_slice());
     }
+}
+
+#[test]
+fn out_of_file_descriptors_backs_off_and_recovers() {
+    // With 32 descriptors the server runs out after ~20 connections; accept
+    // then fails with EMFILE, which must be logged and retried with backoff,
+    // not spun on, and service must resume once clients leave.
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &format!("ulimit -n 32 && exec {} echo --tcp-only --port 0", bin())]);
+    let s = Sockit::start_with(&mut cmd, 1);
+    let a = s.addr("tcp");
+    let mut clients = Vec::new();
+    for _ in 0..40 {
+        match TcpStream::connect(a) {
+            Ok(c) => clients.push(c),
+            Err(_) => break,
+        }
+    }
+    assert!(s.wait_stderr("accept failed; backing off", Duration::from_secs(10)), "stderr:\n{}", s.stderr());
+    drop(clients);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = (|| -> std::io::Result<[u8; 2]> {
+            let mut c = TcpStream::connect(a)?;
+            c.set_read_timeout(Some(Duration::from_secs(2)))?;
+            c.write_all(b"ok")?;
+            let mut b = [0u8; 2];
+            c.read_exact(&mut b)?;
+            Ok(b)
+        })();
+        if let Ok(b) = attempt {
+            assert_eq!(&b, b"ok");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not recover after EMFILE");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Backoff, not a spin: a 1 s pause at most between attempts means few log lines.
+    let warnings = s.stderr().matches("accept failed").count();
+    assert!(warnings < 200, "{warnings} accept warnings: the loop is spinning");
+}
+
+#[test]
+fn binding_all_interfaces_prints_the_lan_addresses() {
+    let s = Sockit::start(&bin(), &["echo", "--bind", "0.0.0.0", "--port", "0", "--tcp-only"], 1);
+    let port = s.addr("tcp").port();
+    assert!(s.wait_stderr("listening on tcp://0.0.0.0:", Duration::from_secs(5)));
+    let lan: Vec<_> = sockit_net::lan_addresses().into_iter().filter(|ip| ip.is_ipv4()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    for ip in &lan {
+        let line = format!("  reachable at tcp://{ip}:{port}");
+        assert!(s.stderr().contains(&line), "missing {line:?} in:\n{}", s.stderr());
+    }
+    // Loopback is what `listening on` already says; it is not repeated.
+    assert!(!s.stderr().contains("reachable at tcp://127."));
 }
