@@ -1,5 +1,7 @@
 //! The binary as a whole: help, version, completions, `sockit up`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 use std::time::Duration;
 

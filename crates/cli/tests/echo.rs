@@ -1,5 +1,7 @@
 //! `sockit echo` against real peers: nc, socat, python3 and std sockets.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::process::Command;

@@ -1,5 +1,7 @@
 //! `sockit connect` / `sockit listen` against nc, python3 and sockit echo.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
