@@ -1,6 +1,8 @@
 //! Logging set-up: `tracing` to stderr; `-v` for more, `-q` for warnings only,
 //! `RUST_LOG` wins over both.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the stderr subscriber.
