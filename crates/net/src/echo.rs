@@ -49,19 +49,9 @@ where
     let mut buf: Vec<u8> = vec![0; BUF_START];
     let mut total = 0u64;
     loop {
-        let read = async {
-            match idle {
-                Some(d) => tokio::time::timeout(d, stream.read(&mut buf)).await.ok(),
-                None => Some(stream.read(&mut buf).await),
-            }
-        };
-        let n = tokio::select! {
-            biased;
-            _ = &mut stop => return Ok((EchoEnd::Shutdown, total)),
-            r = read => match r {
-                None => return Ok((EchoEnd::Idle, total)),
-                Some(r) => r?,
-            },
+        let n = match next_or_end(stream.read(&mut buf), idle, stop.as_mut()).await {
+            Ok(r) => r?,
+            Err(end) => return Ok((end, total)),
         };
         if n == 0 {
             stream.shutdown().await?;
@@ -97,23 +87,13 @@ where
     let mut lines = tokio_util::codec::Framed::new(stream, LineCodec::new(max_line));
     let mut total = 0u64;
     loop {
-        let next = async {
-            match idle {
-                Some(d) => tokio::time::timeout(d, lines.next()).await.ok(),
-                None => Some(lines.next().await),
+        let line = match next_or_end(lines.next(), idle, stop.as_mut()).await {
+            Ok(Some(line)) => line?,
+            Ok(None) => {
+                lines.get_mut().shutdown().await?;
+                return Ok((EchoEnd::PeerClosed, total));
             }
-        };
-        let line = tokio::select! {
-            biased;
-            _ = &mut stop => return Ok((EchoEnd::Shutdown, total)),
-            r = next => match r {
-                None => return Ok((EchoEnd::Idle, total)),
-                Some(None) => {
-                    lines.get_mut().shutdown().await?;
-                    return Ok((EchoEnd::PeerClosed, total));
-                }
-                Some(Some(line)) => line?,
-            },
+            Err(end) => return Ok((end, total)),
         };
         match line {
             Line::Text(text) => {
@@ -126,6 +106,29 @@ where
             }
             Line::TooLong => lines.send(format!("error: line longer than {max_line} bytes")).await?,
         }
+    }
+}
+
+/// Awaits `next` unless the connection idles out first (`Err(Idle)`) or the
+/// server stops (`Err(Shutdown)`).
+async fn next_or_end<T, F>(
+    next: impl std::future::Future<Output = T>,
+    idle: Option<Duration>,
+    stop: std::pin::Pin<&mut F>,
+) -> Result<T, EchoEnd>
+where
+    F: std::future::Future<Output = ()>,
+{
+    let bounded = async {
+        match idle {
+            Some(d) => tokio::time::timeout(d, next).await.ok(),
+            None => Some(next.await),
+        }
+    };
+    tokio::select! {
+        biased;
+        _ = stop => Err(EchoEnd::Shutdown),
+        r = bounded => r.ok_or(EchoEnd::Idle),
     }
 }
 
