@@ -193,14 +193,58 @@ fn wait_flag_times_out_with_status_3() {
 
 #[test]
 fn listen_keep_serves_peers_one_after_another() {
-    let listen = Sockit::start(&bin(), &["listen", "--port", "0", "--keep"], 1);
-    for msg in [&b"first peer"[..], b"second peer"] {
+    let mut listen = Sockit::start(&bin(), &["listen", "--port", "0", "--keep"], 1);
+    drop(listen.stdin()); // nothing to send: each peer is only heard
+    let mut stdout = listen.stdout();
+    for msg in [&b"first peer\n"[..], b"second peer\n"] {
         let mut c = TcpStream::connect(listen.addr("tcp")).unwrap();
         c.write_all(msg).unwrap();
         c.shutdown(std::net::Shutdown::Write).unwrap();
-        c.set_read_timeout(Some(T)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut rest = Vec::new();
-        let _ = c.read_to_end(&mut rest);
+        c.read_to_end(&mut rest).expect("sockit should close each finished conversation");
+        assert!(rest.is_empty());
     }
-    assert!(listen.wait_stderr("connected", T));
+    let mut got = vec![0u8; "first peer\nsecond peer\n".len()];
+    stdout.read_exact(&mut got).unwrap();
+    assert_eq!(got, b"first peer\nsecond peer\n");
+}
+
+#[test]
+fn piped_input_is_delivered_even_after_the_peer_half_closes() {
+    need("python3");
+    // The server speaks first and half-closes at once, then reads until EOF
+    // and reports what it got on its stdout.
+    let script = "import socket\n\
+         l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen(1)\n\
+         print(l.getsockname()[1], flush=True)\n\
+         c,_=l.accept(); c.settimeout(10); c.sendall(b'server done\\n'); c.shutdown(socket.SHUT_WR); d=b''\n\
+         while True:\n  x=c.recv(65536)\n  if not x: break\n  d+=x\n\
+         print(d.decode(), flush=True)\n";
+    let mut py = Command::new("python3").args(["-c", script]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut py_out = py.stdout.take().unwrap();
+    let mut port = String::new();
+    let mut b = [0u8; 1];
+    while py_out.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
+        port.push(b[0] as char);
+    }
+    let mut sockit = Command::new(bin())
+        .args(["connect", &format!("127.0.0.1:{}", port.trim())])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = sockit.stdout.take().unwrap();
+    let mut first = vec![0u8; "server done\n".len()];
+    out.read_exact(&mut first).unwrap();
+    assert_eq!(first, b"server done\n");
+    // Only now, after the peer's EOF reached us, does our input arrive.
+    let mut stdin = sockit.stdin.take().unwrap();
+    stdin.write_all(b"late but delivered").unwrap();
+    drop(stdin);
+    assert!(sockit.wait().unwrap().success());
+    let mut report = String::new();
+    py_out.read_to_string(&mut report).unwrap();
+    assert_eq!(report.trim(), "late but delivered");
+    let _ = py.wait();
 }

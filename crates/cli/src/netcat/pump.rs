@@ -1,6 +1,7 @@
 //! Moving bytes between the terminal and a stream socket, both ways at once.
 
 use std::cell::Cell;
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use encoding_rs::Encoding;
@@ -31,6 +32,11 @@ impl Stdin {
     /// The process's stdin.
     pub fn new() -> Self {
         Stdin { inner: tokio::io::stdin(), ended: false }
+    }
+
+    /// Whether stdin is a terminal (a person typing) rather than a pipe or file.
+    pub fn is_terminal(&self) -> bool {
+        std::io::stdin().is_terminal()
     }
 
     /// Reads a chunk; 0 means stdin has ended (now or earlier).
@@ -118,6 +124,7 @@ where
     let mut up = Transform { outgoing, incoming: None, crlf, last_out };
     let mut down = Transform { outgoing: None, incoming, crlf, last_out: 0 };
     let last = Cell::new(Instant::now());
+    let stdin_is_terminal = stdin.is_terminal();
 
     let upload = async {
         let mut buf = vec![0u8; CHUNK];
@@ -159,6 +166,15 @@ where
         tokio::select! {
             r = &mut download => {
                 r?;
+                // The peer has finished sending. Piped input is still ours to
+                // deliver (the peer may only have half-closed, as `nc -N`
+                // does); a person at a terminal expects the session to end.
+                if uploading && !stdin_is_terminal {
+                    tokio::select! {
+                        r = &mut upload => if let Err(e) = r { tracing::debug!(error = %e, "sending stopped") },
+                        _ = idle(wait, &last) => return Ok(Outcome::TimedOut),
+                    }
+                }
                 return Ok(Outcome::Closed);
             }
             r = &mut upload, if uploading => {
