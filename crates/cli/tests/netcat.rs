@@ -238,7 +238,8 @@ fn piped_input_is_delivered_even_after_the_peer_half_closes() {
     let mut first = vec![0u8; "server done\n".len()];
     out.read_exact(&mut first).unwrap();
     assert_eq!(first, b"server done\n");
-    // Only now, after the peer's EOF reached us, does our input arrive.
+    // Only well after the peer's EOF reached us does our input arrive.
+    std::thread::sleep(Duration::from_millis(500));
     let mut stdin = sockit.stdin.take().unwrap();
     stdin.write_all(b"late but delivered").unwrap();
     drop(stdin);
