@@ -5,6 +5,8 @@
 //! The server announces its listeners in a fixed order: strftime udp,
 //! daytime tcp, daytime udp, time tcp, time udp, sntp udp.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
+
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
