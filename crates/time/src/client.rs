@@ -91,7 +91,7 @@ mod tests {
         let t2 = t1 + Duration::from_millis(2010);
         let t3 = t2 + Duration::from_millis(1);
         let t4 = t1 + Duration::from_millis(21);
-        let mut r = Responder::new(SntpConfig::default());
+        let r = Responder::new(SntpConfig::default());
         let mut reply = Vec::new();
         r.answer(&sntp_request(sent), "127.0.0.1".parse().unwrap(), t2, Instant::now(), &mut reply, || t3);
         let s = sntp_sample(&reply, sent, t1, t4).unwrap();

@@ -5,6 +5,7 @@
 //! udp. Scripts and tests rely on that order to tell the lines apart.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
@@ -74,6 +75,9 @@ pub struct ServeArgs {
     /// Serve SNTP without a per-client limit (for load tests).
     #[arg(long)]
     pub no_rate_limit: bool,
+    /// Tasks reading the SNTP socket at once (0: one per CPU core, at most 4).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub sntp_workers: usize,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -175,21 +179,35 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
         let socket = bind_udp(resolve_bind(&args.bind, args.sntp_port)?, "--sntp-port")?;
         let local = socket.local_addr().context("reading the bound address")?;
         push("sntp", "udp", local, format!("sockit time query {local} --proto sntp"));
-        let mut responder = Responder::new(sntp);
-        let server = DatagramServer::new(socket, shutdown.clone());
-        shutdown.spawn(server.run(move |data, from, reply| {
-            // The receive timestamp first, the transmit timestamp last.
-            let received = SystemTime::now();
-            match responder.answer(data, from.ip(), received, Instant::now(), reply, SystemTime::now) {
-                Outcome::Replied => {}
-                Outcome::KissOfDeath => {
-                    tracing::info!(%from, "sntp client over its rate limit: sent kiss-o'-death RATE")
+        let responder = Arc::new(Responder::new(sntp));
+        let socket = Arc::new(socket);
+        // Several tasks on one socket: each datagram is read by exactly one,
+        // so a burst is spread over the cores.
+        for _ in 0..sntp_workers(args.sntp_workers) {
+            let responder = responder.clone();
+            let server = DatagramServer::new(socket.clone(), shutdown.clone());
+            shutdown.spawn(server.run(move |data, from, reply| {
+                // The receive timestamp first, the transmit timestamp last.
+                let received = SystemTime::now();
+                match responder.answer(data, from.ip(), received, Instant::now(), reply, SystemTime::now) {
+                    Outcome::Replied => {}
+                    Outcome::KissOfDeath => {
+                        tracing::info!(%from, "sntp client over its rate limit: sent kiss-o'-death RATE")
+                    }
+                    Outcome::Dropped(why) => tracing::debug!(%from, len = data.len(), why, "sntp request dropped"),
                 }
-                Outcome::Dropped(why) => tracing::debug!(%from, len = data.len(), why, "sntp request dropped"),
-            }
-        }));
+            }));
+        }
     }
     Ok(rows)
+}
+
+/// `--sntp-workers`, with 0 meaning one per core (at most 4).
+fn sntp_workers(asked: usize) -> usize {
+    if asked > 0 {
+        return asked;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 /// A TCP listener and a UDP socket on the same port; with port 0, the UDP

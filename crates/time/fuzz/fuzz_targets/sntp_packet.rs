@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(p) = Packet::parse(data) {
         assert_eq!(&p.encode()[..], &data[..HEADER_LEN]);
     }
-    let mut responder = Responder::new(SntpConfig::default());
+    let responder = Responder::new(SntpConfig::default());
     let mut reply = Vec::new();
     let from = "192.0.2.1".parse().expect("literal address");
     match responder.answer(data, from, SystemTime::now(), Instant::now(), &mut reply, SystemTime::now) {

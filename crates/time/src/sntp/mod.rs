@@ -22,6 +22,7 @@
 pub mod packet;
 
 use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Instant, SystemTime};
 
 pub use packet::{Packet, PacketError, HEADER_LEN};
@@ -78,16 +79,19 @@ pub enum Outcome {
 }
 
 /// Answers SNTP requests; owns the rate limiter's state.
+///
+/// Shareable between tasks that serve one socket (`&self`); the limiter,
+/// the only mutable state, sits behind a mutex held for one table lookup.
 #[derive(Debug)]
 pub struct Responder {
     config: SntpConfig,
-    limiter: Option<RateLimiter>,
+    limiter: Option<Mutex<RateLimiter>>,
 }
 
 impl Responder {
     /// A responder with `config`.
     pub fn new(config: SntpConfig) -> Responder {
-        let limiter = config.rate_limit.map(|l| RateLimiter::new(l, MAX_TRACKED_CLIENTS));
+        let limiter = config.rate_limit.map(|l| Mutex::new(RateLimiter::new(l, MAX_TRACKED_CLIENTS)));
         Responder { config, limiter }
     }
 
@@ -95,7 +99,7 @@ impl Responder {
     /// the monotonic clock, for the limiter). The reply goes into `reply`;
     /// `clock` is read last, for the transmit timestamp.
     pub fn answer(
-        &mut self,
+        &self,
         request: &[u8],
         from: IpAddr,
         received: SystemTime,
@@ -111,7 +115,12 @@ impl Responder {
         if req.mode != packet::mode::CLIENT {
             return Outcome::Dropped("not a client request");
         }
-        let decision = self.limiter.as_mut().map_or(Decision::Allow, |l| l.check(from, now));
+        let decision = match &self.limiter {
+            // A poisoned lock only means another task panicked mid-update;
+            // the buckets are still usable numbers.
+            Some(l) => l.lock().unwrap_or_else(PoisonError::into_inner).check(from, now),
+            None => Decision::Allow,
+        };
         match decision {
             Decision::Allow => {}
             Decision::Drop => return Outcome::Dropped("rate limited"),

@@ -16,7 +16,7 @@ fn client() -> IpAddr {
 
 #[test]
 fn reply_follows_rfc_4330() {
-    let mut r = Responder::new(SntpConfig::default());
+    let r = Responder::new(SntpConfig::default());
     let t1 = NtpTimestamp { seconds: 0xdead_beef, fraction: 0x1234_5678 };
     let received = SystemTime::UNIX_EPOCH + Duration::new(1_763_770_806, 250_000_000);
     let sent = received + Duration::from_micros(30);
@@ -36,7 +36,7 @@ fn reply_follows_rfc_4330() {
 
 #[test]
 fn drops_malformed_and_non_client_packets() {
-    let mut r = Responder::new(SntpConfig::default());
+    let r = Responder::new(SntpConfig::default());
     let t = NtpTimestamp { seconds: 1, fraction: 2 };
     let now = SystemTime::now();
     for (req, why) in [
@@ -66,10 +66,10 @@ fn drops_malformed_and_non_client_packets() {
 #[test]
 fn rate_limited_client_gets_kiss_of_death_rate() {
     let config = SntpConfig { rate_limit: Some(RateLimit { rate: 0.5, burst: 2 }), ..SntpConfig::default() };
-    let mut r = Responder::new(config);
+    let r = Responder::new(config);
     let now = Instant::now();
     let t = NtpTimestamp { seconds: 77, fraction: 88 };
-    let mut ask = |from: IpAddr| {
+    let ask = |from: IpAddr| {
         let mut reply = Vec::new();
         let o = r.answer(&request(4, mode::CLIENT, t), from, SystemTime::now(), now, &mut reply, SystemTime::now);
         (o, reply)
@@ -87,7 +87,7 @@ fn rate_limited_client_gets_kiss_of_death_rate() {
 
 #[test]
 fn unlimited_when_configured() {
-    let mut r = Responder::new(SntpConfig { rate_limit: None, ..SntpConfig::default() });
+    let r = Responder::new(SntpConfig { rate_limit: None, ..SntpConfig::default() });
     let req = request(4, mode::CLIENT, NtpTimestamp::default());
     for _ in 0..1000 {
         let mut reply = Vec::new();
@@ -99,7 +99,7 @@ fn unlimited_when_configured() {
 proptest! {
     #[test]
     fn any_datagram_is_answered_with_48_bytes_or_nothing(data in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let mut r = Responder::new(SntpConfig::default());
+        let r = Responder::new(SntpConfig::default());
         let mut reply = Vec::new();
         let o = r.answer(&data, client(), SystemTime::now(), Instant::now(), &mut reply, SystemTime::now);
         match o {
