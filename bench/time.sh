@@ -2,8 +2,11 @@
 # SNTP throughput and latency: sockit vs chronyd, both on loopback, measured
 # by the same load generator (`sockit bench sntp`) in one run.
 #
-#   bench/time.sh                 # 10 s per server, 16 concurrent clients
-#   SECS=5 CONC=64 bench/time.sh
+#   bench/time.sh                    # 16 concurrent clients, 2 rounds of 5 s per server
+#   SECS=10 CONC=64 ROUNDS=3 bench/time.sh
+#
+# Rounds alternate sockit and chronyd so drift in the machine's load hits
+# both; the summary is the mean of the rounds.
 #
 # sockit runs with --no-rate-limit: every load client shares 127.0.0.1, and
 # the default per-client limit (8 at once, 0.5/s) would answer almost all of
@@ -13,8 +16,9 @@
 # `local stratum 8` server, from a temporary config and directory.
 set -euo pipefail
 
-SECS=${SECS:-10}
+SECS=${SECS:-5}
 CONC=${CONC:-16}
+ROUNDS=${ROUNDS:-2}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
@@ -62,16 +66,19 @@ done
 "$BIN" -q time query "$CHRONY_ADDR" --proto sntp >/dev/null \
     || { echo "chronyd does not answer:" >&2; cat "$TMP/chronyd.log" >&2; exit 1; }
 
-echo "SNTP load: $CONC clients, ${SECS} s per server, loopback, $(nproc) cores"
-echo "--- sockit ($SOCKIT_ADDR)"
-"$BIN" bench sntp "$SOCKIT_ADDR" --secs "$SECS" --concurrency "$CONC" | tee "$TMP/sockit.out"
-echo "--- chronyd $(chronyd -v | awk '{print $4}') ($CHRONY_ADDR)"
-"$BIN" bench sntp "$CHRONY_ADDR" --secs "$SECS" --concurrency "$CONC" | tee "$TMP/chronyd.out"
-
+echo "SNTP load: $CONC clients, ${SECS} s per server per round, $ROUNDS rounds (alternating), loopback, $(nproc) cores"
 field() { grep '^mode=sntp' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-S_RPS=$(field "$TMP/sockit.out" rps); C_RPS=$(field "$TMP/chronyd.out" rps)
-S_P99=$(field "$TMP/sockit.out" p99_us); C_P99=$(field "$TMP/chronyd.out" p99_us)
-echo "---"
-echo "sockit  $S_RPS replies/s  p99 $S_P99 µs"
-echo "chronyd $C_RPS replies/s  p99 $C_P99 µs"
+for r in $(seq "$ROUNDS"); do
+    echo "--- round $r: sockit ($SOCKIT_ADDR)"
+    "$BIN" bench sntp "$SOCKIT_ADDR" --secs "$SECS" --concurrency "$CONC" | tee -a "$TMP/sockit.out"
+    echo "--- round $r: chronyd $(chronyd -v | awk '{print $4}') ($CHRONY_ADDR)"
+    "$BIN" bench sntp "$CHRONY_ADDR" --secs "$SECS" --concurrency "$CONC" | tee -a "$TMP/chronyd.out"
+done
+mean() { field "$1" "$2" | awk '{ s += $1; n++ } END { printf "%.0f", n ? s / n : 0 }'; }
+S_RPS=$(mean "$TMP/sockit.out" rps); C_RPS=$(mean "$TMP/chronyd.out" rps)
+S_P99=$(mean "$TMP/sockit.out" p99_us); C_P99=$(mean "$TMP/chronyd.out" p99_us)
+S_P50=$(mean "$TMP/sockit.out" p50_us); C_P50=$(mean "$TMP/chronyd.out" p50_us)
+echo "--- mean of $ROUNDS rounds"
+echo "sockit  $S_RPS replies/s  p50 $S_P50 µs  p99 $S_P99 µs"
+echo "chronyd $C_RPS replies/s  p50 $C_P50 µs  p99 $C_P99 µs"
 awk -v s="$S_RPS" -v c="$C_RPS" 'BEGIN { if (c > 0) printf "ratio (sockit / chronyd, replies/s): %.2fx\n", s / c }'
