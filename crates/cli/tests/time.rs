@@ -331,3 +331,24 @@ fn disabled_services_are_not_announced_and_order_is_fixed() {
     assert_eq!(second.len(), 48);
     assert!(!s.stderr().contains("listening on tcp"));
 }
+
+#[test]
+fn time_services_run_under_up() {
+    // Other services announce first and their number may change; read the
+    // table row instead of counting listeners.
+    let s = Sockit::start(&bin(), &["up", "--any-port"], 1);
+    assert!(s.wait_stderr("sockit is up", Duration::from_secs(20)), "{}", s.stderr());
+    let stderr = s.stderr();
+    let row = |service: &str| -> SocketAddr {
+        let line = stderr
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(service))
+            .unwrap_or_else(|| panic!("no {service} row in:\n{stderr}"));
+        let url = line.split_whitespace().nth(1).unwrap();
+        url.split_once("://").unwrap().1.parse().unwrap()
+    };
+    let reply = udp_ask(row("sntp"), &sntp_request(CLIENT_V4, 48)).expect("sntp under up");
+    assert_eq!(reply.len(), 48);
+    assert_eq!(udp_ask(row("strftime"), b"%%").unwrap(), b"%");
+    assert!(s.stop(Duration::from_secs(10)).success());
+}
