@@ -256,6 +256,11 @@ fn sntp_drops_bad_packets_and_keeps_serving() {
     assert_eq!(reply[0], 0b00_011_100, "LI 0, the client's version (3), mode 4");
     assert_eq!(reply[1], 2, "stratum 2");
     assert_eq!(&reply[24..32], &[0xe0, 1, 2, 3, 4, 5, 6, 7], "origin = the request's transmit timestamp");
+    let stamp = |at: usize| u64::from_be_bytes(reply[at..at + 8].try_into().unwrap());
+    let (reference, receive, transmit) = (stamp(16), stamp(32), stamp(40));
+    assert!(reference <= receive && receive <= transmit, "{reference:x} {receive:x} {transmit:x}");
+    let receive_unix = (receive >> 32) as i64 - 2_208_988_800;
+    assert!((receive_unix - unix_now()).abs() <= 2, "receive timestamp is {receive_unix}");
     assert!(t.s.stop(Duration::from_secs(10)).success());
 }
 
