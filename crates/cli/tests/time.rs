@@ -266,7 +266,7 @@ fn sntp_drops_bad_packets_and_keeps_serving() {
 
 #[test]
 fn sntp_rate_limit_answers_kiss_of_death_rate() {
-    let t = Time::start(&["--burst", "3", "--rate", "0.2"]);
+    let t = Time::start(&["--sntp-burst", "3", "--sntp-rate", "0.2"]);
     let a = t.sntp();
     for i in 0..3 {
         let r = udp_ask(a, &sntp_request(CLIENT_V4, 48)).unwrap_or_else(|| panic!("request {i} unanswered"));
@@ -283,6 +283,20 @@ fn sntp_rate_limit_answers_kiss_of_death_rate() {
         Duration::from_secs(10),
     );
     assert!(!status.success() && err.contains("RATE"), "{err}");
+}
+
+#[test]
+fn udp_services_drop_datagrams_over_the_per_client_limit() {
+    let t = Time::start(&["--udp-burst", "2", "--udp-rate", "0.1"]);
+    for addr in [t.strftime(), t.daytime_udp(), t.time_udp()] {
+        assert!(udp_ask(addr, b"%%").is_some());
+        assert!(udp_ask(addr, b"%%").is_some());
+        assert_eq!(udp_ask(addr, b"%%"), None, "{addr}: third datagram within the burst window");
+    }
+    // TCP is governed by connection limits, not the datagram rate.
+    let mut s = std::net::TcpStream::connect(t.time_tcp()).unwrap();
+    let mut four = [0u8; 4];
+    std::io::Read::read_exact(&mut s, &mut four).unwrap();
 }
 
 #[test]

@@ -12,8 +12,8 @@ use anyhow::Context;
 use clap::Args;
 use sockit_net::{announce, bind_tcp, bind_udp, resolve_bind, ConnInfo, DatagramServer, Shutdown, StreamServer};
 use sockit_time::daytime::{self, Daytime};
-use sockit_time::ratelimit::RateLimit;
-use sockit_time::sntp::{packet, Outcome, Responder, SntpConfig};
+use sockit_time::ratelimit::{Decision, RateLimit, RateLimiter};
+use sockit_time::sntp::{packet, Outcome, Responder, SntpConfig, MAX_TRACKED_CLIENTS};
 use sockit_time::{rfc868, strftime, Moment};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -66,13 +66,21 @@ pub struct ServeArgs {
     /// set their clocks from this server.
     #[arg(long)]
     pub unsynchronised: bool,
-    /// SNTP requests per second allowed per client (IPv6: per /64), on average.
+    /// SNTP requests per second allowed per client (IPv6: per /64), on
+    /// average; over it a client gets kiss-o'-death RATE.
     #[arg(long, default_value_t = 0.5, value_name = "PER_SEC")]
-    pub rate: f64,
+    pub sntp_rate: f64,
     /// SNTP requests a client may send at once before the rate applies.
     #[arg(long, default_value_t = 8, value_name = "N")]
-    pub burst: u32,
-    /// Serve SNTP without a per-client limit (for load tests).
+    pub sntp_burst: u32,
+    /// strftime, daytime and time datagrams per second allowed per client, on
+    /// average; over it datagrams are dropped (no amplifying for spoofers).
+    #[arg(long, default_value_t = 20.0, value_name = "PER_SEC")]
+    pub udp_rate: f64,
+    /// strftime, daytime and time datagrams a client may send at once.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub udp_burst: u32,
+    /// No per-client limits at all (for load tests from one address).
     #[arg(long)]
     pub no_rate_limit: bool,
     /// Tasks reading the SNTP socket at once (0: one per CPU core, at most 4).
@@ -99,17 +107,18 @@ fn parse_refid(s: &str) -> Result<RefId, String> {
 }
 
 impl ServeArgs {
+    /// A limit from `--X-rate`/`--X-burst`, or none under `--no-rate-limit`.
+    fn limit(&self, rate: f64, burst: u32, flag: &str) -> anyhow::Result<Option<RateLimit>> {
+        if self.no_rate_limit {
+            return Ok(None);
+        }
+        anyhow::ensure!(rate > 0.0 && rate.is_finite(), "--{flag}-rate must be above 0 (or use --no-rate-limit)");
+        anyhow::ensure!(burst >= 1, "--{flag}-burst must be at least 1");
+        Ok(Some(RateLimit { rate, burst }))
+    }
+
     fn sntp_config(&self) -> anyhow::Result<SntpConfig> {
-        let rate_limit = if self.no_rate_limit {
-            None
-        } else {
-            anyhow::ensure!(
-                self.rate > 0.0 && self.rate.is_finite(),
-                "--rate must be above 0 (or use --no-rate-limit)"
-            );
-            anyhow::ensure!(self.burst >= 1, "--burst must be at least 1");
-            Some(RateLimit { rate: self.rate, burst: self.burst })
-        };
+        let rate_limit = self.limit(self.sntp_rate, self.sntp_burst, "sntp")?;
         Ok(SntpConfig {
             stratum: if self.unsynchronised { 16 } else { self.stratum },
             reference_id: self.refid.0,
@@ -125,6 +134,7 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
     let daytime = Daytime::new(&args.daytime_format)
         .map_err(|e| anyhow::anyhow!("--daytime-format {:?}: {e}", args.daytime_format))?;
     let sntp = args.sntp_config()?;
+    let udp_limit = args.limit(args.udp_rate, args.udp_burst, "udp")?;
     let mut rows = Vec::new();
     let mut push = |service: &'static str, scheme: &str, local: SocketAddr, try_it: String| {
         announce(scheme, &local);
@@ -137,9 +147,12 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
         let local = socket.local_addr().context("reading the bound address")?;
         push("strftime", "udp", local, format!("echo '%A %H:%M' | nc -u -w1 {} {}", local.ip(), local.port()));
         let server = DatagramServer::new(socket, shutdown.clone());
-        shutdown.spawn(server.run(|data, from, reply| {
-            strftime::answer(data, &Moment::now(), reply);
-            tracing::debug!(%from, format = %String::from_utf8_lossy(data), "strftime");
+        let mut allowed = udp_gate(udp_limit);
+        shutdown.spawn(server.run(move |data, from, reply| {
+            if allowed(from) {
+                strftime::answer(data, &Moment::now(), reply);
+                tracing::debug!(%from, format = %String::from_utf8_lossy(data), "strftime");
+            }
         }));
     }
 
@@ -156,8 +169,11 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
             answer_and_close(stream, info, text.into_bytes())
         }));
         let server = DatagramServer::new(udp, shutdown.clone());
-        shutdown.spawn(server.run(move |_data, _from, reply| {
-            reply.extend_from_slice(daytime.line(&Moment::now()).as_bytes());
+        let mut allowed = udp_gate(udp_limit);
+        shutdown.spawn(server.run(move |_data, from, reply| {
+            if allowed(from) {
+                reply.extend_from_slice(daytime.line(&Moment::now()).as_bytes());
+            }
         }));
     }
 
@@ -172,7 +188,12 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
             server.run(|stream, info| answer_and_close(stream, info, rfc868::encode(SystemTime::now()).to_vec())),
         );
         let server = DatagramServer::new(udp, shutdown.clone());
-        shutdown.spawn(server.run(|_data, _from, reply| reply.extend_from_slice(&rfc868::encode(SystemTime::now()))));
+        let mut allowed = udp_gate(udp_limit);
+        shutdown.spawn(server.run(move |_data, from, reply| {
+            if allowed(from) {
+                reply.extend_from_slice(&rfc868::encode(SystemTime::now()));
+            }
+        }));
     }
 
     if !args.no_sntp {
@@ -200,6 +221,20 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
         }
     }
     Ok(rows)
+}
+
+/// A per-client gate for the UDP services that answer any datagram
+/// (strftime, daytime, time): over the limit a datagram is dropped, so a
+/// spoofed source cannot use the server as an amplifier at full speed.
+fn udp_gate(limit: Option<RateLimit>) -> impl FnMut(SocketAddr) -> bool {
+    let mut limiter = limit.map(|l| RateLimiter::new(l, MAX_TRACKED_CLIENTS));
+    move |from| {
+        let ok = limiter.as_mut().is_none_or(|l| l.check(from.ip(), Instant::now()) == Decision::Allow);
+        if !ok {
+            tracing::debug!(%from, "datagram over the per-client limit: dropped");
+        }
+        ok
+    }
 }
 
 /// `--sntp-workers`, with 0 meaning one per core (at most 4).
