@@ -162,6 +162,29 @@ mod tests {
         assert_eq!(l.check(ip("10.0.0.9"), t0), Decision::SlowDown);
     }
 
+    proptest::proptest! {
+        /// However requests are spaced, one client never gets more than
+        /// `burst + rate × elapsed` allowed, nor more than one warning a second.
+        #[test]
+        fn never_allows_more_than_burst_plus_rate(gaps_ms in proptest::collection::vec(0u64..700, 1..300),
+                                                  burst in 1u32..10, rate in 0.1f64..20.0) {
+            let t0 = Instant::now();
+            let mut l = RateLimiter::new(RateLimit { rate, burst }, 16);
+            let (mut now, mut allowed, mut warned) = (t0, 0u32, 0u32);
+            for g in gaps_ms {
+                now += Duration::from_millis(g);
+                match l.check(ip("10.0.0.1"), now) {
+                    Decision::Allow => allowed += 1,
+                    Decision::SlowDown => warned += 1,
+                    Decision::Drop => {}
+                }
+            }
+            let secs = (now - t0).as_secs_f64();
+            proptest::prop_assert!(f64::from(allowed) <= f64::from(burst) + rate * secs + 1e-9);
+            proptest::prop_assert!(f64::from(warned) <= secs + 1.0);
+        }
+    }
+
     #[test]
     fn table_is_bounded_and_fails_open() {
         let t0 = Instant::now();
