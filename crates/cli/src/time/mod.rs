@@ -1,38 +1,57 @@
-//! `sockit time serve` / `sockit time query` (placeholder: not built yet).
+//! `sockit time …`: serve strftime, daytime, time and SNTP; query them; and
+//! the SNTP load generator behind `sockit bench sntp`.
+
+mod bench;
+mod query;
+mod serve;
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
+
+pub use bench::{bench, BenchArgs};
 
 use crate::common::Listener;
 
 /// Time subcommands.
 #[derive(Subcommand, Debug)]
 pub enum TimeCommand {
-    /// Serve strftime, daytime, time and SNTP.
-    Serve,
-    /// Ask a time server.
-    Query,
+    /// Serve strftime (UDP 9000), daytime (TCP+UDP 9013), time (TCP+UDP 9037)
+    /// and SNTP (UDP 9123).
+    Serve(serve::ServeArgs),
+    /// Ask a time server: strftime, daytime, time or SNTP (offset and delay).
+    Query(query::QueryArgs),
 }
 
 /// Runs a time subcommand.
-pub async fn run(_cmd: TimeCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("time is not built yet in this version of sockit")
+pub async fn run(cmd: TimeCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TimeCommand::Serve(args) => crate::cli::serve(|s| serve::start(args, s)).await,
+        TimeCommand::Query(args) => query::run(args).await,
+    }
 }
 
-/// `sockit up`: nothing yet.
-pub async fn up(_ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
-    Ok(Vec::new())
-}
-
-/// Flags of this service's load generator (placeholder).
-#[derive(clap::Args, Debug, Clone)]
-pub struct BenchArgs {
-    /// Server address.
-    pub addr: String,
-}
-
-/// Runs this service's load generator (placeholder).
-pub async fn bench(_args: BenchArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this benchmark is not built yet")
+/// `sockit up`: every time service on its default port.
+pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: serve::ServeArgs,
+    }
+    let ports: Vec<String> = [9000, 9013, 9037, 9123].iter().map(|&p| ctx.port(p).to_string()).collect();
+    let wrap = Wrap::try_parse_from([
+        "time",
+        "--bind",
+        &ctx.bind,
+        "--strftime-port",
+        &ports[0],
+        "--daytime-port",
+        &ports[1],
+        "--time-port",
+        &ports[2],
+        "--sntp-port",
+        &ports[3],
+    ])?;
+    serve::start(wrap.args, ctx.shutdown.clone()).await
 }

@@ -1,0 +1,202 @@
+//! Per-client request rate limiting: a token bucket per client address.
+//!
+//! A client may send `burst` requests at once and then `rate` per second on
+//! average (an NTP client polls every 64–1024 s and bursts 4–8 requests at
+//! start-up with `iburst`, so the default of 8 and one every 2 s leaves real
+//! clients alone). IPv6 clients are counted per /64, since one host can
+//! hold a whole /64. Over the limit a client gets at most one "slow down"
+//! answer per second (the caller sends a kiss-o'-death) and silence
+//! otherwise, so the limiter never sends more than it receives.
+//!
+//! Memory is bounded: the table holds at most `max_clients` buckets. When it
+//! is full, buckets that have refilled (idle clients, the same as new ones)
+//! are swept, at most once a second; if it is still full, new clients are
+//! served untracked — failing open keeps the service up for real clients
+//! during a flood from many (probably spoofed) addresses.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// How often an over-limit client may be told to slow down.
+const KOD_INTERVAL: Duration = Duration::from_secs(1);
+/// Least time between two sweeps of a full table.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A sustained rate and a burst.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Requests per second, on average.
+    pub rate: f64,
+    /// Requests allowed at once.
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit { rate: 0.5, burst: 8 }
+    }
+}
+
+/// What to do with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Serve it.
+    Allow,
+    /// Over the limit: answer "slow down" (NTP: kiss-o'-death RATE).
+    SlowDown,
+    /// Over the limit and already told recently: drop silently.
+    Drop,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+    last_warned: Option<Instant>,
+}
+
+/// Token buckets per client; see the module docs.
+#[derive(Debug)]
+pub struct RateLimiter {
+    limit: RateLimit,
+    clients: HashMap<IpAddr, Bucket>,
+    max_clients: usize,
+    last_sweep: Option<Instant>,
+}
+
+impl RateLimiter {
+    /// A limiter with `limit`, remembering at most `max_clients` clients.
+    pub fn new(limit: RateLimit, max_clients: usize) -> RateLimiter {
+        RateLimiter { limit, clients: HashMap::new(), max_clients: max_clients.max(1), last_sweep: None }
+    }
+
+    /// Clients currently tracked.
+    pub fn tracked(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Counts one request from `ip` at `now`.
+    pub fn check(&mut self, ip: IpAddr, now: Instant) -> Decision {
+        let key = client_key(ip);
+        let limit = self.limit;
+        if !self.clients.contains_key(&key) && self.clients.len() >= self.max_clients {
+            self.sweep(now);
+            if self.clients.len() >= self.max_clients {
+                return Decision::Allow;
+            }
+        }
+        let full = f64::from(limit.burst);
+        let bucket = self.clients.entry(key).or_insert(Bucket { tokens: full, last: now, last_warned: None });
+        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * limit.rate).min(full);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            return Decision::Allow;
+        }
+        match bucket.last_warned {
+            Some(t) if now.saturating_duration_since(t) < KOD_INTERVAL => Decision::Drop,
+            _ => {
+                bucket.last_warned = Some(now);
+                Decision::SlowDown
+            }
+        }
+    }
+
+    /// Forgets clients whose bucket has refilled.
+    fn sweep(&mut self, now: Instant) {
+        if self.last_sweep.is_some_and(|t| now.saturating_duration_since(t) < SWEEP_INTERVAL) {
+            return;
+        }
+        self.last_sweep = Some(now);
+        let RateLimit { rate, burst } = self.limit;
+        self.clients
+            .retain(|_, b| b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < f64::from(burst));
+    }
+}
+
+/// The address a client is counted under: IPv4 as is (IPv4-mapped IPv6
+/// too), IPv6 by its /64.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn burst_then_slow_down_once_then_silence_then_refill() {
+        let t0 = Instant::now();
+        let mut l = RateLimiter::new(RateLimit { rate: 1.0, burst: 3 }, 10);
+        for _ in 0..3 {
+            assert_eq!(l.check(ip("10.0.0.1"), t0), Decision::Allow);
+        }
+        assert_eq!(l.check(ip("10.0.0.1"), t0), Decision::SlowDown);
+        assert_eq!(l.check(ip("10.0.0.1"), t0), Decision::Drop);
+        assert_eq!(l.check(ip("10.0.0.2"), t0), Decision::Allow, "other clients unaffected");
+        let later = t0 + Duration::from_millis(1500);
+        assert_eq!(l.check(ip("10.0.0.1"), later), Decision::Allow);
+        assert_eq!(l.check(ip("10.0.0.1"), later), Decision::SlowDown);
+    }
+
+    #[test]
+    fn ipv6_counts_per_64() {
+        let t0 = Instant::now();
+        let mut l = RateLimiter::new(RateLimit { rate: 0.1, burst: 1 }, 10);
+        assert_eq!(l.check(ip("2001:db8::1"), t0), Decision::Allow);
+        assert_eq!(l.check(ip("2001:db8::ffff:2"), t0), Decision::SlowDown);
+        assert_eq!(l.check(ip("2001:db8:0:1::1"), t0), Decision::Allow);
+        assert_eq!(l.check(ip("::ffff:10.0.0.9"), t0), Decision::Allow);
+        assert_eq!(l.check(ip("10.0.0.9"), t0), Decision::SlowDown);
+    }
+
+    proptest::proptest! {
+        /// However requests are spaced, one client never gets more than
+        /// `burst + rate × elapsed` allowed, nor more than one warning a second.
+        #[test]
+        fn never_allows_more_than_burst_plus_rate(gaps_ms in proptest::collection::vec(0u64..700, 1..300),
+                                                  burst in 1u32..10, rate in 0.1f64..20.0) {
+            let t0 = Instant::now();
+            let mut l = RateLimiter::new(RateLimit { rate, burst }, 16);
+            let (mut now, mut allowed, mut warned) = (t0, 0u32, 0u32);
+            for g in gaps_ms {
+                now += Duration::from_millis(g);
+                match l.check(ip("10.0.0.1"), now) {
+                    Decision::Allow => allowed += 1,
+                    Decision::SlowDown => warned += 1,
+                    Decision::Drop => {}
+                }
+            }
+            let secs = (now - t0).as_secs_f64();
+            proptest::prop_assert!(f64::from(allowed) <= f64::from(burst) + rate * secs + 1e-9);
+            proptest::prop_assert!(f64::from(warned) <= secs + 1.0);
+        }
+    }
+
+    #[test]
+    fn table_is_bounded_and_fails_open() {
+        let t0 = Instant::now();
+        let mut l = RateLimiter::new(RateLimit { rate: 0.001, burst: 1 }, 4);
+        for i in 0..100u32 {
+            let a = IpAddr::V4(i.into());
+            assert_eq!(l.check(a, t0), Decision::Allow);
+        }
+        assert_eq!(l.tracked(), 4);
+        // Idle clients are swept once they have refilled.
+        let much_later = t0 + Duration::from_secs(10_000);
+        assert_eq!(l.check(ip("192.0.2.1"), much_later), Decision::Allow);
+        assert_eq!(l.tracked(), 1);
+    }
+}
