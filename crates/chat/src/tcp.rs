@@ -1,0 +1,169 @@
+//! TCP members (nc, telnet, scripts, the terminal client): bounded lines,
+//! the idle-partial-line rule, and a byte-bounded send queue.
+//!
+//! One task per connection does everything with readiness calls
+//! (`readable`/`try_read`, `writable`/`try_write`), so reading, receiving
+//! room events and writing never wait on each other. Events are appended to
+//! one buffer and written with one syscall however many are pending
+//! (batching); when the buffer holds more than `--send-queue` bytes the
+//! member is too slow: it gets `! send queue exceeded` and is disconnected,
+//! and nobody else notices.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use sockit_net::codec::{Line, LineCodec};
+use sockit_net::{ConnInfo, Peer};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::codec::Decoder;
+
+use crate::event::{Event, Shared};
+use crate::server::Chat;
+use crate::session::{Flow, Session};
+
+/// A partial line left idle this long counts as a line.
+pub const PARTIAL_IDLE: Duration = Duration::from_millis(100);
+/// How long a leaving member's last lines may take to drain.
+const FLUSH_GRACE: Duration = Duration::from_secs(2);
+/// Room events taken per wake-up before writing.
+const DRAIN: usize = 4096;
+
+/// Serves one TCP member until it leaves, is dropped, or the server stops.
+pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo) {
+    let Peer::Ip(peer) = info.peer else { return };
+    let (direct_tx, mut direct) = mpsc::unbounded_channel();
+    let mut session = match Session::start(&chat, peer, direct_tx).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = tokio::time::timeout(FLUSH_GRACE, stream.write_all(format!("! {e}\n").as_bytes())).await;
+            return;
+        }
+    };
+    tracing::debug!(%peer, "chat member joined");
+    let cfg = chat.config.clone();
+    let mut out = BytesMut::with_capacity(4096);
+    let mut replies: Vec<Arc<Shared>> = Vec::new();
+    session.replay(&mut replies).await;
+    flush_replies(&session, &mut replies, &mut out);
+
+    let mut codec = LineCodec::new(cfg.max_line);
+    let mut inbuf = BytesMut::new();
+    let mut partial_at: Option<Instant> = None;
+    let mut leave_by: Option<Instant> = None;
+    loop {
+        if out.len() > cfg.send_queue {
+            session.set_reason("send queue exceeded");
+            let _ = stream.try_write(&session.local(Event::error("send queue exceeded")));
+            break;
+        }
+        if leave_by.is_some() && out.is_empty() {
+            break;
+        }
+        tokio::select! {
+            biased;
+            _ = info.shutdown.triggered() => {
+                session.set_reason("server shutting down");
+                out.extend_from_slice(&session.local(Event::notice("server shutting down")));
+                let _ = tokio::time::timeout(FLUSH_GRACE, stream.write_all(&out)).await;
+                break;
+            }
+            _ = sleep_until(leave_by), if leave_by.is_some() => break,
+            r = stream.writable(), if !out.is_empty() => {
+                if r.is_err() { break; }
+                match stream.try_write(&out) {
+                    Ok(n) => out.advance(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => break,
+                }
+            }
+            r = stream.readable(), if leave_by.is_none() => {
+                if r.is_err() { break; }
+                inbuf.reserve(4096);
+                match stream.try_read_buf(&mut inbuf) {
+                    Ok(0) => {
+                        // The peer finished sending: its last partial line
+                        // counts, then we drain what it is owed and close.
+                        let last = codec.take_partial(&mut inbuf);
+                        if let Some(line) = last {
+                            on_line(&mut session, line, &mut replies).await;
+                        }
+                        leave_by = Some(Instant::now() + FLUSH_GRACE);
+                    }
+                    Ok(_) => {
+                        let mut quit = false;
+                        while let Ok(Some(line)) = codec.decode(&mut inbuf) {
+                            if on_line(&mut session, line, &mut replies).await == Flow::Quit {
+                                quit = true;
+                                break;
+                            }
+                        }
+                        if quit {
+                            leave_by = Some(Instant::now() + FLUSH_GRACE);
+                        }
+                        partial_at = (!inbuf.is_empty()).then(|| Instant::now() + PARTIAL_IDLE);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => break,
+                }
+                flush_replies(&session, &mut replies, &mut out);
+            }
+            _ = sleep_until(partial_at), if partial_at.is_some() => {
+                partial_at = None;
+                if let Some(line) = codec.take_partial(&mut inbuf) {
+                    if on_line(&mut session, line, &mut replies).await == Flow::Quit {
+                        leave_by = Some(Instant::now() + FLUSH_GRACE);
+                    }
+                }
+                flush_replies(&session, &mut replies, &mut out);
+            }
+            r = session.room.rx.recv() => match r {
+                Ok(ev) => {
+                    session.render_into(&ev, &mut out);
+                    // Take whatever else is queued: one write for all of it.
+                    for _ in 0..DRAIN {
+                        match session.room.rx.try_recv() {
+                            Ok(ev) => session.render_into(&ev, &mut out),
+                            Err(TryRecvError::Lagged(_)) => { out.resize(cfg.send_queue + 1, 0); break; }
+                            Err(_) => break,
+                        }
+                        if out.len() > cfg.send_queue { break; }
+                    }
+                }
+                // Fell a whole ring behind: as slow as an overfull queue.
+                Err(RecvError::Lagged(_)) => out.resize(cfg.send_queue + 1, 0),
+                Err(RecvError::Closed) => break,
+            },
+            Some(ev) = direct.recv() => session.render_into(&ev, &mut out),
+        }
+    }
+    tracing::debug!(%peer, nick = session.nick(), "chat member left");
+}
+
+async fn on_line(session: &mut Session, line: Line, replies: &mut Vec<Arc<Shared>>) -> Flow {
+    match line {
+        Line::Text(bytes) => session.handle(&bytes, replies).await,
+        Line::TooLong => {
+            session.too_long(replies);
+            Flow::Continue
+        }
+    }
+}
+
+fn flush_replies(session: &Session, replies: &mut Vec<Arc<Shared>>, out: &mut BytesMut) {
+    for ev in replies.drain(..) {
+        session.render_into(&ev, out);
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
