@@ -35,6 +35,10 @@ pub struct HubLimits {
     pub ring: usize,
     /// The room members start in.
     pub default_room: String,
+    /// Joins and leaves are announced only in rooms with at most this many
+    /// members (a 10,000-member room would otherwise spend 50 M deliveries
+    /// on join notices alone; large IRC networks do the same).
+    pub announce_limit: usize,
 }
 
 /// A member's handle on its current room.
@@ -219,7 +223,7 @@ impl Registry {
         *self.per_ip.entry(ip).or_insert(0) += 1;
         self.nicks.insert(nick_key(&nick), id);
         self.members.insert(id, Member { nick: nick.clone(), ip, room: room.name.clone(), direct });
-        self.announce(&room.name, format!("{nick} joined {}", room.name));
+        self.announce_member(&room.name, format!("{nick} joined {}", room.name));
         Ok(Welcome { id, nick, room })
     }
 
@@ -256,6 +260,13 @@ impl Registry {
         }
     }
 
+    /// A join or leave notice, skipped in rooms above the announce limit.
+    fn announce_member(&self, room: &str, text: String) {
+        if self.rooms.get(room).is_some_and(|r| r.members <= self.limits.announce_limit) {
+            self.announce(room, text);
+        }
+    }
+
     fn nick(&mut self, id: MemberId, wanted: &str) -> Result<String, String> {
         let wanted = validate_nick(wanted).map_err(|e| e.to_string())?;
         let key = nick_key(wanted);
@@ -282,12 +293,12 @@ impl Registry {
             return Err(format!("you are already in {name}"));
         }
         let handle = self.enter(&name)?;
-        self.announce(&old, format!("{nick} left {old} for {name}"));
+        self.announce_member(&old, format!("{nick} left {old} for {name}"));
         self.exit(&old);
         if let Some(m) = self.members.get_mut(&id) {
             m.room = handle.name.clone();
         }
-        self.announce(&name, format!("{nick} joined {name}"));
+        self.announce_member(&name, format!("{nick} joined {name}"));
         Ok(handle)
     }
 
@@ -319,6 +330,6 @@ impl Registry {
             }
         }
         self.exit(&m.room);
-        self.announce(&m.room, format!("{} left ({reason})", m.nick));
+        self.announce_member(&m.room, format!("{} left ({reason})", m.nick));
     }
 }

@@ -35,6 +35,8 @@ pub struct ChatConfig {
     pub ring: usize,
     /// The room members start in (`lobby`).
     pub default_room: String,
+    /// Joins and leaves are announced in rooms up to this size (1,000).
+    pub announce_limit: usize,
     /// Where history lives.
     pub store: Store,
 }
@@ -53,6 +55,7 @@ impl Default for ChatConfig {
             max_rooms: 1_000,
             ring: 4096,
             default_room: "lobby".into(),
+            announce_limit: 1_000,
             store: Store::Memory,
         }
     }
@@ -77,6 +80,7 @@ impl Chat {
             max_rooms: config.max_rooms,
             ring: config.ring.max(16),
             default_room: config.default_room.clone(),
+            announce_limit: config.announce_limit,
         });
         let chat = Chat { hub, history, config: Arc::new(config) };
         let closing = chat.clone();

@@ -90,6 +90,10 @@ impl Session {
     /// Handles one input line (without its newline). Replies for this member
     /// only are appended to `out`.
     pub async fn handle(&mut self, raw: &[u8], out: &mut Vec<Arc<Shared>>) -> Flow {
+        if raw == b"#ping#" {
+            // A heartbeat in any mode (UDP members in JSON mode send it raw).
+            return Flow::Continue;
+        }
         let text: Cow<'_, str> = match self.encoding {
             Some(enc) => Cow::Owned(String::from_utf8_lossy(&Recoder::convert(enc, UTF_8, raw)).into_owned()),
             None => {
