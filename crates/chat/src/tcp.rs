@@ -31,6 +31,8 @@ use crate::session::{Flow, Session};
 pub const PARTIAL_IDLE: Duration = Duration::from_millis(100);
 /// How long a leaving member's last lines may take to drain.
 const FLUSH_GRACE: Duration = Duration::from_secs(2);
+/// How long a member dropped for slowness gets to take its last line.
+const LAST_WORD: Duration = Duration::from_millis(100);
 /// Room events taken per wake-up before writing.
 const DRAIN: usize = 4096;
 
@@ -59,7 +61,10 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
     loop {
         if out.len() > cfg.send_queue {
             session.set_reason("send queue exceeded");
-            let _ = stream.try_write(&session.local(Event::error("send queue exceeded")));
+            // Best effort: its kernel buffer is probably full too, so give the
+            // line a moment, never more.
+            let line = session.local(Event::error("send queue exceeded"));
+            let _ = tokio::time::timeout(LAST_WORD, stream.write_all(&line)).await;
             break;
         }
         if leave_by.is_some() && out.is_empty() {

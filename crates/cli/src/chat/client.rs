@@ -23,8 +23,8 @@ use super::show;
 const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// How often a UDP member says it is still there (the server's default
-/// timeout is 10 s).
-const HEARTBEAT: Duration = Duration::from_secs(3);
+/// timeout is 10 s; a datagram a second is nothing and survives short ones).
+const HEARTBEAT: Duration = Duration::from_secs(1);
 /// How long to wait for the server's goodbye after `/quit`.
 const QUIT_GRACE: Duration = Duration::from_secs(2);
 
@@ -110,7 +110,7 @@ fn show_line(line: &str, color: bool) -> String {
 }
 
 fn is_quit(line: &str) -> bool {
-    matches!(line.trim().split_whitespace().next(), Some("/quit" | "/exit"))
+    matches!(line.split_whitespace().next(), Some("/quit" | "/exit"))
 }
 
 async fn tcp_client(
@@ -208,13 +208,12 @@ async fn udp_client(
     let local: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0".parse()? } else { "[::]:0".parse()? };
     let socket = UdpSocket::bind(local).await?;
     socket.connect(addr).await?;
-    let hello = |s: &UdpSocket| {
+    let hello = || {
         let mut v: Vec<Vec<u8>> = vec![b"/json".to_vec()];
         v.extend(setup.iter().map(|l| json_line(l)));
-        let _ = s;
         v
     };
-    for d in hello(&socket) {
+    for d in hello() {
         socket.send(&d).await?;
     }
     let mut beat = tokio::time::interval(HEARTBEAT);
@@ -246,7 +245,7 @@ async fn udp_client(
                 if lost {
                     // The server may have restarted: register again as we were.
                     lost = false;
-                    for d in hello(&socket) {
+                    for d in hello() {
                         let _ = socket.send(&d).await;
                     }
                 }
