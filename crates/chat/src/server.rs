@@ -17,6 +17,9 @@ pub struct ChatConfig {
     pub max_line: usize,
     /// Bytes queued for one member before it is disconnected (256 KiB).
     pub send_queue: usize,
+    /// Kernel send buffer per TCP member (64 KiB; 0 = the kernel's
+    /// autotuning, which lets one stalled member pin up to 4 MB).
+    pub socket_buffer: usize,
     /// Flood control: lines a member may send at once (20).
     pub flood_burst: u32,
     /// Flood control: lines per second after the burst (10; 0 = off).
@@ -46,6 +49,7 @@ impl Default for ChatConfig {
         ChatConfig {
             max_line: 8 * 1024,
             send_queue: 256 * 1024,
+            socket_buffer: 64 * 1024,
             flood_burst: 20,
             flood_rate: 10.0,
             replay: 20,

@@ -39,6 +39,11 @@ const DRAIN: usize = 4096;
 /// Serves one TCP member until it leaves, is dropped, or the server stops.
 pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo) {
     let Peer::Ip(peer) = info.peer else { return };
+    if chat.config.socket_buffer > 0 {
+        // Bound what the kernel holds for a member that stops reading, so
+        // the send queue (not a 4 MB autotuned buffer) decides when it goes.
+        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(chat.config.socket_buffer);
+    }
     let (direct_tx, mut direct) = mpsc::unbounded_channel();
     let mut session = match Session::start(&chat, peer, direct_tx).await {
         Ok(s) => s,
@@ -60,6 +65,7 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
     let mut leave_by: Option<Instant> = None;
     loop {
         if out.len() > cfg.send_queue {
+            tracing::info!(%peer, queued = out.len(), "chat member too slow: send queue exceeded");
             session.set_reason("send queue exceeded");
             // Best effort: its kernel buffer is probably full too, so give the
             // line a moment, never more.
@@ -134,14 +140,28 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
                     for _ in 0..DRAIN {
                         match session.room.rx.try_recv() {
                             Ok(ev) => session.render_into(&ev, &mut out),
-                            Err(TryRecvError::Lagged(_)) => { out.resize(cfg.send_queue + 1, 0); break; }
+                            Err(TryRecvError::Lagged(n)) => {
+                                tracing::info!(%peer, missed = n, "chat member fell a whole ring behind");
+                                out.resize(cfg.send_queue + 1, 0);
+                                break;
+                            }
                             Err(_) => break,
                         }
                         if out.len() > cfg.send_queue { break; }
                     }
+                    // Hand it to the kernel now: only what it refuses counts
+                    // against the member's queue.
+                    match stream.try_write(&out) {
+                        Ok(n) => out.advance(n),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(_) => break,
+                    }
                 }
                 // Fell a whole ring behind: as slow as an overfull queue.
-                Err(RecvError::Lagged(_)) => out.resize(cfg.send_queue + 1, 0),
+                Err(RecvError::Lagged(n)) => {
+                    tracing::info!(%peer, missed = n, "chat member fell a whole ring behind");
+                    out.resize(cfg.send_queue + 1, 0);
+                }
                 Err(RecvError::Closed) => break,
             },
             Some(ev) = direct.recv() => session.render_into(&ev, &mut out),

@@ -38,6 +38,9 @@ pub struct ServeArgs {
     /// Bytes queued for a member that is not reading before it is disconnected.
     #[arg(long, default_value_t = 256 * 1024, value_name = "BYTES")]
     pub send_queue: usize,
+    /// Kernel send buffer per TCP member, bytes (0: kernel autotuning).
+    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
+    pub socket_buffer: usize,
     /// Flood control: lines a member may send in a burst.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub flood_burst: u32,
@@ -79,6 +82,7 @@ impl ServeArgs {
         Ok(ChatConfig {
             max_line: self.max_line.max(16),
             send_queue: self.send_queue.max(1024),
+            socket_buffer: self.socket_buffer,
             flood_burst: self.flood_burst,
             flood_rate: self.flood_rate,
             replay: self.replay.min(sockit_chat::command::MAX_HISTORY),
