@@ -20,6 +20,10 @@ pub struct ChatConfig {
     /// Kernel send buffer per TCP member (64 KiB; 0 = the kernel's
     /// autotuning, which lets one stalled member pin up to 4 MB).
     pub socket_buffer: usize,
+    /// After a member's room traffic is written, how long its task leaves
+    /// the room alone so that more messages go out in the next write (5 ms;
+    /// zero writes every message as it comes).
+    pub batch_window: Duration,
     /// Flood control: lines a member may send at once (20).
     pub flood_burst: u32,
     /// Flood control: lines per second after the burst (10; 0 = off).
@@ -50,6 +54,7 @@ impl Default for ChatConfig {
             max_line: 8 * 1024,
             send_queue: 256 * 1024,
             socket_buffer: 64 * 1024,
+            batch_window: Duration::from_millis(5),
             flood_burst: 20,
             flood_rate: 10.0,
             replay: 20,

@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -88,18 +89,20 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let mut idle = writers.split_off(args.senders);
     let mut senders = Vec::with_capacity(args.senders);
+    let sent_total = Arc::new(AtomicU64::new(0));
     for (i, w) in writers.into_iter().enumerate() {
         let cfg = (i, args.rate, args.size, run_id);
-        senders.push(tokio::spawn(send_member(w, cfg, clock, start_at, stop_at)));
+        senders.push(tokio::spawn(send_member(w, cfg, clock, start_at, stop_at, sent_total.clone())));
     }
-    let mut sent = 0u64;
     let mut send_errors = 0;
     for s in senders {
         match s.await {
-            Ok(Ok(n)) => sent += n,
-            Ok(Err(_)) | Err(_) => send_errors += 1,
+            // Senders stay members (and keep reading) until the end.
+            Ok(Ok(w)) => idle.push(w),
+            _ => send_errors += 1,
         }
     }
+    let sent = sent_total.load(Ordering::Relaxed);
     let mut total = Received::default();
     let mut closed = 0;
     for r in readers {
@@ -164,7 +167,8 @@ async fn send_member(
     clock: Instant,
     start_at: Instant,
     stop_at: Instant,
-) -> std::io::Result<u64> {
+    sent: Arc<AtomicU64>,
+) -> std::io::Result<OwnedWriteHalf> {
     // Spread senders over one period so they do not all fire together.
     let period = Duration::from_secs_f64(1.0 / rate);
     let offset = period.mul_f64((idx as f64 * 0.618_034).fract());
@@ -181,9 +185,10 @@ async fn send_member(
         line.clear();
         let _ = writeln!(line, "B{run_id} {idx} {seq} {} {pad}", clock.elapsed().as_micros());
         w.write_all(line.as_bytes()).await?;
+        sent.fetch_add(1, Ordering::Relaxed);
         seq += 1;
     }
-    Ok(seq)
+    Ok(w)
 }
 
 async fn read_member(mut r: OwnedReadHalf, run_id: u32, clock: Instant, until: Instant, buf_size: usize) -> Received {
@@ -223,20 +228,28 @@ async fn read_member(mut r: OwnedReadHalf, run_id: u32, clock: Instant, until: I
 }
 
 fn memchr_nl(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    memchr::memchr(b'\n', b)
 }
 
 /// The send time in a line `<nick> B<run> idx seq ts pad`, if it is ours.
+/// Cheap on purpose: it runs for every delivery, millions of times a second.
 fn sent_at(line: &[u8], tag: &[u8]) -> Option<u64> {
     if line.first() != Some(&b'<') {
         return None;
     }
-    let at = line.windows(tag.len()).position(|w| w == tag)?;
-    let mut fields = line[at + tag.len()..].split(|&c| c == b' ');
-    fields.next()?;
-    fields.next()?;
-    let ts = fields.next()?;
-    std::str::from_utf8(ts).ok()?.parse().ok()
+    let gt = memchr::memchr(b'>', line)?;
+    let rest = line.get(gt..)?.strip_prefix(tag)?;
+    let a = memchr::memchr(b' ', rest)?;
+    let rest = &rest[a + 1..];
+    let b = memchr::memchr(b' ', rest)?;
+    let rest = &rest[b + 1..];
+    let mut ts = 0u64;
+    let mut digits = 0;
+    for &c in rest.iter().take_while(|c| c.is_ascii_digit()) {
+        ts = ts.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        digits += 1;
+    }
+    (digits > 0).then_some(ts)
 }
 
 #[cfg(test)]

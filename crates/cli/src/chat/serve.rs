@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// Kernel send buffer per TCP member, bytes (0: kernel autotuning).
     #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
     pub socket_buffer: usize,
+    /// Milliseconds a member's writes are batched under load (a quiet room
+    /// delivers at once; 0 writes every message as it comes).
+    #[arg(long, default_value_t = 5, value_name = "MS")]
+    pub batch_ms: u64,
     /// Flood control: lines a member may send in a burst.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub flood_burst: u32,
@@ -83,6 +87,7 @@ impl ServeArgs {
             max_line: self.max_line.max(16),
             send_queue: self.send_queue.max(1024),
             socket_buffer: self.socket_buffer,
+            batch_window: Duration::from_millis(self.batch_ms),
             flood_burst: self.flood_burst,
             flood_rate: self.flood_rate,
             replay: self.replay.min(sockit_chat::command::MAX_HISTORY),
