@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::event::{Event, Kind, MemberId, Shared};
+use crate::server::ChatConfig;
 use crate::text::{nick_key, normalize_room, validate_nick};
 
 /// A room's fan-out ring: every member of the room holds a receiver.
@@ -21,25 +22,6 @@ pub type RoomTx = broadcast::Sender<Arc<Shared>>;
 pub type RoomRx = broadcast::Receiver<Arc<Shared>>;
 /// Events for one member only (replies, private messages, room changes).
 pub type DirectTx = mpsc::UnboundedSender<Arc<Shared>>;
-
-/// Limits the registry enforces.
-#[derive(Debug, Clone)]
-pub struct HubLimits {
-    /// Members at once, all transports together.
-    pub max_members: usize,
-    /// Members at once from one IP address.
-    pub max_per_ip: usize,
-    /// Rooms at once.
-    pub max_rooms: usize,
-    /// Events a room's ring holds for a member that has not caught up.
-    pub ring: usize,
-    /// The room members start in.
-    pub default_room: String,
-    /// Joins and leaves are announced only in rooms with at most this many
-    /// members (a 10,000-member room would otherwise spend 50 M deliveries
-    /// on join notices alone; large IRC networks do the same).
-    pub announce_limit: usize,
-}
 
 /// A member's handle on its current room.
 #[derive(Debug)]
@@ -93,9 +75,9 @@ const STOPPED: &str = "server is shutting down";
 
 impl Hub {
     /// Starts the registry task.
-    pub fn start(limits: HubLimits) -> Hub {
+    pub fn start(config: Arc<ChatConfig>) -> Hub {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(Registry::new(limits).run(rx));
+        tokio::spawn(Registry::new(config).run(rx));
         Hub { tx }
     }
 
@@ -159,7 +141,7 @@ struct Room {
 }
 
 struct Registry {
-    limits: HubLimits,
+    limits: Arc<ChatConfig>,
     next_id: u64,
     members: HashMap<MemberId, Member>,
     nicks: HashMap<String, MemberId>,
@@ -168,7 +150,7 @@ struct Registry {
 }
 
 impl Registry {
-    fn new(limits: HubLimits) -> Self {
+    fn new(limits: Arc<ChatConfig>) -> Self {
         Registry {
             limits,
             next_id: 1,
@@ -236,7 +218,7 @@ impl Registry {
                     self.limits.max_rooms
                 ));
             }
-            let (tx, _) = broadcast::channel(self.limits.ring);
+            let (tx, _) = broadcast::channel(self.limits.ring.max(16));
             self.rooms.insert(Arc::from(name), Room { tx, members: 0 });
         }
         let key = self.rooms.get_key_value(name).map(|(k, _)| k.clone()).ok_or("room vanished")?;
@@ -331,5 +313,63 @@ impl Registry {
         }
         self.exit(&m.room);
         self.announce_member(&m.room, format!("{} left ({reason})", m.nick));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(max_per_ip: usize) -> Hub {
+        Hub::start(Arc::new(ChatConfig { max_per_ip, ..ChatConfig::default() }))
+    }
+
+    fn peer(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    async fn next_text(rx: &mut RoomRx) -> String {
+        rx.recv().await.unwrap().event.text.clone()
+    }
+
+    #[tokio::test]
+    async fn nicks_rooms_and_leaving() {
+        let hub = hub(10);
+        let (d1, _r1) = mpsc::unbounded_channel();
+        let (d2, mut r2) = mpsc::unbounded_channel();
+        let mut a = hub.register(peer(1), d1).await.unwrap();
+        assert_eq!(a.nick, "127.0.0.1:1");
+        assert_eq!(next_text(&mut a.room.rx).await, "127.0.0.1:1 joined lobby");
+        let b = hub.register(peer(2), d2).await.unwrap();
+        assert_eq!(next_text(&mut a.room.rx).await, "127.0.0.1:2 joined lobby");
+        assert_eq!(hub.nick(a.id, "Al").await.unwrap(), "127.0.0.1:1");
+        assert_eq!(hub.nick(b.id, "al").await.unwrap_err(), "nick al is taken");
+        assert!(hub.nick(b.id, "x y").await.is_err());
+        assert_eq!(next_text(&mut a.room.rx).await, "127.0.0.1:1 is now known as Al");
+        let mut dev = hub.join(b.id, "#Dev").await.unwrap();
+        assert_eq!(&*dev.name, "dev");
+        assert_eq!(next_text(&mut a.room.rx).await, "127.0.0.1:2 left lobby for dev");
+        assert_eq!(next_text(&mut dev.rx).await, "127.0.0.1:2 joined dev");
+        assert_eq!(hub.rooms().await, vec![("dev".to_string(), 1), ("lobby".to_string(), 1)]);
+        assert_eq!(hub.who(a.id).await, ("lobby".to_string(), vec!["Al".to_string()]));
+        let ev = hub.private(a.id, "127.0.0.1:2", "psst").await.unwrap();
+        assert_eq!(ev.to.as_deref(), Some("127.0.0.1:2"));
+        assert_eq!(r2.recv().await.unwrap().event.text, "psst");
+        hub.leave(b.id, "quit");
+        assert_eq!(hub.rooms().await, vec![("lobby".to_string(), 1)]);
+        assert!(hub.private(a.id, "127.0.0.1:2", "gone?").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn per_ip_limit_and_release() {
+        let hub = hub(1);
+        let (d1, _r1) = mpsc::unbounded_channel();
+        let (d2, _r2) = mpsc::unbounded_channel();
+        let (d3, _r3) = mpsc::unbounded_channel();
+        let a = hub.register(peer(1), d1).await.unwrap();
+        let err = hub.register(peer(2), d2).await.unwrap_err();
+        assert_eq!(err, "too many members from 127.0.0.1: 1 is the limit per address");
+        hub.leave(a.id, "quit");
+        assert!(hub.register(peer(3), d3).await.is_ok());
     }
 }

@@ -8,7 +8,7 @@ use sockit_net::{Limits, Shutdown, StreamServer};
 use tokio::net::{TcpListener, UdpSocket};
 
 use crate::history::{History, HistoryError, Store};
-use crate::hub::{Hub, HubLimits};
+use crate::hub::Hub;
 
 /// Every bound and default of the chat server (the CLI flags).
 #[derive(Debug, Clone)]
@@ -42,7 +42,9 @@ pub struct ChatConfig {
     pub ring: usize,
     /// The room members start in (`lobby`).
     pub default_room: String,
-    /// Joins and leaves are announced in rooms up to this size (1,000).
+    /// Joins and leaves are announced only in rooms with at most this many
+    /// members (1,000): a 10,000-member room would otherwise spend 50 M
+    /// deliveries on join notices alone; large IRC networks do the same.
     pub announce_limit: usize,
     /// Where history lives.
     pub store: Store,
@@ -83,15 +85,9 @@ impl Chat {
     /// is flushed by a task `shutdown` waits for.
     pub fn start(config: ChatConfig, shutdown: &Shutdown) -> Result<Chat, HistoryError> {
         let history = History::open(&config.store)?;
-        let hub = Hub::start(HubLimits {
-            max_members: config.max_members,
-            max_per_ip: config.max_per_ip,
-            max_rooms: config.max_rooms,
-            ring: config.ring.max(16),
-            default_room: config.default_room.clone(),
-            announce_limit: config.announce_limit,
-        });
-        let chat = Chat { hub, history, config: Arc::new(config) };
+        let config = Arc::new(config);
+        let hub = Hub::start(config.clone());
+        let chat = Chat { hub, history, config };
         let closing = chat.clone();
         let stop = shutdown.clone();
         shutdown.spawn(async move {

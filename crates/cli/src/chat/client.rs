@@ -109,6 +109,19 @@ fn show_line(line: &str, color: bool) -> String {
     }
 }
 
+/// The line to send for one input event (end of input means `/quit`);
+/// starts the goodbye deadline when it is a quit.
+fn outgoing(input: Option<Input>, quitting: &mut Option<tokio::time::Instant>) -> String {
+    let text = match input {
+        Some(Input::Line(t)) => t,
+        Some(Input::Eof) | None => "/quit".to_string(),
+    };
+    if is_quit(&text) {
+        *quitting = Some(tokio::time::Instant::now() + QUIT_GRACE);
+    }
+    text
+}
+
 fn is_quit(line: &str) -> bool {
     matches!(line.split_whitespace().next(), Some("/quit" | "/exit"))
 }
@@ -157,13 +170,7 @@ async fn tcp_client(
                     _ => break,
                 },
                 i = input.recv(), if quitting.is_none() => {
-                    let text = match i {
-                        Some(Input::Line(t)) => t,
-                        Some(Input::Eof) | None => "/quit".to_string(),
-                    };
-                    if is_quit(&text) {
-                        quitting = Some(tokio::time::Instant::now() + QUIT_GRACE);
-                    }
+                    let text = outgoing(i, &mut quitting);
                     if w.write_all(&json_line(&text)).await.is_err() {
                         break;
                     }
@@ -252,13 +259,7 @@ async fn udp_client(
                 let _ = socket.send(b"#ping#").await;
             }
             i = input.recv(), if quitting.is_none() => {
-                let text = match i {
-                    Some(Input::Line(t)) => t,
-                    Some(Input::Eof) | None => "/quit".to_string(),
-                };
-                if is_quit(&text) {
-                    quitting = Some(tokio::time::Instant::now() + QUIT_GRACE);
-                }
+                let text = outgoing(i, &mut quitting);
                 let mut d = json_line(&text);
                 d.pop();
                 let _ = socket.send(&d).await;
