@@ -34,12 +34,12 @@ pub enum Store {
 
 /// The history store could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot open chat history {path}: {source} — pick another file with --history PATH or run with --no-history")]
+#[error("cannot open chat history {path}: {reason} — pick another file with --history PATH or run with --no-history")]
 pub struct HistoryError {
     /// The file.
     pub path: PathBuf,
-    /// What SQLite said.
-    pub source: rusqlite::Error,
+    /// What went wrong (SQLite's or the file system's words).
+    pub reason: String,
 }
 
 enum Req {
@@ -62,9 +62,10 @@ impl History {
             Store::Memory => Backend::Memory(HashMap::new()),
         };
         let (tx, rx) = std_mpsc::channel();
-        std::thread::Builder::new().name("chat-history".into()).spawn(move || writer(backend, rx)).map_err(|e| {
-            HistoryError { path: PathBuf::from("(thread)"), source: rusqlite::Error::InvalidPath(e.to_string().into()) }
-        })?;
+        std::thread::Builder::new()
+            .name("chat-history".into())
+            .spawn(move || writer(backend, rx))
+            .map_err(|e| HistoryError { path: PathBuf::from("(writer thread)"), reason: e.to_string() })?;
         Ok(History { tx })
     }
 
@@ -92,12 +93,11 @@ impl History {
 }
 
 fn open_sqlite(path: &Path) -> Result<Connection, HistoryError> {
-    let err = |source| HistoryError { path: path.to_path_buf(), source };
+    let err = |reason: String| HistoryError { path: path.to_path_buf(), reason };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| err(rusqlite::Error::InvalidPath(format!("{}: {e}", dir.display()).into())))?;
+        std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
     }
-    let conn = Connection::open(path).map_err(err)?;
+    let conn = Connection::open(path).map_err(|e| err(e.to_string()))?;
     conn.execute_batch(
         "PRAGMA journal_mode=WAL;
          PRAGMA synchronous=NORMAL;
@@ -111,7 +111,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, HistoryError> {
             text TEXT NOT NULL);
          CREATE INDEX IF NOT EXISTS messages_room ON messages(room, id);",
     )
-    .map_err(err)?;
+    .map_err(|e| err(e.to_string()))?;
     Ok(conn)
 }
 

@@ -513,3 +513,44 @@ fn join_client_udp() {
     assert!(cli.wait_exit(WAIT).success());
     m.expect("ucli left (quit)");
 }
+
+/// The client reconnects with backoff when the server restarts, and gets
+/// its nick and room back.
+#[test]
+fn join_client_reconnects_after_restart() {
+    let port = sockit_testkit::free_port().to_string();
+    let args = ["chat", "serve", "--port", port.as_str(), "--no-history"];
+    let s = Sockit::start(&bin(), &args, 2);
+    let addr = s.addr("tcp");
+    let mut cli = Proc::spawn(Command::new(bin()).args([
+        "chat",
+        "join",
+        &addr.to_string(),
+        "--name",
+        "phoenix",
+        "--room",
+        "ash",
+    ]));
+    let mut m = Member::join(addr, "watcher");
+    m.send("/join ash");
+    m.expect("joined ash");
+    assert!(s.stop(WAIT).success());
+    cli.expect("server shutting down");
+    cli.expect("disconnected");
+    let s = Sockit::start(&bin(), &args, 2);
+    let mut m = Member::join(s.addr("tcp"), "watcher");
+    m.send("/join ash");
+    m.expect("joined ash");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        m.send("/who");
+        if m.expect("members of ash").contains("phoenix") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the client did not come back: {:#?}", cli.seen);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cli.expect("reconnected");
+    cli.send("back again");
+    assert_eq!(m.expect("back again"), "<phoenix> back again");
+}

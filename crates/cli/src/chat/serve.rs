@@ -1,5 +1,6 @@
 //! `sockit chat serve`: flags, history location, binding TCP and UDP.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use sockit_chat::{Chat, ChatConfig, Store};
 use sockit_net::{announce, bind_tcp, bind_udp, resolve_bind, Shutdown};
+use tokio::net::{TcpListener, UdpSocket};
 
 use crate::common::Listener;
 
@@ -102,25 +104,37 @@ impl ServeArgs {
     }
 }
 
+/// TCP and UDP on the same port number. With port 0 the kernel picks the
+/// TCP port, whose UDP twin may be taken: then try another.
+fn bind_pair(addr: SocketAddr) -> anyhow::Result<(TcpListener, UdpSocket)> {
+    let mut attempts = if addr.port() == 0 { 20 } else { 1 };
+    loop {
+        let listener = bind_tcp(addr, "--port")?;
+        let mut udp_addr = addr;
+        udp_addr.set_port(listener.local_addr().context("reading the bound address")?.port());
+        match bind_udp(udp_addr, "--port") {
+            Ok(socket) => return Ok((listener, socket)),
+            Err(_) if attempts > 1 => attempts -= 1,
+            Err(e) => return Err(e).context("the chat server needs the same port free for UDP"),
+        }
+    }
+}
+
 /// Binds TCP and UDP on one port, starts the room, returns where it listens.
 pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Listener>> {
     let config = args.config()?;
+    let store = config.store.clone();
+    // History first: a bad --history path must fail before we announce.
+    let chat = Chat::start(config, &shutdown)?;
     let addr = resolve_bind(&args.bind, args.port)?;
-    let listener = bind_tcp(addr, "--port")?;
+    let (listener, socket) = bind_pair(addr)?;
     let tcp = listener.local_addr().context("reading the bound address")?;
-    let mut udp_addr = addr;
-    udp_addr.set_port(tcp.port());
-    let socket = match bind_udp(udp_addr, "--port") {
-        Ok(s) => s,
-        Err(e) => return Err(e).context("the chat server needs the same port free for UDP"),
-    };
     let udp = socket.local_addr().context("reading the bound address")?;
     announce("tcp", &tcp);
     announce("udp", &udp);
-    if let Store::File(p) = &config.store {
+    if let Store::File(p) = &store {
         tracing::info!(history = %p.display(), "chat history");
     }
-    let chat = Chat::start(config, &shutdown)?;
     shutdown.spawn(chat.clone().serve_tcp(listener, shutdown.clone()));
     shutdown.spawn(chat.serve_udp(socket, shutdown.clone()));
     Ok(vec![
