@@ -34,7 +34,11 @@ start_sockit() {
   for _ in $(seq 100); do grep -q 'listening on tcp' "$TMP/serve.log" && break; sleep 0.05; done
   SPORT=$(grep -o 'listening on tcp://[^ ]*' "$TMP/serve.log" | head -1 | sed 's/.*://')
 }
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+stop() {
+  kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
+  [ "$1" = "${SPID:-}" ] && echo "   server: $(grep -c 'send queue exceeded' "$TMP/serve.log") members dropped as too slow, $(grep -c 'fell a whole ring behind' "$TMP/serve.log") ring overruns" >&2
+  return 0
+}
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1" | head -1; }
 rss_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 load() { "$BIN" bench chat "127.0.0.1:$1" --members "$2" --senders "$3" --rate "$4" --secs "$SECS" | tail -1 || true; }
@@ -47,19 +51,19 @@ report() { # name line
 
 echo "== A: $MEMBERS members, $SENDERS senders x $RATE msg/s, ${SECS}s ($(nproc) cores, load generator on the same machine)"
 start_sockit --no-history
-A_OFF=$(load "$SPORT" "$MEMBERS" "$SENDERS" "$RATE"); stop "$SPID"
-report "sockit (history off)" "$A_OFF"
+A_OFF=$(load "$SPORT" "$MEMBERS" "$SENDERS" "$RATE")
+report "sockit (history off)" "$A_OFF"; stop "$SPID"
 
 start_sockit --history "$TMP/chat.db"
-A_ON=$(load "$SPORT" "$MEMBERS" "$SENDERS" "$RATE"); stop "$SPID"
-report "sockit (history on)" "$A_ON"
+A_ON=$(load "$SPORT" "$MEMBERS" "$SENDERS" "$RATE")
+report "sockit (history on)" "$A_ON"; stop "$SPID"
 echo "   rows stored: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from messages').fetchone()[0])" "$TMP/chat.db")"
 
 NPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ncat --chat -l 127.0.0.1 "$NPORT" --max-conns $((MEMBERS + 10)) </dev/null >/dev/null 2>"$TMP/ncat.log" &
 NPID=$!; PIDS+=("$NPID"); sleep 0.5
-A_NCAT=$(load "$NPORT" "$MEMBERS" "$SENDERS" "$RATE"); stop "$NPID"
-report "ncat --chat" "$A_NCAT"
+A_NCAT=$(load "$NPORT" "$MEMBERS" "$SENDERS" "$RATE")
+report "ncat --chat" "$A_NCAT"; stop "$NPID"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "n/a" }'; }
 echo "   sockit/ncat deliveries/s: $(ratio "$(field "$A_OFF" deliveries_per_sec)" "$(field "$A_NCAT" deliveries_per_sec)")x;" \
@@ -69,8 +73,8 @@ echo "   sockit/ncat deliveries/s: $(ratio "$(field "$A_OFF" deliveries_per_sec)
 echo "== B: $BIG members in one room, 1 sender x 1 msg/s, ${SECS}s"
 start_sockit --no-history
 B_OUT=$(load "$SPORT" "$BIG" 1 1)
-B_RSS=$(rss_mb "$SPID"); stop "$SPID"
-report "sockit $BIG members" "$B_OUT"
+B_RSS=$(rss_mb "$SPID")
+report "sockit $BIG members" "$B_OUT"; stop "$SPID"
 echo "   server peak RSS: ${B_RSS} MB"
 echo
 echo "raw:"

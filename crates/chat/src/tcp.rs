@@ -72,7 +72,7 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
     let mut last_room_write = Instant::now() - window;
     loop {
         if out.len() > cfg.send_queue {
-            tracing::info!(%peer, queued = out.len(), "chat member too slow: send queue exceeded");
+            tracing::warn!(%peer, queued = out.len(), "chat member too slow: send queue exceeded");
             session.set_reason("send queue exceeded");
             // Best effort: its kernel buffer is probably full too, so give the
             // line a moment, never more.
@@ -149,8 +149,7 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
                         match session.room.rx.try_recv() {
                             Ok(ev) => session.render_into(&ev, &mut out),
                             Err(TryRecvError::Lagged(n)) => {
-                                tracing::info!(%peer, missed = n, "chat member fell a whole ring behind");
-                                out.resize(cfg.send_queue + 1, 0);
+                                missed(&session, &mut out, n);
                                 break;
                             }
                             Err(_) => break,
@@ -172,17 +171,22 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
                     }
                     last_room_write = now;
                 }
-                // Fell a whole ring behind: as slow as an overfull queue.
-                Err(RecvError::Lagged(n)) => {
-                    tracing::info!(%peer, missed = n, "chat member fell a whole ring behind");
-                    out.resize(cfg.send_queue + 1, 0);
-                }
+                Err(RecvError::Lagged(n)) => missed(&session, &mut out, n),
                 Err(RecvError::Closed) => break,
             },
             Some(ev) = direct.recv() => session.render_into(&ev, &mut out),
         }
     }
     tracing::debug!(%peer, nick = session.nick(), "chat member left");
+}
+
+/// This task was not scheduled for so long that the room's ring moved on
+/// without it: the server's fault (it is overloaded), not the member's,
+/// since a member that reads slowly fills its send queue first. Say so and
+/// carry on rather than drop the member.
+fn missed(session: &Session, out: &mut BytesMut, n: u64) {
+    tracing::warn!(nick = session.nick(), missed = n, "chat server overloaded: a member fell a whole ring behind");
+    out.extend_from_slice(&session.local(Event::error(format!("you missed {n} messages (server overloaded)"))));
 }
 
 async fn on_line(session: &mut Session, line: Line, replies: &mut Vec<Arc<Shared>>) -> Flow {
