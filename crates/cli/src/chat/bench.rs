@@ -1,4 +1,5 @@
 //! `sockit bench chat`: a room full of members, some of them senders.
+//! Lines look like `<nick> B<run> sender seq send_time_us padding`.
 //!
 //! Opens `--members` TCP connections to one room (works against any server
 //! that relays `<nick> text` lines, such as `ncat --chat`), lets the first
@@ -233,12 +234,17 @@ fn memchr_nl(b: &[u8]) -> Option<usize> {
 
 /// The send time in a line `<nick> B<run> idx seq ts pad`, if it is ours.
 /// Cheap on purpose: it runs for every delivery, millions of times a second.
+///
+/// `ncat --chat` prefixes `<userN> ` once per read, not per line, so lines
+/// that arrived together reach members unprefixed: those count too.
 fn sent_at(line: &[u8], tag: &[u8]) -> Option<u64> {
-    if line.first() != Some(&b'<') {
-        return None;
-    }
-    let gt = memchr::memchr(b'>', line)?;
-    let rest = line.get(gt..)?.strip_prefix(tag)?;
+    let rest = if line.first() == Some(&b'<') {
+        let gt = memchr::memchr(b'>', line)?;
+        line.get(gt..)?.strip_prefix(tag)?
+    } else {
+        // The tag is `> B<run> `: without its `> `.
+        line.strip_prefix(tag.get(2..)?)?
+    };
     let a = memchr::memchr(b' ', rest)?;
     let rest = &rest[a + 1..];
     let b = memchr::memchr(b' ', rest)?;
@@ -263,5 +269,7 @@ mod tests {
         assert_eq!(sent_at(b"<user1> B7 0 0 1 ", tag), Some(1));
         assert_eq!(sent_at(b"* joined", tag), None);
         assert_eq!(sent_at(b"<a> B8 0 0 1 x", tag), None);
+        assert_eq!(sent_at(b"B7 0 1 42 x", tag), Some(42));
+        assert_eq!(sent_at(b"B8 0 1 42 x", tag), None);
     }
 }
