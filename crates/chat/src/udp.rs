@@ -84,8 +84,10 @@ async fn member(
     };
     let timeout = chat.config.udp_timeout;
     let max_line = chat.config.max_line;
+    // No history replay on join over UDP: the sender address is unproven,
+    // and one spoofed datagram must not make us send twenty at a victim.
+    // UDP members ask with /history.
     let mut replies: Vec<Arc<Shared>> = Vec::new();
-    session.replay(&mut replies).await;
     let mut deadline = Instant::now() + timeout;
     loop {
         for ev in replies.drain(..) {

@@ -102,10 +102,13 @@ fn json_line(text: &str) -> Vec<u8> {
     v
 }
 
-fn show_line(line: &str, color: bool) -> String {
+/// How to show one line from the server; `None` for the acknowledgement of
+/// the client's own `/json`, which is noise to a person.
+fn show_line(line: &str, color: bool) -> Option<String> {
     match serde_json::from_str::<Event>(line) {
-        Ok(ev) => show::event_line(&ev, color),
-        Err(_) => show::raw_line(line, color),
+        Ok(ev) if ev.kind == sockit_chat::Kind::Notice && ev.text.starts_with("json mode") => None,
+        Ok(ev) => Some(show::event_line(&ev, color)),
+        Err(_) => Some(show::raw_line(line, color)),
     }
 }
 
@@ -166,7 +169,7 @@ async fn tcp_client(
         loop {
             tokio::select! {
                 line = lines.next_line() => match line {
-                    Ok(Some(l)) => { let _ = out.send(show_line(&l, color)); }
+                    Ok(Some(l)) => if let Some(l) = show_line(&l, color) { let _ = out.send(l); },
                     _ => break,
                 },
                 i = input.recv(), if quitting.is_none() => {
@@ -233,8 +236,8 @@ async fn udp_client(
             r = socket.recv(&mut buf) => match r {
                 Ok(n) => {
                     let text = String::from_utf8_lossy(&buf[..n]);
-                    for l in text.lines() {
-                        let _ = out.send(show_line(l, color));
+                    for l in text.lines().filter_map(|l| show_line(l, color)) {
+                        let _ = out.send(l);
                     }
                     if quitting.is_some() && text.contains("bye") {
                         return Ok(());
