@@ -67,7 +67,14 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
     // window: while this task is not waiting on it, sends do not wake it, so
     // at 5,000 msg/s a member wakes ~200 times a second (not 5,000) and each
     // write carries many messages. A quiet room still delivers at once.
-    let mut room_paused: Option<Instant> = None;
+    // One timer and one shutdown waiter per connection, re-armed rather than
+    // re-created each time round the loop (each creation takes a lock shared
+    // by every member).
+    let mut room_paused = false;
+    let pause = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(pause);
+    let stop = info.shutdown.triggered();
+    tokio::pin!(stop);
     let window = cfg.batch_window;
     let mut last_room_write = Instant::now() - window;
     loop {
@@ -85,7 +92,7 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
         }
         tokio::select! {
             biased;
-            _ = info.shutdown.triggered() => {
+            _ = &mut stop => {
                 session.set_reason("server shutting down");
                 out.extend_from_slice(&session.local(Event::notice("server shutting down")));
                 let _ = tokio::time::timeout(FLUSH_GRACE, stream.write_all(&out)).await;
@@ -140,8 +147,8 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
                 }
                 flush_replies(&session, &mut replies, &mut out);
             }
-            _ = sleep_until(room_paused), if room_paused.is_some() => room_paused = None,
-            r = session.room.rx.recv(), if room_paused.is_none() => match r {
+            _ = &mut pause, if room_paused => room_paused = false,
+            r = session.room.rx.recv(), if !room_paused => match r {
                 Ok(ev) => {
                     session.render_into(&ev, &mut out);
                     // Take whatever else is queued: one write for all of it.
@@ -167,7 +174,8 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
                     // (one message now and then) costs one wake per message.
                     let now = Instant::now();
                     if now.duration_since(last_room_write) < window {
-                        room_paused = Some(now + window);
+                        pause.as_mut().reset(now + window);
+                        room_paused = true;
                     }
                     last_room_write = now;
                 }
