@@ -498,12 +498,13 @@ fn join_client_plain_mode() {
 /// `sockit chat join --udp`: heartbeats keep it in past the timeout.
 #[test]
 fn join_client_udp() {
-    let s = serve(&["--udp-timeout", "2"]);
+    let s = serve(&["--udp-timeout", "3"]);
     let addr = s.addr("udp");
     let mut m = Member::join(s.addr("tcp"), "tcpm");
     let mut cli = Proc::spawn(Command::new(bin()).args(["chat", "join", &addr.to_string(), "--udp", "--name", "ucli"]));
     m.expect("is now known as ucli");
-    std::thread::sleep(Duration::from_millis(3500));
+    // Longer than the timeout: only the client's heartbeats keep it in.
+    std::thread::sleep(Duration::from_millis(4500));
     cli.send("over udp");
     assert_eq!(m.expect("over udp"), "<ucli> over udp");
     m.send("to udp");
