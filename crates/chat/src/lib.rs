@@ -1,3 +1,34 @@
-//! sockit-chat: a chat room that TCP, UDP and browser members share.
+//! sockit-chat: a chat room that TCP and UDP members share.
 //!
-//! Not built yet: see issue "Chat room" and docs/protocol.md.
+//! Data flows one way: a transport ([`tcp`], [`udp`]) reads a line and hands
+//! it to the member's [`session::Session`], which parses it ([`command`]),
+//! applies flood control ([`flood`]), and either sends a message into the
+//! room's broadcast ring or asks the registry ([`hub`]) to change
+//! membership. Every message is stored by the [`history`] writer thread.
+//! Receivers render each event at most once per format ([`event`]) and
+//! batch everything pending into one write. Wire formats: docs/protocol.md.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use sockit_chat::{Chat, ChatConfig};
+//! let shutdown = sockit_net::Shutdown::new();
+//! let chat = Chat::start(ChatConfig::default(), &shutdown)?;
+//! let listener = sockit_net::bind_tcp("127.0.0.1:9001".parse()?, "--port")?;
+//! shutdown.spawn(chat.serve_tcp(listener, shutdown.clone()));
+//! # Ok(()) }
+//! ```
+
+pub mod command;
+pub mod event;
+pub mod flood;
+pub mod history;
+pub mod hub;
+pub mod server;
+pub mod session;
+pub mod tcp;
+pub mod text;
+pub mod udp;
+
+pub use event::{ClientLine, Event, Format, Kind};
+pub use history::Store;
+pub use server::{Chat, ChatConfig};

@@ -1,4 +1,13 @@
-//! `sockit chat serve` and `sockit chat join` (placeholder: not built yet).
+//! `sockit chat serve`, `sockit chat join`, and `sockit bench chat`.
+//!
+//! The room itself lives in the sockit-chat crate; this module maps flags to
+//! its [`sockit_chat::ChatConfig`], runs the terminal client, and drives the
+//! load generator.
+
+mod bench;
+mod client;
+mod serve;
+mod show;
 
 use std::process::ExitCode;
 
@@ -6,33 +15,36 @@ use clap::Subcommand;
 
 use crate::common::Listener;
 
+pub use bench::{bench, BenchArgs};
+pub use serve::ServeArgs;
+
 /// Chat subcommands.
 #[derive(Subcommand, Debug)]
 pub enum ChatCommand {
-    /// Run a chat room server.
-    Serve,
+    /// Run a chat room server (TCP and UDP on the same port; nc, telnet and
+    /// `sockit chat join` are clients).
+    Serve(ServeArgs),
     /// Join a chat room from the terminal.
-    Join,
+    Join(client::JoinArgs),
 }
 
 /// Runs a chat subcommand.
-pub async fn run(_cmd: ChatCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("chat is not built yet in this version of sockit")
+pub async fn run(cmd: ChatCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ChatCommand::Serve(args) => crate::cli::serve(|s| serve::start(args, s)).await,
+        ChatCommand::Join(args) => client::run(args).await,
+    }
 }
 
-/// `sockit up`: nothing yet.
-pub async fn up(_ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
-    Ok(Vec::new())
-}
-
-/// Flags of this service's load generator (placeholder).
-#[derive(clap::Args, Debug, Clone)]
-pub struct BenchArgs {
-    /// Server address.
-    pub addr: String,
-}
-
-/// Runs this service's load generator (placeholder).
-pub async fn bench(_args: BenchArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this benchmark is not built yet")
+/// `sockit up`: the chat server on its defaults.
+pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+    let port = ctx.port(serve::DEFAULT_PORT).to_string();
+    let wrap = Wrap::try_parse_from(["chat", "--bind", &ctx.bind, "--port", &port])?;
+    serve::start(wrap.args, ctx.shutdown.clone()).await
 }

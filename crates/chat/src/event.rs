@@ -1,0 +1,202 @@
+//! Events members receive, and their two wire renderings (text line, JSON
+//! line). An event is rendered at most once per format, however many members
+//! receive it: the bytes are cached in the event and shared (`Bytes` clones).
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// A member's identity inside one server run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MemberId(pub u64);
+
+/// What kind of event (the JSON `type` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A room message: `<nick> text`.
+    Msg,
+    /// An action (`/me`): `* nick text`.
+    Me,
+    /// A private message: `<from -> to> text`.
+    Private,
+    /// A notice from the server: `* text`.
+    Notice,
+    /// An error for this member: `! text`.
+    Error,
+}
+
+/// One event. Fields are the JSON schema of docs/protocol.md.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    /// The kind.
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    /// The room (messages, actions, room notices).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub room: Option<String>,
+    /// Who sent it (messages, actions, private messages).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub from: Option<String>,
+    /// The recipient of a private message.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub to: Option<String>,
+    /// The text, control characters already escaped.
+    pub text: String,
+    /// Server time, milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// True when replayed from history.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub history: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Event {
+    /// An event of `kind` with `text`, stamped now.
+    pub fn new(kind: Kind, text: impl Into<String>) -> Self {
+        Event { kind, room: None, from: None, to: None, text: text.into(), ts: now_ms(), history: false }
+    }
+
+    /// A server notice (`* text`).
+    pub fn notice(text: impl Into<String>) -> Self {
+        Self::new(Kind::Notice, text)
+    }
+
+    /// An error for one member (`! text`).
+    pub fn error(text: impl Into<String>) -> Self {
+        Self::new(Kind::Error, text)
+    }
+
+    /// Sets the room.
+    pub fn in_room(mut self, room: &str) -> Self {
+        self.room = Some(room.to_string());
+        self
+    }
+
+    /// Sets the sender.
+    pub fn by(mut self, nick: &str) -> Self {
+        self.from = Some(nick.to_string());
+        self
+    }
+
+    /// The text line (newline included).
+    pub fn to_text_line(&self) -> Vec<u8> {
+        let from = self.from.as_deref().unwrap_or("?");
+        let body = match self.kind {
+            Kind::Msg => format!("<{from}> {}", self.text),
+            Kind::Me => format!("* {from} {}", self.text),
+            Kind::Private => format!("<{from} -> {}> {}", self.to.as_deref().unwrap_or("?"), self.text),
+            Kind::Notice => format!("* {}", self.text),
+            Kind::Error => format!("! {}", self.text),
+        };
+        let mut line = if self.history {
+            let local = chrono::DateTime::from_timestamp_millis(self.ts)
+                .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default();
+            format!("[history {local}] {body}")
+        } else {
+            body
+        };
+        line.push('\n');
+        line.into_bytes()
+    }
+
+    /// The JSON line (newline included).
+    pub fn to_json_line(&self) -> Vec<u8> {
+        // Serialising plain strings and numbers cannot fail.
+        let mut v = serde_json::to_vec(self).unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
+}
+
+/// Line formats a connection can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `<nick> text` lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// An event on its way to many members: the event, who caused it (members
+/// do not receive their own messages), and its renderings, made once.
+#[derive(Debug)]
+pub struct Shared {
+    /// The event.
+    pub event: Event,
+    /// The member whose message this is (`None` for server notices).
+    pub origin: Option<MemberId>,
+    text: OnceLock<Bytes>,
+    json: OnceLock<Bytes>,
+}
+
+impl Shared {
+    /// Wraps an event for fan-out.
+    pub fn new(event: Event, origin: Option<MemberId>) -> Arc<Self> {
+        Arc::new(Shared { event, origin, text: OnceLock::new(), json: OnceLock::new() })
+    }
+
+    /// The event in `format`, rendered on first use.
+    pub fn line(&self, format: Format) -> &Bytes {
+        match format {
+            Format::Text => self.text.get_or_init(|| Bytes::from(self.event.to_text_line())),
+            Format::Json => self.json.get_or_init(|| Bytes::from(self.event.to_json_line())),
+        }
+    }
+}
+
+/// What a JSON-mode client sends: `{"text": "a line, maybe /command"}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ClientLine {
+    /// Exactly what a text-mode member would type.
+    pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_rendering() {
+        let e = Event::new(Kind::Msg, "hi").by("alice").in_room("lobby");
+        assert_eq!(e.to_text_line(), b"<alice> hi\n");
+        let mut p = Event::new(Kind::Private, "psst").by("alice");
+        p.to = Some("bob".into());
+        assert_eq!(p.to_text_line(), b"<alice -> bob> psst\n");
+        assert_eq!(Event::notice("alice joined lobby").to_text_line(), b"* alice joined lobby\n");
+        assert_eq!(Event::error("slow down").to_text_line(), b"! slow down\n");
+        assert_eq!(Event::new(Kind::Me, "waves").by("al").to_text_line(), b"* al waves\n");
+    }
+
+    #[test]
+    fn json_rendering_round_trips() {
+        let mut e = Event::new(Kind::Msg, "你好 \"q\"").by("alice").in_room("lobby");
+        e.ts = 1_700_000_000_000;
+        let line = e.to_json_line();
+        assert_eq!(
+            std::str::from_utf8(&line).unwrap(),
+            "{\"type\":\"msg\",\"room\":\"lobby\",\"from\":\"alice\",\"text\":\"你好 \\\"q\\\"\",\"ts\":1700000000000}\n"
+        );
+        let back: Event = serde_json::from_slice(&line).unwrap();
+        assert_eq!(back.text, e.text);
+        assert!(!back.history);
+    }
+
+    #[test]
+    fn shared_renders_once() {
+        let s = Shared::new(Event::notice("x"), None);
+        let a = s.line(Format::Text).clone();
+        let b = s.line(Format::Text).clone();
+        assert_eq!(a.as_ptr(), b.as_ptr());
+    }
+}

@@ -1,0 +1,375 @@
+//! The room registry: one actor task owning members, nicks and rooms.
+//!
+//! It is off the message hot path: a member's own task sends room messages
+//! straight into the room's broadcast ring (rendered once, shared by all
+//! receivers). The registry only handles membership — register, nick, join,
+//! who, rooms, private messages, leave — so it never becomes the bottleneck
+//! and needs no lock: its state belongs to one task.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::event::{Event, Kind, MemberId, Shared};
+use crate::server::ChatConfig;
+use crate::text::{nick_key, normalize_room, validate_nick};
+
+/// A room's fan-out ring: every member of the room holds a receiver.
+pub type RoomTx = broadcast::Sender<Arc<Shared>>;
+/// One member's place in a room's ring.
+pub type RoomRx = broadcast::Receiver<Arc<Shared>>;
+/// Events for one member only (replies, private messages, room changes).
+pub type DirectTx = mpsc::UnboundedSender<Arc<Shared>>;
+
+/// A member's handle on its current room.
+#[derive(Debug)]
+pub struct RoomHandle {
+    /// Room name.
+    pub name: Arc<str>,
+    /// Send here to reach the room.
+    pub tx: RoomTx,
+    /// Receive the room's events here.
+    pub rx: RoomRx,
+}
+
+/// What a new member gets.
+#[derive(Debug)]
+pub struct Welcome {
+    /// Its id.
+    pub id: MemberId,
+    /// Its nick (`ip:port`).
+    pub nick: String,
+    /// Its room.
+    pub room: RoomHandle,
+}
+
+enum Msg {
+    Register { peer: SocketAddr, direct: DirectTx, reply: oneshot::Sender<Result<Welcome, String>> },
+    Nick { id: MemberId, nick: String, reply: oneshot::Sender<Result<String, String>> },
+    Join { id: MemberId, room: String, reply: oneshot::Sender<Result<RoomHandle, String>> },
+    Who { id: MemberId, reply: oneshot::Sender<(String, Vec<String>)> },
+    Rooms { reply: oneshot::Sender<Vec<(String, usize)>> },
+    Private { id: MemberId, to: String, text: String, reply: oneshot::Sender<Result<Event, String>> },
+    Leave { id: MemberId, reason: String },
+    Shutdown,
+}
+
+/// A handle to the registry. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    // Unbounded on purpose: each member has at most one request in flight
+    // (it awaits the reply) plus its final Leave, so the queue is bounded by
+    // the member count, and Leave must be sendable from Drop.
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
+async fn ask<T>(tx: &mpsc::UnboundedSender<Msg>, make: impl FnOnce(oneshot::Sender<T>) -> Msg) -> Option<T> {
+    let (reply, rx) = oneshot::channel();
+    tx.send(make(reply)).ok()?;
+    rx.await.ok()
+}
+
+const STOPPED: &str = "server is shutting down";
+
+impl Hub {
+    /// Starts the registry task.
+    pub fn start(config: Arc<ChatConfig>) -> Hub {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(Registry::new(config).run(rx));
+        Hub { tx }
+    }
+
+    /// Adds a member with default nick `ip:port` to the default room.
+    pub async fn register(&self, peer: SocketAddr, direct: DirectTx) -> Result<Welcome, String> {
+        ask(&self.tx, |reply| Msg::Register { peer, direct, reply }).await.unwrap_or_else(|| Err(STOPPED.into()))
+    }
+
+    /// Changes a nick; returns the old one.
+    pub async fn nick(&self, id: MemberId, nick: &str) -> Result<String, String> {
+        ask(&self.tx, |reply| Msg::Nick { id, nick: nick.to_string(), reply })
+            .await
+            .unwrap_or_else(|| Err(STOPPED.into()))
+    }
+
+    /// Moves a member to `room`.
+    pub async fn join(&self, id: MemberId, room: &str) -> Result<RoomHandle, String> {
+        ask(&self.tx, |reply| Msg::Join { id, room: room.to_string(), reply })
+            .await
+            .unwrap_or_else(|| Err(STOPPED.into()))
+    }
+
+    /// The member's room and who is in it.
+    pub async fn who(&self, id: MemberId) -> (String, Vec<String>) {
+        ask(&self.tx, |reply| Msg::Who { id, reply }).await.unwrap_or_default()
+    }
+
+    /// Rooms and their sizes.
+    pub async fn rooms(&self) -> Vec<(String, usize)> {
+        ask(&self.tx, |reply| Msg::Rooms { reply }).await.unwrap_or_default()
+    }
+
+    /// Sends a private message; returns the delivered event (for the sender's echo).
+    pub async fn private(&self, id: MemberId, to: &str, text: &str) -> Result<Event, String> {
+        ask(&self.tx, |reply| Msg::Private { id, to: to.to_string(), text: text.to_string(), reply })
+            .await
+            .unwrap_or_else(|| Err(STOPPED.into()))
+    }
+
+    /// Removes a member, telling its room why.
+    pub fn leave(&self, id: MemberId, reason: &str) {
+        let _ = self.tx.send(Msg::Leave { id, reason: reason.to_string() });
+    }
+
+    /// Stops the registry (after members have left).
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(Msg::Shutdown);
+    }
+}
+
+struct Member {
+    nick: String,
+    ip: IpAddr,
+    room: Arc<str>,
+    direct: DirectTx,
+}
+
+struct Room {
+    tx: RoomTx,
+    members: usize,
+}
+
+struct Registry {
+    limits: Arc<ChatConfig>,
+    next_id: u64,
+    members: HashMap<MemberId, Member>,
+    nicks: HashMap<String, MemberId>,
+    per_ip: HashMap<IpAddr, usize>,
+    rooms: BTreeMap<Arc<str>, Room>,
+}
+
+impl Registry {
+    fn new(limits: Arc<ChatConfig>) -> Self {
+        Registry {
+            limits,
+            next_id: 1,
+            members: HashMap::new(),
+            nicks: HashMap::new(),
+            per_ip: HashMap::new(),
+            rooms: BTreeMap::new(),
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                Msg::Register { peer, direct, reply } => {
+                    let _ = reply.send(self.register(peer, direct));
+                }
+                Msg::Nick { id, nick, reply } => {
+                    let _ = reply.send(self.nick(id, &nick));
+                }
+                Msg::Join { id, room, reply } => {
+                    let _ = reply.send(self.join(id, &room));
+                }
+                Msg::Who { id, reply } => {
+                    let _ = reply.send(self.who(id));
+                }
+                Msg::Rooms { reply } => {
+                    let _ = reply.send(self.rooms.iter().map(|(n, r)| (n.to_string(), r.members)).collect());
+                }
+                Msg::Private { id, to, text, reply } => {
+                    let _ = reply.send(self.private(id, &to, text));
+                }
+                Msg::Leave { id, reason } => self.leave(id, &reason),
+                Msg::Shutdown => break,
+            }
+        }
+    }
+
+    fn register(&mut self, peer: SocketAddr, direct: DirectTx) -> Result<Welcome, String> {
+        if self.members.len() >= self.limits.max_members {
+            return Err(format!("server full: {} members is the limit, try again later", self.limits.max_members));
+        }
+        let ip = peer.ip();
+        let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
+        if from_ip >= self.limits.max_per_ip {
+            return Err(format!("too many members from {ip}: {} is the limit per address", self.limits.max_per_ip));
+        }
+        let room_name = self.limits.default_room.clone();
+        let room = self.enter(&room_name)?;
+        let id = MemberId(self.next_id);
+        self.next_id += 1;
+        let nick = peer.to_string();
+        *self.per_ip.entry(ip).or_insert(0) += 1;
+        self.nicks.insert(nick_key(&nick), id);
+        self.members.insert(id, Member { nick: nick.clone(), ip, room: room.name.clone(), direct });
+        self.announce_member(&room.name, format!("{nick} joined {}", room.name));
+        Ok(Welcome { id, nick, room })
+    }
+
+    /// Creates the room if needed, counts one more member, hands out a receiver.
+    fn enter(&mut self, name: &str) -> Result<RoomHandle, String> {
+        if !self.rooms.contains_key(name) {
+            if self.rooms.len() >= self.limits.max_rooms {
+                return Err(format!(
+                    "too many rooms ({} is the limit); join an existing one (/rooms)",
+                    self.limits.max_rooms
+                ));
+            }
+            let (tx, _) = broadcast::channel(self.limits.ring.max(16));
+            self.rooms.insert(Arc::from(name), Room { tx, members: 0 });
+        }
+        let key = self.rooms.get_key_value(name).map(|(k, _)| k.clone()).ok_or("room vanished")?;
+        let room = self.rooms.get_mut(&key).ok_or("room vanished")?;
+        room.members += 1;
+        Ok(RoomHandle { name: key, tx: room.tx.clone(), rx: room.tx.subscribe() })
+    }
+
+    fn exit(&mut self, name: &str) {
+        if let Some(room) = self.rooms.get_mut(name) {
+            room.members = room.members.saturating_sub(1);
+            if room.members == 0 {
+                self.rooms.remove(name);
+            }
+        }
+    }
+
+    fn announce(&self, room: &str, text: String) {
+        if let Some(r) = self.rooms.get(room) {
+            let _ = r.tx.send(Shared::new(Event::notice(text).in_room(room), None));
+        }
+    }
+
+    /// A join or leave notice, skipped in rooms above the announce limit.
+    fn announce_member(&self, room: &str, text: String) {
+        if self.rooms.get(room).is_some_and(|r| r.members <= self.limits.announce_limit) {
+            self.announce(room, text);
+        }
+    }
+
+    fn nick(&mut self, id: MemberId, wanted: &str) -> Result<String, String> {
+        let wanted = validate_nick(wanted).map_err(|e| e.to_string())?;
+        let key = nick_key(wanted);
+        match self.nicks.get(&key) {
+            Some(owner) if *owner != id => return Err(format!("nick {wanted} is taken")),
+            _ => {}
+        }
+        let m = self.members.get_mut(&id).ok_or("you are not registered")?;
+        let old = std::mem::replace(&mut m.nick, wanted.to_string());
+        let room = m.room.clone();
+        self.nicks.remove(&nick_key(&old));
+        self.nicks.insert(key, id);
+        self.announce(&room, format!("{old} is now known as {wanted}"));
+        Ok(old)
+    }
+
+    fn join(&mut self, id: MemberId, wanted: &str) -> Result<RoomHandle, String> {
+        let name = normalize_room(wanted).map_err(|e| e.to_string())?;
+        let (old, nick) = match self.members.get(&id) {
+            Some(m) => (m.room.clone(), m.nick.clone()),
+            None => return Err("you are not registered".into()),
+        };
+        if *old == *name {
+            return Err(format!("you are already in {name}"));
+        }
+        let handle = self.enter(&name)?;
+        self.announce_member(&old, format!("{nick} left {old} for {name}"));
+        self.exit(&old);
+        if let Some(m) = self.members.get_mut(&id) {
+            m.room = handle.name.clone();
+        }
+        self.announce_member(&name, format!("{nick} joined {name}"));
+        Ok(handle)
+    }
+
+    fn who(&self, id: MemberId) -> (String, Vec<String>) {
+        let Some(me) = self.members.get(&id) else { return Default::default() };
+        let mut nicks: Vec<String> =
+            self.members.values().filter(|m| m.room == me.room).map(|m| m.nick.clone()).collect();
+        nicks.sort_unstable();
+        (me.room.to_string(), nicks)
+    }
+
+    fn private(&self, id: MemberId, to: &str, text: String) -> Result<Event, String> {
+        let from = self.members.get(&id).ok_or("you are not registered")?;
+        let target = self.nicks.get(&nick_key(to)).and_then(|t| self.members.get(t));
+        let Some(target) = target else { return Err(format!("no such nick {to}")) };
+        let mut event = Event::new(Kind::Private, text).by(&from.nick);
+        event.to = Some(target.nick.clone());
+        let _ = target.direct.send(Shared::new(event.clone(), Some(id)));
+        Ok(event)
+    }
+
+    fn leave(&mut self, id: MemberId, reason: &str) {
+        let Some(m) = self.members.remove(&id) else { return };
+        self.nicks.remove(&nick_key(&m.nick));
+        if let Some(n) = self.per_ip.get_mut(&m.ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&m.ip);
+            }
+        }
+        self.exit(&m.room);
+        self.announce_member(&m.room, format!("{} left ({reason})", m.nick));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(max_per_ip: usize) -> Hub {
+        Hub::start(Arc::new(ChatConfig { max_per_ip, ..ChatConfig::default() }))
+    }
+
+    fn peer(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    async fn next_text(rx: &mut RoomRx) -> String {
+        rx.recv().await.unwrap().event.text.clone()
+    }
+
+    #[tokio::test]
+    async fn nicks_rooms_and_leaving() {
+        let hub = hub(10);
+        let (d1, _r1) = mpsc::unbounded_channel();
+        let (d2, mut r2) = mpsc::unbounded_channel();
+        let mut a = hub.register(peer(1), d1).await.unwrap();
+        assert_eq!(a.nick, "127.0.0.1:1");
+        assert_eq!(next_text(&mut a.room.rx).await, "127.0.0.1:1 joined lobby");
+        let b = hub.register(peer(2), d2).await.unwrap();
+        assert_eq!(next_text(&mut a.room.rx).await, "127.0.0.1:2 joined lobby");
+        assert_eq!(hub.nick(a.id, "Al").await.unwrap(), "127.0.0.1:1");
+        assert_eq!(hub.nick(b.id, "al").await.unwrap_err(), "nick al is taken");
+        assert!(hub.nick(b.id, "x y").await.is_err());
+        assert_eq!(next_text(&mut a.room.rx).await, "127.0.0.1:1 is now known as Al");
+        let mut dev = hub.join(b.id, "#Dev").await.unwrap();
+        assert_eq!(&*dev.name, "dev");
+        assert_eq!(next_text(&mut a.room.rx).await, "127.0.0.1:2 left lobby for dev");
+        assert_eq!(next_text(&mut dev.rx).await, "127.0.0.1:2 joined dev");
+        assert_eq!(hub.rooms().await, vec![("dev".to_string(), 1), ("lobby".to_string(), 1)]);
+        assert_eq!(hub.who(a.id).await, ("lobby".to_string(), vec!["Al".to_string()]));
+        let ev = hub.private(a.id, "127.0.0.1:2", "psst").await.unwrap();
+        assert_eq!(ev.to.as_deref(), Some("127.0.0.1:2"));
+        assert_eq!(r2.recv().await.unwrap().event.text, "psst");
+        hub.leave(b.id, "quit");
+        assert_eq!(hub.rooms().await, vec![("lobby".to_string(), 1)]);
+        assert!(hub.private(a.id, "127.0.0.1:2", "gone?").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn per_ip_limit_and_release() {
+        let hub = hub(1);
+        let (d1, _r1) = mpsc::unbounded_channel();
+        let (d2, _r2) = mpsc::unbounded_channel();
+        let (d3, _r3) = mpsc::unbounded_channel();
+        let a = hub.register(peer(1), d1).await.unwrap();
+        let err = hub.register(peer(2), d2).await.unwrap_err();
+        assert_eq!(err, "too many members from 127.0.0.1: 1 is the limit per address");
+        hub.leave(a.id, "quit");
+        assert!(hub.register(peer(3), d3).await.is_ok());
+    }
+}

@@ -1,0 +1,133 @@
+//! The chat server: configuration, the shared parts (registry, history),
+//! and the listeners.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sockit_net::{Limits, Shutdown, StreamServer};
+use tokio::net::{TcpListener, UdpSocket};
+
+use crate::history::{History, HistoryError, Store};
+use crate::hub::Hub;
+
+/// Every bound and default of the chat server (the CLI flags).
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    /// Longest input line in bytes (8 KiB).
+    pub max_line: usize,
+    /// Bytes queued for one member before it is disconnected (256 KiB).
+    pub send_queue: usize,
+    /// Kernel send buffer per TCP member (64 KiB; 0 = the kernel's
+    /// autotuning, which lets one stalled member pin up to 4 MB).
+    pub socket_buffer: usize,
+    /// After a member's room traffic is written, how long its task leaves
+    /// the room alone so that more messages go out in the next write (5 ms;
+    /// zero writes every message as it comes).
+    pub batch_window: Duration,
+    /// Flood control: lines a member may send at once (20).
+    pub flood_burst: u32,
+    /// Flood control: lines per second after the burst (10; 0 = off).
+    pub flood_rate: f64,
+    /// Messages replayed on join (20).
+    pub replay: usize,
+    /// UDP members silent this long are dropped (10 s).
+    pub udp_timeout: Duration,
+    /// Members at once (10,000).
+    pub max_members: usize,
+    /// Members at once from one IP (1,000).
+    pub max_per_ip: usize,
+    /// Rooms at once (1,000).
+    pub max_rooms: usize,
+    /// Room events buffered for a member that has not caught up (4096).
+    pub ring: usize,
+    /// The room members start in (`lobby`).
+    pub default_room: String,
+    /// Joins and leaves are announced only in rooms with at most this many
+    /// members (1,000): a 10,000-member room would otherwise spend 50 M
+    /// deliveries on join notices alone; large IRC networks do the same.
+    pub announce_limit: usize,
+    /// Where history lives.
+    pub store: Store,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        ChatConfig {
+            max_line: 8 * 1024,
+            send_queue: 256 * 1024,
+            socket_buffer: 64 * 1024,
+            batch_window: Duration::from_millis(5),
+            flood_burst: 20,
+            flood_rate: 10.0,
+            replay: 20,
+            udp_timeout: Duration::from_secs(10),
+            max_members: 10_000,
+            max_per_ip: 1_000,
+            max_rooms: 1_000,
+            ring: 4096,
+            default_room: "lobby".into(),
+            announce_limit: 1_000,
+            store: Store::Memory,
+        }
+    }
+}
+
+/// A running chat service; clone it into every listener.
+#[derive(Debug, Clone)]
+pub struct Chat {
+    pub(crate) hub: Hub,
+    pub(crate) history: History,
+    pub(crate) config: Arc<ChatConfig>,
+}
+
+impl Chat {
+    /// Opens the history store and starts the registry. On shutdown, history
+    /// is flushed by a task `shutdown` waits for.
+    pub fn start(config: ChatConfig, shutdown: &Shutdown) -> Result<Chat, HistoryError> {
+        let history = History::open(&config.store)?;
+        let config = Arc::new(config);
+        let hub = Hub::start(config.clone());
+        let chat = Chat { hub, history, config };
+        let closing = chat.clone();
+        let stop = shutdown.clone();
+        shutdown.spawn(async move {
+            stop.triggered().await;
+            // Members stop taking input as soon as shutdown fires; give
+            // their tasks a moment to hand over their last lines.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            closing.history.flush().await;
+            closing.hub.shutdown();
+            tracing::debug!("chat history flushed");
+        });
+        Ok(chat)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ChatConfig {
+        &self.config
+    }
+
+    /// Serves TCP members until shutdown.
+    pub async fn serve_tcp(self, listener: TcpListener, shutdown: Shutdown) {
+        let limits = Limits {
+            max_connections: self.config.max_members,
+            max_per_ip: self.config.max_per_ip,
+            idle_timeout: None,
+            max_frame: self.config.max_line,
+        };
+        StreamServer::new(listener, limits, shutdown)
+            .refusal_text(|r| format!("! {r}\n").into_bytes())
+            .run(move |stream, info| crate::tcp::serve_connection(self.clone(), stream, info))
+            .await;
+    }
+
+    /// Serves UDP members until shutdown.
+    pub async fn serve_udp(self, socket: UdpSocket, shutdown: Shutdown) {
+        crate::udp::serve(self, Arc::new(socket), shutdown).await;
+    }
+
+    /// Waits until all history queued so far is on disk.
+    pub async fn flush_history(&self) {
+        self.history.flush().await;
+    }
+}

@@ -1,0 +1,270 @@
+//! One member's state and its reaction to one input line, shared by the TCP
+//! and UDP transports: decoding (UTF-8 or the member's `/encoding`), JSON
+//! mode, flood control, commands, and rendering events in the member's
+//! format. The transports only move bytes.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use encoding_rs::{Encoding, UTF_8};
+use sockit_net::encoding::{lookup, Recoder};
+
+use crate::command::{parse, Command, Input, HELP};
+use crate::event::{ClientLine, Event, Format, Kind, MemberId, Shared};
+use crate::flood::TokenBucket;
+use crate::hub::{DirectTx, RoomHandle};
+use crate::server::Chat;
+use crate::text::escape_controls;
+
+/// Names `/who` lists before summarising the rest.
+const WHO_SHOWN: usize = 200;
+
+/// Whether the member stays after a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep going.
+    Continue,
+    /// The member asked to leave (`/quit`).
+    Quit,
+}
+
+/// A member of the chat: registered with the hub while this value lives.
+pub struct Session {
+    chat: Chat,
+    id: MemberId,
+    nick: String,
+    /// The member's room: its ring receiver is polled by the transport.
+    pub room: RoomHandle,
+    format: Format,
+    encoding: Option<&'static Encoding>,
+    bucket: TokenBucket,
+    warned: bool,
+    reason: &'static str,
+}
+
+impl Session {
+    /// Registers a member arriving from `peer`; `direct` receives events
+    /// meant for it alone (private messages).
+    pub async fn start(chat: &Chat, peer: SocketAddr, direct: DirectTx) -> Result<Session, String> {
+        let welcome = chat.hub.register(peer, direct).await?;
+        let cfg = &chat.config;
+        Ok(Session {
+            chat: chat.clone(),
+            id: welcome.id,
+            nick: welcome.nick,
+            room: welcome.room,
+            format: Format::Text,
+            encoding: None,
+            bucket: TokenBucket::new(cfg.flood_burst, cfg.flood_rate),
+            warned: false,
+            reason: "connection closed",
+        })
+    }
+
+    /// The member's nick.
+    pub fn nick(&self) -> &str {
+        &self.nick
+    }
+
+    /// Sets why the member is leaving (told to the room when it drops).
+    pub fn set_reason(&mut self, reason: &'static str) {
+        self.reason = reason;
+    }
+
+    /// The last `--replay` messages of the current room, marked as history.
+    pub async fn replay(&self, out: &mut Vec<Arc<Shared>>) {
+        let n = self.chat.config.replay;
+        if n > 0 {
+            self.history(n, out).await;
+        }
+    }
+
+    async fn history(&self, n: usize, out: &mut Vec<Arc<Shared>>) {
+        for e in self.chat.history.recent(&self.room.name, n).await {
+            out.push(Shared::new(e, None));
+        }
+    }
+
+    /// Handles one input line (without its newline). Replies for this member
+    /// only are appended to `out`.
+    pub async fn handle(&mut self, raw: &[u8], out: &mut Vec<Arc<Shared>>) -> Flow {
+        if raw == b"#ping#" {
+            // A heartbeat in any mode (UDP members in JSON mode send it raw).
+            return Flow::Continue;
+        }
+        let text: Cow<'_, str> = match self.encoding {
+            Some(enc) => Cow::Owned(String::from_utf8_lossy(&Recoder::convert(enc, UTF_8, raw)).into_owned()),
+            None => {
+                match std::str::from_utf8(raw) {
+                    Ok(s) => Cow::Borrowed(s),
+                    Err(_) => {
+                        out.push(err("invalid UTF-8 in your line; it was dropped (say /encoding NAME if your terminal is not UTF-8)"));
+                        return Flow::Continue;
+                    }
+                }
+            }
+        };
+        let owned;
+        let line: &str = match self.format {
+            Format::Text => &text,
+            Format::Json => match serde_json::from_str::<ClientLine>(&text) {
+                Ok(l) => {
+                    owned = l.text;
+                    &owned
+                }
+                Err(e) => {
+                    out.push(err(format!("invalid JSON line ({e}); send {{\"text\": \"...\"}}")));
+                    return Flow::Continue;
+                }
+            },
+        };
+        let input = match parse(line) {
+            Ok(i) => i,
+            Err(e) => {
+                out.push(err(e.to_string()));
+                return Flow::Continue;
+            }
+        };
+        if matches!(input, Input::Ping | Input::Empty) {
+            return Flow::Continue;
+        }
+        if !self.bucket.take() {
+            if !self.warned {
+                self.warned = true;
+                let cfg = &self.chat.config;
+                out.push(err(format!(
+                    "slow down: at most {} lines/s (burst {}); dropped lines are not sent",
+                    cfg.flood_rate, cfg.flood_burst
+                )));
+            }
+            return Flow::Continue;
+        }
+        self.warned = false;
+        match input {
+            Input::Say(t) => self.say(Kind::Msg, t),
+            Input::Command(c) => return self.command(c, out).await,
+            Input::Ping | Input::Empty => {}
+        }
+        Flow::Continue
+    }
+
+    /// Reports an over-long line.
+    pub fn too_long(&self, out: &mut Vec<Arc<Shared>>) {
+        out.push(err(format!("line too long (max {} bytes); it was dropped", self.chat.config.max_line)));
+    }
+
+    fn say(&self, kind: Kind, text: &str) {
+        let event = Event::new(kind, escape_controls(text)).by(&self.nick).in_room(&self.room.name);
+        self.chat.history.append(event.clone());
+        let _ = self.room.tx.send(Shared::new(event, Some(self.id)));
+    }
+
+    async fn command(&mut self, cmd: Command<'_>, out: &mut Vec<Arc<Shared>>) -> Flow {
+        let hub = &self.chat.hub;
+        match cmd {
+            Command::Nick(n) => match hub.nick(self.id, n).await {
+                Ok(_) => self.nick = n.to_string(),
+                Err(e) => out.push(err(e)),
+            },
+            Command::Join(r) => match hub.join(self.id, r).await {
+                Ok(room) => {
+                    self.room = room;
+                    self.replay(out).await;
+                }
+                Err(e) => out.push(err(e)),
+            },
+            Command::Who => {
+                let (room, nicks) = hub.who(self.id).await;
+                let mut list = nicks.iter().take(WHO_SHOWN).map(String::as_str).collect::<Vec<_>>().join(", ");
+                if nicks.len() > WHO_SHOWN {
+                    list.push_str(&format!(" … and {} more", nicks.len() - WHO_SHOWN));
+                }
+                out.push(notice(format!("members of {room} ({}): {list}", nicks.len())));
+            }
+            Command::Rooms => {
+                let rooms = hub.rooms().await;
+                let list: Vec<String> = rooms.iter().map(|(n, c)| format!("{n} ({c})")).collect();
+                out.push(notice(format!("rooms: {}", list.join(", "))));
+            }
+            Command::Msg { to, text } => match hub.private(self.id, to, &escape_controls(text)).await {
+                Ok(event) => out.push(Shared::new(event, None)),
+                Err(e) => out.push(err(e)),
+            },
+            Command::Me(action) => self.say(Kind::Me, action),
+            Command::History(n) => self.history(n.unwrap_or(self.chat.config.replay.max(1)), out).await,
+            Command::Json => {
+                self.format = Format::Json;
+                out.push(notice("json mode: one JSON object per line both ways; send {\"text\": \"...\"}"));
+            }
+            Command::Text => {
+                self.format = Format::Text;
+                out.push(notice("text mode"));
+            }
+            Command::Encoding(name) => match lookup(name) {
+                Ok(enc) => {
+                    self.encoding = (enc != UTF_8).then_some(enc);
+                    out.push(notice(format!("encoding is now {}", enc.name())));
+                }
+                Err(e) => out.push(err(e.to_string())),
+            },
+            Command::Quit => {
+                self.reason = "quit";
+                out.push(notice("bye"));
+                return Flow::Quit;
+            }
+            Command::Help => out.extend(HELP.iter().map(|l| notice(*l))),
+        }
+        Flow::Continue
+    }
+
+    /// Whether this member should see `ev` (not its own messages).
+    fn wants(&self, ev: &Shared) -> bool {
+        ev.origin != Some(self.id) || ev.event.kind == Kind::Private
+    }
+
+    /// Appends `ev`, in this member's format and encoding, to `buf`.
+    pub fn render_into(&self, ev: &Shared, buf: &mut BytesMut) {
+        if !self.wants(ev) {
+            return;
+        }
+        let line = ev.line(self.format);
+        match self.encoding {
+            None => buf.extend_from_slice(line),
+            Some(enc) => buf.extend_from_slice(&Recoder::convert(UTF_8, enc, line)),
+        }
+    }
+
+    /// `ev` as one datagram in this member's format, or `None` if not for it.
+    pub fn render(&self, ev: &Shared) -> Option<Bytes> {
+        if !self.wants(ev) {
+            return None;
+        }
+        let line = ev.line(self.format);
+        Some(match self.encoding {
+            None => line.clone(),
+            Some(enc) => Bytes::from(Recoder::convert(UTF_8, enc, line)),
+        })
+    }
+
+    /// A notice for this member alone, rendered in its format.
+    pub fn local(&self, ev: Event) -> Bytes {
+        let shared = Shared::new(ev, None);
+        self.render(&shared).unwrap_or_default()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.chat.hub.leave(self.id, self.reason);
+    }
+}
+
+fn err(text: impl Into<String>) -> Arc<Shared> {
+    Shared::new(Event::error(text), None)
+}
+
+fn notice(text: impl Into<String>) -> Arc<Shared> {
+    Shared::new(Event::notice(text), None)
+}

@@ -1,0 +1,148 @@
+//! `sockit chat serve`: flags, history location, binding TCP and UDP.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use sockit_chat::{Chat, ChatConfig, Store};
+use sockit_net::{announce, bind_tcp, bind_udp, resolve_bind, Shutdown};
+use tokio::net::{TcpListener, UdpSocket};
+
+use crate::common::Listener;
+
+/// The chat server's default port (TCP and UDP).
+pub const DEFAULT_PORT: u16 = 9001;
+
+/// Flags of `sockit chat serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (0.0.0.0 or :: for every interface).
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub bind: String,
+    /// Port for TCP and UDP (0: any free port).
+    #[arg(short, long, default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    /// History file (SQLite). Default: chat.db in the user's data directory
+    /// (~/.local/share/sockit on Linux).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_history")]
+    pub history: Option<PathBuf>,
+    /// Keep history in memory only (lost on restart).
+    #[arg(long)]
+    pub no_history: bool,
+    /// Messages replayed to a member on joining a room.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub replay: usize,
+    /// Longest line a member may send, in bytes.
+    #[arg(long, default_value_t = 8192, value_name = "BYTES")]
+    pub max_line: usize,
+    /// Bytes queued for a member that is not reading before it is disconnected.
+    #[arg(long, default_value_t = 256 * 1024, value_name = "BYTES")]
+    pub send_queue: usize,
+    /// Kernel send buffer per TCP member, bytes (0: kernel autotuning).
+    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
+    pub socket_buffer: usize,
+    /// Milliseconds a member's writes are batched under load (a quiet room
+    /// delivers at once; 0 writes every message as it comes).
+    #[arg(long, default_value_t = 5, value_name = "MS")]
+    pub batch_ms: u64,
+    /// Flood control: lines a member may send in a burst.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub flood_burst: u32,
+    /// Flood control: lines per second after the burst (0: no flood control).
+    #[arg(long, default_value_t = 10.0, value_name = "PER_SEC")]
+    pub flood_rate: f64,
+    /// Seconds a UDP member may stay silent (send `#ping#` to stay) before it is dropped.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub udp_timeout: f64,
+    /// Members at once, TCP and UDP together.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub max_members: usize,
+    /// Members at once from one IP address.
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    pub max_per_ip: usize,
+    /// Rooms at once.
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    pub max_rooms: usize,
+    /// Announce joins and leaves only in rooms with at most this many members.
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    pub announce_limit: usize,
+}
+
+impl ServeArgs {
+    fn config(&self) -> anyhow::Result<ChatConfig> {
+        let udp_timeout = Duration::try_from_secs_f64(self.udp_timeout)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .context("--udp-timeout takes a positive number of seconds")?;
+        let store = if self.no_history {
+            Store::Memory
+        } else if let Some(p) = &self.history {
+            Store::File(p.clone())
+        } else {
+            let dir =
+                dirs::data_dir().context("no data directory for chat history — pass --history PATH or --no-history")?;
+            Store::File(dir.join("sockit").join("chat.db"))
+        };
+        Ok(ChatConfig {
+            max_line: self.max_line.max(16),
+            send_queue: self.send_queue.max(1024),
+            socket_buffer: self.socket_buffer,
+            batch_window: Duration::from_millis(self.batch_ms),
+            flood_burst: self.flood_burst,
+            flood_rate: self.flood_rate,
+            replay: self.replay.min(sockit_chat::command::MAX_HISTORY),
+            udp_timeout,
+            max_members: self.max_members,
+            max_per_ip: self.max_per_ip,
+            max_rooms: self.max_rooms,
+            announce_limit: self.announce_limit,
+            store,
+            ..ChatConfig::default()
+        })
+    }
+}
+
+/// TCP and UDP on the same port number. With port 0 the kernel picks the
+/// TCP port, whose UDP twin may be taken: then try another.
+fn bind_pair(addr: SocketAddr) -> anyhow::Result<(TcpListener, UdpSocket)> {
+    let mut attempts = if addr.port() == 0 { 20 } else { 1 };
+    loop {
+        let listener = bind_tcp(addr, "--port")?;
+        let mut udp_addr = addr;
+        udp_addr.set_port(listener.local_addr().context("reading the bound address")?.port());
+        match bind_udp(udp_addr, "--port") {
+            Ok(socket) => return Ok((listener, socket)),
+            Err(_) if attempts > 1 => attempts -= 1,
+            Err(e) => return Err(e).context("the chat server needs the same port free for UDP"),
+        }
+    }
+}
+
+/// Binds TCP and UDP on one port, starts the room, returns where it listens.
+pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Listener>> {
+    let config = args.config()?;
+    let store = config.store.clone();
+    // History first: a bad --history path must fail before we announce.
+    let chat = Chat::start(config, &shutdown)?;
+    let addr = resolve_bind(&args.bind, args.port)?;
+    let (listener, socket) = bind_pair(addr)?;
+    let tcp = listener.local_addr().context("reading the bound address")?;
+    let udp = socket.local_addr().context("reading the bound address")?;
+    announce("tcp", &tcp);
+    announce("udp", &udp);
+    if let Store::File(p) = &store {
+        tracing::info!(history = %p.display(), "chat history");
+    }
+    shutdown.spawn(chat.clone().serve_tcp(listener, shutdown.clone()));
+    shutdown.spawn(chat.serve_udp(socket, shutdown.clone()));
+    Ok(vec![
+        Listener {
+            service: "chat",
+            url: format!("tcp://{tcp}"),
+            try_it: format!("sockit chat join {tcp}  (or nc {} {})", tcp.ip(), tcp.port()),
+        },
+        Listener { service: "chat", url: format!("udp://{udp}"), try_it: format!("nc -u {} {}", udp.ip(), udp.port()) },
+    ])
+}
