@@ -7,7 +7,6 @@
 //! - `--hold`: opens `--connections` and holds them idle for `--secs`, then
 //!   checks each still echoes one byte; the caller measures server memory.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,8 +20,8 @@ use tokio::sync::Semaphore;
 
 use super::stats::Latency;
 
-/// Connects opened at once, so a burst does not overflow the listen backlog.
-const CONNECT_PARALLEL: usize = 256;
+/// Idle connections checked at once at the end of `--hold`.
+const CHECK_PARALLEL: usize = 256;
 
 /// Flags of `sockit bench echo`.
 #[derive(Args, Debug, Clone)]
@@ -51,7 +50,7 @@ pub async fn run(args: EchoBenchArgs) -> anyhow::Result<ExitCode> {
     let addr = sockit_net::addr::resolve_peer(&args.addr, 9999)?;
     let secs = Duration::try_from_secs_f64(args.secs).context("--secs takes a number of seconds")?;
     let started = Instant::now();
-    let conns = open_all(addr, args.connections).await?;
+    let conns = super::open_all(addr, args.connections).await?;
     eprintln!("opened {} connections in {:.2?}", conns.len(), started.elapsed());
     if args.hold {
         return hold(conns, secs).await;
@@ -107,25 +106,6 @@ pub async fn run(args: EchoBenchArgs) -> anyhow::Result<ExitCode> {
     Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-async fn open_all(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpStream>> {
-    let gate = Arc::new(Semaphore::new(CONNECT_PARALLEL));
-    let mut pending = Vec::with_capacity(n);
-    for _ in 0..n {
-        let gate = gate.clone();
-        pending.push(tokio::spawn(async move {
-            let _slot = gate.acquire_owned().await;
-            let s = TcpStream::connect(addr).await?;
-            s.set_nodelay(true)?;
-            std::io::Result::Ok(s)
-        }));
-    }
-    let mut conns = Vec::with_capacity(n);
-    for p in pending {
-        conns.push(p.await?.with_context(|| format!("connecting to {addr}"))?);
-    }
-    Ok(conns)
-}
-
 async fn ping_pong(
     mut s: TcpStream,
     size: usize,
@@ -175,7 +155,7 @@ async fn hold(conns: Vec<TcpStream>, secs: Duration) -> anyhow::Result<ExitCode>
     tokio::time::sleep(secs).await;
     let mut alive = 0usize;
     let mut checks = Vec::with_capacity(n);
-    let gate = Arc::new(Semaphore::new(CONNECT_PARALLEL));
+    let gate = Arc::new(Semaphore::new(CHECK_PARALLEL));
     for mut s in conns {
         let gate = gate.clone();
         checks.push(tokio::spawn(async move {

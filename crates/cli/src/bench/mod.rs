@@ -4,6 +4,17 @@
 mod echo;
 pub mod stats;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+
+/// Connects opened at once, so a burst of thousands does not overflow the
+/// server's listen backlog.
+const CONNECT_PARALLEL: usize = 256;
+
 use std::process::ExitCode;
 
 use clap::Subcommand;
@@ -26,4 +37,25 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Chat(args) => crate::chat::bench(args).await,
         BenchCommand::Sntp(args) => crate::time::bench(args).await,
     }
+}
+
+/// Opens `n` TCP connections to `addr` (no-delay), at most
+/// [`CONNECT_PARALLEL`] connecting at once.
+pub async fn open_all(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpStream>> {
+    let gate = Arc::new(Semaphore::new(CONNECT_PARALLEL));
+    let mut pending = Vec::with_capacity(n);
+    for _ in 0..n {
+        let gate = gate.clone();
+        pending.push(tokio::spawn(async move {
+            let _slot = gate.acquire_owned().await;
+            let s = TcpStream::connect(addr).await?;
+            s.set_nodelay(true)?;
+            std::io::Result::Ok(s)
+        }));
+    }
+    let mut conns = Vec::with_capacity(n);
+    for p in pending {
+        conns.push(p.await?.with_context(|| format!("connecting to {addr}"))?);
+    }
+    Ok(conns)
 }

@@ -9,7 +9,6 @@
 //! should reach every member but its sender: expected deliveries are
 //! `sent × (members − 1)`.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,13 +18,8 @@ use anyhow::Context;
 use clap::Args;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
 
 use crate::bench::stats::Latency;
-
-/// Connects in flight at once (the listen backlog is finite).
-const CONNECT_PARALLEL: usize = 128;
 
 /// Flags of `sockit bench chat`.
 #[derive(Args, Debug, Clone)]
@@ -75,7 +69,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let run_id = clock.elapsed().as_nanos() as u32 ^ std::process::id();
 
     let t = Instant::now();
-    let conns = connect_all(addr, args.members).await?;
+    let conns = crate::bench::open_all(addr, args.members).await?;
     eprintln!("connected {} members in {:.2?}", conns.len(), t.elapsed());
     let start_at = Instant::now() + settle;
     let stop_at = start_at + secs;
@@ -141,25 +135,6 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         total.latency.summary()
     );
     Ok(if ratio >= 0.999 && send_errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-async fn connect_all(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpStream>> {
-    let gate = Arc::new(Semaphore::new(CONNECT_PARALLEL));
-    let mut pending = Vec::with_capacity(n);
-    for _ in 0..n {
-        let gate = gate.clone();
-        pending.push(tokio::spawn(async move {
-            let _slot = gate.acquire_owned().await;
-            let s = TcpStream::connect(addr).await?;
-            s.set_nodelay(true)?;
-            std::io::Result::Ok(s)
-        }));
-    }
-    let mut conns = Vec::with_capacity(n);
-    for p in pending {
-        conns.push(p.await?.with_context(|| format!("connecting to {addr}"))?);
-    }
-    Ok(conns)
 }
 
 async fn send_member(
