@@ -2,7 +2,6 @@
 //!
 //! Data flows one way: a transport ([`tcp`], [`udp`]) reads a line and hands
 //! it to the member's [`session::Session`], which parses it ([`command`]),
-//! applies flood control ([`flood`]), and either sends a message into the
 //! room's broadcast ring or asks the registry ([`hub`]) to change
 //! membership. Every message is stored by the [`history`] writer thread.
 //! Receivers render each event at most once per format ([`event`]) and
@@ -20,7 +19,6 @@
 
 pub mod command;
 pub mod event;
-pub mod flood;
 pub mod history;
 pub mod hub;
 pub mod server;

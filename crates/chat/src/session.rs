@@ -13,10 +13,10 @@ use sockit_net::encoding::{lookup, Recoder};
 
 use crate::command::{parse, Command, Input, HELP};
 use crate::event::{ClientLine, Event, Format, Kind, MemberId, Shared};
-use crate::flood::TokenBucket;
 use crate::hub::{DirectTx, RoomHandle};
 use crate::server::Chat;
 use crate::text::escape_controls;
+use sockit_net::rate::TokenBucket;
 
 /// Names `/who` lists before summarising the rest.
 const WHO_SHOWN: usize = 200;

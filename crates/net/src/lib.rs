@@ -31,6 +31,7 @@
 //! - [`addr`]: bind addresses, `host:port` parsing, the `listening on` line.
 //! - [`bind`]: opening TCP/UDP/Unix sockets with the right options and errors.
 //! - [`limits`]: connection counting (total, per IP) and the other bounds.
+//! - [`rate`]: message rates — token buckets, per member or per client address.
 //! - [`shutdown`]: signal handling and draining with a deadline.
 //! - [`server`]: the accept loop for streams; [`udp`]: the datagram loop.
 //! - [`codec`]: framing (why: TCP is a byte stream) — bounded lines and frames.
@@ -43,6 +44,7 @@ pub mod codec;
 pub mod echo;
 pub mod encoding;
 pub mod limits;
+pub mod rate;
 pub mod server;
 pub mod shutdown;
 pub mod udp;

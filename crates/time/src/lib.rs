@@ -11,14 +11,12 @@
 //! - [`rfc868`]: RFC 868's 32-bit seconds since 1900, across the 2036 wrap.
 //! - [`timestamp`]: NTP timestamps and era arithmetic.
 //! - [`sntp`]: the NTP header, the SNTP responder.
-//! - [`ratelimit`]: per-client token buckets (kiss-o'-death RATE).
 //! - [`client`]: the client side of each protocol (what `sockit time query`
 //!   and the load generator send and how they read the answer).
 
 pub mod client;
 pub mod daytime;
 pub mod moment;
-pub mod ratelimit;
 pub mod rfc868;
 pub mod sntp;
 pub mod strftime;

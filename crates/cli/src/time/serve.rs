@@ -10,9 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use clap::Args;
+use sockit_net::rate::{Decision, RateLimit, RateLimiter};
 use sockit_net::{announce, bind_tcp, bind_udp, resolve_bind, ConnInfo, DatagramServer, Shutdown, StreamServer};
 use sockit_time::daytime::{self, Daytime};
-use sockit_time::ratelimit::{Decision, RateLimit, RateLimiter};
 use sockit_time::sntp::{packet, Outcome, Responder, SntpConfig, MAX_TRACKED_CLIENTS};
 use sockit_time::{rfc868, strftime, Moment};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -27,8 +27,8 @@ use std::time::{Instant, SystemTime};
 
 pub use packet::{Packet, PacketError, HEADER_LEN};
 
-use crate::ratelimit::{Decision, RateLimit, RateLimiter};
 use crate::timestamp::NtpTimestamp;
+use sockit_net::rate::{Decision, RateLimit, RateLimiter};
 
 /// How many clients the rate limiter remembers (about 64 bytes each).
 pub const MAX_TRACKED_CLIENTS: usize = 65_536;

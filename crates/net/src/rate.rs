@@ -1,4 +1,10 @@
-//! Per-client request rate limiting: a token bucket per client address.
+//! Message rates: a [`TokenBucket`] (burst, then a steady rate) and a
+//! [`RateLimiter`] keeping one bucket per client address.
+//!
+//! Chat uses a bucket per member for flood control; the time services use the
+//! per-address limiter against floods and amplification.
+//!
+//! ## Per-client limiter
 //!
 //! A client may send `burst` requests at once and then `rate` per second on
 //! average (an NTP client polls every 64–1024 s and bursts 4–8 requests at
@@ -22,6 +28,65 @@ use std::time::{Duration, Instant};
 const KOD_INTERVAL: Duration = Duration::from_secs(1);
 /// Least time between two sweeps of a full table.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A token bucket: holds up to `burst` tokens, refilled at `rate` per second.
+/// A rate of 0 turns flood control off.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    burst: f64,
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(burst: u32, rate: f64) -> Self {
+        Self::new_at(burst, rate, Instant::now())
+    }
+
+    /// A full bucket, as of `now`.
+    pub fn new_at(burst: u32, rate: f64, now: Instant) -> Self {
+        let burst = f64::from(burst.max(1));
+        TokenBucket { burst, rate, tokens: burst, last: now }
+    }
+
+    /// Whether the bucket will be full again at `now` (an idle client,
+    /// indistinguishable from a new one).
+    pub fn is_full_at(&self, now: Instant) -> bool {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens + dt * self.rate >= self.burst
+    }
+
+    /// Takes one token at `now`; false when the member must slow down.
+    pub fn take_at(&mut self, now: Instant) -> bool {
+        if self.rate <= 0.0 {
+            return true;
+        }
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Takes one token now.
+    pub fn take(&mut self) -> bool {
+        self.take_at(Instant::now())
+    }
+
+    /// How long until the next token.
+    pub fn wait(&self) -> Duration {
+        if self.rate <= 0.0 || self.tokens >= 1.0 {
+            return Duration::ZERO;
+        }
+        Duration::from_secs_f64((1.0 - self.tokens) / self.rate)
+    }
+}
 
 /// A sustained rate and a burst.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,10 +114,9 @@ pub enum Decision {
     Drop,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Bucket {
-    tokens: f64,
-    last: Instant,
+    tokens: TokenBucket,
     last_warned: Option<Instant>,
 }
 
@@ -86,13 +150,11 @@ impl RateLimiter {
                 return Decision::Allow;
             }
         }
-        let full = f64::from(limit.burst);
-        let bucket = self.clients.entry(key).or_insert(Bucket { tokens: full, last: now, last_warned: None });
-        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * limit.rate).min(full);
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        let bucket = self
+            .clients
+            .entry(key)
+            .or_insert_with(|| Bucket { tokens: TokenBucket::new_at(limit.burst, limit.rate, now), last_warned: None });
+        if bucket.tokens.take_at(now) {
             return Decision::Allow;
         }
         match bucket.last_warned {
@@ -110,9 +172,7 @@ impl RateLimiter {
             return;
         }
         self.last_sweep = Some(now);
-        let RateLimit { rate, burst } = self.limit;
-        self.clients
-            .retain(|_, b| b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < f64::from(burst));
+        self.clients.retain(|_, b| !b.tokens.is_full_at(now));
     }
 }
 
@@ -198,5 +258,34 @@ mod tests {
         let much_later = t0 + Duration::from_secs(10_000);
         assert_eq!(l.check(ip("192.0.2.1"), much_later), Decision::Allow);
         assert_eq!(l.tracked(), 1);
+    }
+
+    #[test]
+    fn burst_then_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new_at(3, 2.0, t0);
+        assert!((0..3).all(|_| b.take_at(t0)));
+        assert!(!b.take_at(t0));
+        assert!(b.take_at(t0 + Duration::from_millis(500)));
+        assert!(!b.take_at(t0 + Duration::from_millis(600)));
+        let mut off = TokenBucket::new(1, 0.0);
+        assert!((0..1000).all(|_| off.take_at(t0)));
+    }
+
+    proptest::proptest! {
+        /// Over any window, no more than burst + rate × elapsed get through.
+        #[test]
+        fn never_exceeds_budget(burst in 1u32..50, rate in 0.5f64..100.0, gaps in proptest::collection::vec(0u64..50, 1..300)) {
+            let t0 = Instant::now();
+            let mut b = TokenBucket::new_at(burst, rate, t0);
+            let mut now = t0;
+            let mut passed = 0u32;
+            for g in gaps {
+                now += Duration::from_millis(g);
+                passed += u32::from(b.take_at(now));
+            }
+            let budget = f64::from(burst) + rate * (now - t0).as_secs_f64();
+            proptest::prop_assert!(f64::from(passed) <= budget + 1e-6);
+        }
     }
 }
