@@ -1,0 +1,292 @@
+//! The sending side of a session.
+//!
+//! After the handshake and the manifest, three threads move the data:
+//! a reader (opens files, proves resume prefixes, reads chunks into pooled
+//! buffers, applies `--rate-limit`), a hasher (BLAKE3 of each file, in step
+//! with the data), and the calling thread, which writes the frames to the
+//! socket. Each chunk's frame header is written into the space kept at the
+//! front of its buffer, so a data frame is one `write` and no copy.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::frame::{self, Kind, HEADER, MAX_DATA};
+use crate::handshake::{handshake, Role};
+use crate::manifest::{EntryKind, Have, ResumeOffer, Summary};
+use crate::pool::{Pool, Returner};
+use crate::walk::Source;
+use crate::{FileOutcome, Progress};
+
+/// Buffers in flight per session (memory: this × the chunk size).
+const BUFFERS: usize = 6;
+
+/// How a sender behaves.
+#[derive(Debug, Clone)]
+pub struct SendOptions {
+    /// Shared code (both sides must give the same).
+    pub code: Option<String>,
+    /// Cap on file bytes per second (tests use it to stop mid-transfer).
+    pub rate_limit: Option<u64>,
+    /// Bytes per data frame (at most [`MAX_DATA`]).
+    pub chunk: usize,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        SendOptions { code: None, rate_limit: None, chunk: 2 << 20 }
+    }
+}
+
+/// What a finished send did.
+#[derive(Debug, Clone, Default)]
+pub struct SendReport {
+    /// Files in the manifest.
+    pub files: usize,
+    /// Bytes in all files.
+    pub total_bytes: u64,
+    /// Files whose data (or remainder) was sent.
+    pub files_sent: usize,
+    /// Files the receiver already had whole.
+    pub files_present: usize,
+    /// Files we could not read.
+    pub files_unreadable: usize,
+    /// File bytes sent in this session.
+    pub bytes_sent: u64,
+    /// File bytes not sent because the receiver proved it had them.
+    pub bytes_resumed: u64,
+    /// The receiver's summary.
+    pub summary: Summary,
+}
+
+enum Item {
+    Start { index: usize, offset: u64, hasher: Box<blake3::Hasher> },
+    Data { buf: Vec<u8>, len: usize },
+    End { index: usize, digest: Option<[u8; 32]> },
+    Present { index: usize },
+    Skip { index: usize, reason: String },
+}
+
+/// Runs a whole sender session on a connected stream.
+pub fn send_session<S: Read + Write>(
+    s: &mut S,
+    src: &Source,
+    opts: &SendOptions,
+    progress: &dyn Progress,
+) -> Result<SendReport> {
+    handshake(s, Role::Sender, opts.code.as_deref())?;
+    frame::write_frame(s, Kind::Manifest, &src.manifest.encode())?;
+    let offer = frame::expect(s, Kind::Resume, "waiting for the receiver's answer")?;
+    let offer = ResumeOffer::decode(&offer, &src.manifest)?;
+    let have: HashMap<usize, Have> = offer.have.into_iter().map(|h| (h.index as usize, h)).collect();
+    let mut report = SendReport {
+        files: src.manifest.file_count(),
+        total_bytes: src.manifest.total_size(),
+        ..SendReport::default()
+    };
+    progress.begin(report.files, report.total_bytes);
+
+    let mut chunk = opts.chunk.clamp(4096, MAX_DATA as usize);
+    if let Some(rate) = opts.rate_limit {
+        // Small chunks keep a throttled stream smooth.
+        chunk = chunk.min((rate / 8).max(4096) as usize);
+    }
+    let (pool, returner) = Pool::new(BUFFERS, HEADER + chunk);
+    let (to_hash, hash_rx) = sync_channel::<Item>(BUFFERS);
+    let (to_write, write_rx) = sync_channel::<Item>(BUFFERS);
+    let rate = opts.rate_limit;
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_stage(src, have, pool, chunk, rate, to_hash));
+        scope.spawn(move || hash_stage(hash_rx, to_write));
+        write_stage(s, src, write_rx, returner, progress, &mut report)
+    })?;
+    frame::write_frame(s, Kind::Done, &[])?;
+    s.flush().map_err(|e| Error::net("while finishing", e))?;
+    let summary = frame::expect(s, Kind::Summary, "waiting for the receiver's summary")?;
+    report.summary =
+        serde_json::from_slice(&summary).map_err(|e| Error::Protocol(format!("bad summary from the receiver: {e}")))?;
+    Ok(report)
+}
+
+fn write_stage<S: Write>(
+    s: &mut S,
+    src: &Source,
+    rx: Receiver<Item>,
+    returner: Returner,
+    progress: &dyn Progress,
+    report: &mut SendReport,
+) -> Result<()> {
+    let entries = &src.manifest.entries;
+    for item in rx {
+        match item {
+            Item::Start { index, offset, .. } => {
+                frame::write_frame(s, Kind::FileStart, &frame::encode_start(index as u32, offset))?;
+                report.bytes_resumed += offset;
+                progress.file_begin(&entries[index].path, entries[index].size, offset);
+            }
+            Item::Data { mut buf, len } => {
+                buf[..HEADER].copy_from_slice(&frame::header_bytes(Kind::Data, len as u32));
+                s.write_all(&buf[..HEADER + len]).map_err(|e| Error::net("while sending data", e))?;
+                report.bytes_sent += len as u64;
+                progress.advance(len as u64);
+                returner.give(buf);
+            }
+            Item::End { index, digest } => {
+                let digest = digest.ok_or_else(|| Error::Protocol("internal: file ended without a digest".into()))?;
+                frame::write_frame(s, Kind::FileEnd, &digest)?;
+                report.files_sent += 1;
+                progress.file_end(&entries[index].path, &FileOutcome::Done(None));
+            }
+            Item::Present { index } => {
+                report.files_present += 1;
+                report.bytes_resumed += entries[index].size;
+                progress.file_end(&entries[index].path, &FileOutcome::Present);
+            }
+            Item::Skip { index, reason } => {
+                frame::write_frame(s, Kind::Skip, &frame::encode_skip(index as u32, &reason))?;
+                report.files_unreadable += 1;
+                progress.warn(&format!("{}: {reason}", src.local[index].display()));
+                progress.file_end(&entries[index].path, &FileOutcome::Failed(reason));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn hash_stage(rx: Receiver<Item>, tx: SyncSender<Item>) {
+    let mut hasher = blake3::Hasher::new();
+    for mut item in rx {
+        match &mut item {
+            Item::Start { hasher: h, .. } => hasher = (**h).clone(),
+            Item::Data { buf, len } => {
+                hasher.update(&buf[HEADER..HEADER + *len]);
+            }
+            Item::End { digest, .. } => *digest = Some(*hasher.finalize().as_bytes()),
+            Item::Present { .. } | Item::Skip { .. } => {}
+        }
+        if tx.send(item).is_err() {
+            return;
+        }
+    }
+}
+
+/// Paces reads to a byte rate.
+struct Limiter {
+    rate: u64,
+    start: Instant,
+    done: u64,
+}
+
+impl Limiter {
+    fn pace(&mut self, n: usize) {
+        self.done += n as u64;
+        let due = Duration::from_secs_f64(self.done as f64 / self.rate.max(1) as f64);
+        if let Some(wait) = due.checked_sub(self.start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+/// Outcome of reading one file, for the reader loop.
+enum Next {
+    Continue,
+    Stop,
+}
+
+fn read_stage(
+    src: &Source,
+    mut have: HashMap<usize, Have>,
+    mut pool: Pool,
+    chunk: usize,
+    rate: Option<u64>,
+    tx: SyncSender<Item>,
+) {
+    let mut limiter = rate.map(|rate| Limiter { rate, start: Instant::now(), done: 0 });
+    for (index, e) in src.manifest.entries.iter().enumerate() {
+        if e.kind != EntryKind::File {
+            continue;
+        }
+        let next = match read_file(src, index, have.remove(&index), &mut pool, chunk, &mut limiter, &tx) {
+            Ok(n) => n,
+            Err(reason) => {
+                if tx.send(Item::Skip { index, reason }).is_err() {
+                    return;
+                }
+                Next::Continue
+            }
+        };
+        if let Next::Stop = next {
+            return;
+        }
+    }
+}
+
+/// Sends one file down the pipeline. `Err` is a reason to skip it (nothing
+/// or part of it was sent; the receiver keeps its `.part`).
+fn read_file(
+    src: &Source,
+    index: usize,
+    have: Option<Have>,
+    pool: &mut Pool,
+    chunk: usize,
+    limiter: &mut Option<Limiter>,
+    tx: &SyncSender<Item>,
+) -> Result<Next, String> {
+    let size = src.manifest.entries[index].size;
+    let mut f = File::open(&src.local[index]).map_err(|e| format!("cannot open: {e}"))?;
+    let _ = nix::fcntl::posix_fadvise(&f, 0, 0, nix::fcntl::PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL);
+    let (offset, hasher) = match have {
+        Some(h) => match prefix_hasher(&mut f, h.len) {
+            Some(hs) if hs.finalize().to_hex().as_str() == h.hash => {
+                if h.complete {
+                    return Ok(if tx.send(Item::Present { index }).is_ok() { Next::Continue } else { Next::Stop });
+                }
+                (h.len, hs)
+            }
+            _ => (0, blake3::Hasher::new()),
+        },
+        None => (0, blake3::Hasher::new()),
+    };
+    f.seek(SeekFrom::Start(offset)).map_err(|e| format!("cannot seek: {e}"))?;
+    if tx.send(Item::Start { index, offset, hasher: Box::new(hasher) }).is_err() {
+        return Ok(Next::Stop);
+    }
+    let mut pos = offset;
+    while pos < size {
+        let want = chunk.min(usize::try_from(size - pos).unwrap_or(chunk));
+        let Some(mut buf) = pool.take() else { return Ok(Next::Stop) };
+        fill(&mut f, &mut buf[HEADER..HEADER + want])?;
+        if tx.send(Item::Data { buf, len: want }).is_err() {
+            return Ok(Next::Stop);
+        }
+        pos += want as u64;
+        if let Some(l) = limiter.as_mut() {
+            l.pace(want);
+        }
+    }
+    Ok(if tx.send(Item::End { index, digest: None }).is_ok() { Next::Continue } else { Next::Stop })
+}
+
+fn fill(f: &mut File, buf: &mut [u8]) -> Result<(), String> {
+    let mut got = 0;
+    while got < buf.len() {
+        match f.read(&mut buf[got..]) {
+            Ok(0) => return Err("the file shrank while being sent".into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("read error: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// BLAKE3 state after the first `len` bytes of `f`, or `None` when the file
+/// is shorter or unreadable (then the receiver's prefix cannot match).
+pub fn prefix_hasher(f: &mut impl Read, len: u64) -> Option<blake3::Hasher> {
+    let mut h = blake3::Hasher::new();
+    let copied = std::io::copy(&mut f.take(len), &mut h).ok()?;
+    (copied == len).then_some(h)
+}
