@@ -28,6 +28,10 @@ pub enum Error {
     /// The connection closed before the session finished.
     #[error("connection closed {0} — run the same commands again to resume")]
     Closed(&'static str),
+    /// The session failed before any file name or byte moved (wrong code,
+    /// not a sockit peer, a stranger who hung up): a listener keeps listening.
+    #[error(transparent)]
+    Handshake(Box<Error>),
     /// Some files failed verification or could not be written.
     #[error("{failed} file(s) failed: {first}")]
     FilesFailed {
@@ -42,6 +46,11 @@ impl Error {
     /// Wraps an I/O error with what we were doing.
     pub fn io(what: impl Into<String>, source: io::Error) -> Self {
         Error::Io { what: what.into(), source }
+    }
+
+    /// Marks an error of the hello exchange as [`Error::Handshake`].
+    pub fn handshake(e: Error) -> Self {
+        Error::Handshake(Box::new(e))
     }
 
     /// An I/O error on the connection: an unexpected EOF or reset becomes

@@ -42,8 +42,8 @@ pub const DEFAULT_PORT: u16 = 5001;
 pub enum FileOutcome {
     /// Sent (sender) or written and verified (receiver; the final path).
     Done(Option<std::path::PathBuf>),
-    /// The receiver already had it whole; nothing was sent.
-    Present,
+    /// The receiver already had it whole (this many bytes); nothing was sent.
+    Present(u64),
     /// It failed; why.
     Failed(String),
 }

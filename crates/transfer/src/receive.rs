@@ -40,7 +40,7 @@ pub struct ReceiveOptions {
 
 /// Runs a whole receiver session on a connected stream.
 pub fn receive_session<S: Read + Write>(s: &mut S, opts: &ReceiveOptions, progress: &dyn Progress) -> Result<Summary> {
-    handshake(s, Role::Receiver, opts.code.as_deref())?;
+    handshake(s, Role::Receiver, opts.code.as_deref()).map_err(Error::handshake)?;
     let manifest = frame::expect(s, Kind::Manifest, "waiting for the manifest")?;
     let plan = match plan(&manifest, opts, progress) {
         Ok(p) => p,
@@ -409,7 +409,7 @@ fn finish(plan: &Plan, outcomes: &HashMap<usize, Outcome>, progress: &dyn Progre
             None if offered.is_some_and(|h| h.complete) => {
                 s.files_present += 1;
                 s.bytes_resumed += e.size;
-                progress.file_end(&e.path, &FileOutcome::Present);
+                progress.file_end(&e.path, &FileOutcome::Present(e.size));
             }
             None => {
                 s.files_failed += 1;

@@ -77,7 +77,7 @@ pub fn send_session<S: Read + Write>(
     opts: &SendOptions,
     progress: &dyn Progress,
 ) -> Result<SendReport> {
-    handshake(s, Role::Sender, opts.code.as_deref())?;
+    handshake(s, Role::Sender, opts.code.as_deref()).map_err(Error::handshake)?;
     frame::write_frame(s, Kind::Manifest, &src.manifest.encode())?;
     let offer = frame::expect(s, Kind::Resume, "waiting for the receiver's answer")?;
     let offer = ResumeOffer::decode(&offer, &src.manifest)?;
@@ -143,7 +143,7 @@ fn write_stage<S: Write>(
             Item::Present { index } => {
                 report.files_present += 1;
                 report.bytes_resumed += entries[index].size;
-                progress.file_end(&entries[index].path, &FileOutcome::Present);
+                progress.file_end(&entries[index].path, &FileOutcome::Present(entries[index].size));
             }
             Item::Skip { index, reason } => {
                 frame::write_frame(s, Kind::Skip, &frame::encode_skip(index as u32, &reason))?;
