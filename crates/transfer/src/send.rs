@@ -1,28 +1,30 @@
 //! The sending side of a session.
 //!
-//! After the handshake and the manifest, three threads move the data:
-//! a reader (opens files, proves resume prefixes, reads chunks into pooled
-//! buffers, applies `--rate-limit`), a hasher (BLAKE3 of each file, in step
-//! with the data), and the calling thread, which writes the frames to the
-//! socket. Each chunk's frame header is written into the space kept at the
-//! front of its buffer, so a data frame is one `write` and no copy.
+//! After the handshake and the manifest, two threads move the data: a
+//! reader-hasher (opens files, proves resume prefixes, reads and hashes
+//! chunk after chunk, applies `--rate-limit`) and the calling thread, which
+//! writes each hashed chunk's frame: a 5-byte header, then the bytes straight
+//! from the file with `sendfile(2)`, so the
+//! data is copied once (into the hasher) instead of twice. Hashing chunk
+//! n+1 overlaps with sending chunk n.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::frame::{self, Kind, HEADER, MAX_DATA};
+use crate::frame::{self, Kind, MAX_DATA};
 use crate::handshake::{handshake, Role};
 use crate::manifest::{EntryKind, Have, ResumeOffer, Summary};
-use crate::pool::{Pool, Returner};
 use crate::walk::Source;
 use crate::{FileOutcome, Progress};
 
-/// Buffers in flight per session (memory: this × the chunk size).
-const BUFFERS: usize = 6;
+/// Hashed chunks the reader may be ahead of the socket.
+const AHEAD: usize = 4;
 
 /// How a sender behaves.
 #[derive(Debug, Clone)]
@@ -63,15 +65,32 @@ pub struct SendReport {
 }
 
 enum Item {
-    Start { index: usize, offset: u64, hasher: Box<blake3::Hasher> },
-    Data { buf: Vec<u8>, len: usize },
-    End { index: usize, digest: Option<[u8; 32]> },
-    Present { index: usize },
-    Skip { index: usize, reason: String },
+    /// A file starts; the writer sends from `offset` of `file`.
+    Start {
+        index: usize,
+        offset: u64,
+        file: File,
+    },
+    /// The next `len` bytes of the current file were hashed; send them.
+    Chunk {
+        len: usize,
+    },
+    End {
+        index: usize,
+        digest: [u8; 32],
+    },
+    Present {
+        index: usize,
+    },
+    Skip {
+        index: usize,
+        reason: String,
+    },
 }
 
-/// Runs a whole sender session on a connected stream.
-pub fn send_session<S: Read + Write>(
+/// Runs a whole sender session on a connected stream. Writes to `s` must not
+/// be buffered: file data goes to its descriptor directly.
+pub fn send_session<S: Read + Write + AsFd>(
     s: &mut S,
     src: &Source,
     opts: &SendOptions,
@@ -94,14 +113,11 @@ pub fn send_session<S: Read + Write>(
         // Small chunks keep a throttled stream smooth.
         chunk = chunk.min((rate / 8).max(4096) as usize);
     }
-    let (pool, returner) = Pool::new(BUFFERS, HEADER + chunk);
-    let (to_hash, hash_rx) = sync_channel::<Item>(BUFFERS);
-    let (to_write, write_rx) = sync_channel::<Item>(BUFFERS);
+    let (to_write, write_rx) = sync_channel::<Item>(AHEAD);
     let rate = opts.rate_limit;
     std::thread::scope(|scope| {
-        scope.spawn(move || read_stage(src, have, pool, chunk, rate, to_hash));
-        scope.spawn(move || hash_stage(hash_rx, to_write));
-        write_stage(s, src, write_rx, returner, progress, &mut report)
+        scope.spawn(move || read_stage(src, have, chunk, rate, to_write));
+        write_stage(s, src, write_rx, progress, &mut report)
     })?;
     frame::write_frame(s, Kind::Done, &[])?;
     s.flush().map_err(|e| Error::net("while finishing", e))?;
@@ -111,31 +127,36 @@ pub fn send_session<S: Read + Write>(
     Ok(report)
 }
 
-fn write_stage<S: Write>(
+fn write_stage<S: Write + AsFd>(
     s: &mut S,
     src: &Source,
     rx: Receiver<Item>,
-    returner: Returner,
     progress: &dyn Progress,
     report: &mut SendReport,
 ) -> Result<()> {
     let entries = &src.manifest.entries;
+    // The file being sent and the offset of its next unsent byte.
+    let mut current: Option<(File, i64)> = None;
     for item in rx {
         match item {
-            Item::Start { index, offset, .. } => {
+            Item::Start { index, offset, file } => {
                 frame::write_frame(s, Kind::FileStart, &frame::encode_start(index as u32, offset))?;
                 report.bytes_resumed += offset;
                 progress.file_begin(&entries[index].path, entries[index].size, offset);
+                let at = i64::try_from(offset).map_err(|_| Error::Protocol("offset out of range".into()))?;
+                current = Some((file, at));
             }
-            Item::Data { mut buf, len } => {
-                buf[..HEADER].copy_from_slice(&frame::header_bytes(Kind::Data, len as u32));
-                s.write_all(&buf[..HEADER + len]).map_err(|e| Error::net("while sending data", e))?;
+            Item::Chunk { len } => {
+                let (file, at) =
+                    current.as_mut().ok_or_else(|| Error::Protocol("internal: data outside a file".into()))?;
+                s.write_all(&frame::header_bytes(Kind::Data, len as u32))
+                    .map_err(|e| Error::net("while sending data", e))?;
+                send_range(s, file, at, len)?;
                 report.bytes_sent += len as u64;
                 progress.advance(len as u64);
-                returner.give(buf);
             }
             Item::End { index, digest } => {
-                let digest = digest.ok_or_else(|| Error::Protocol("internal: file ended without a digest".into()))?;
+                current = None;
                 frame::write_frame(s, Kind::FileEnd, &digest)?;
                 report.files_sent += 1;
                 progress.file_end(&entries[index].path, &FileOutcome::Done(None));
@@ -146,6 +167,7 @@ fn write_stage<S: Write>(
                 progress.file_end(&entries[index].path, &FileOutcome::Present(entries[index].size));
             }
             Item::Skip { index, reason } => {
+                current = None;
                 frame::write_frame(s, Kind::Skip, &frame::encode_skip(index as u32, &reason))?;
                 report.files_unreadable += 1;
                 progress.warn(&format!("{}: {reason}", src.local[index].display()));
@@ -156,21 +178,24 @@ fn write_stage<S: Write>(
     Ok(())
 }
 
-fn hash_stage(rx: Receiver<Item>, tx: SyncSender<Item>) {
-    let mut hasher = blake3::Hasher::new();
-    for mut item in rx {
-        match &mut item {
-            Item::Start { hasher: h, .. } => hasher = (**h).clone(),
-            Item::Data { buf, len } => {
-                hasher.update(&buf[HEADER..HEADER + *len]);
+/// Sends `len` bytes of `file` from `*at` with `sendfile(2)`: page cache to
+/// socket without passing through us. std's `io::copy` will not do this for
+/// a file (later changes to the file could show in bytes already queued);
+/// here that is fine, since the receiver checks the digest the hasher took
+/// and reports a file changed during sending.
+fn send_range<S: AsFd>(s: &S, file: &File, at: &mut i64, len: usize) -> Result<()> {
+    let mut left = len;
+    while left > 0 {
+        match nix::sys::sendfile::sendfile(s.as_fd(), file, Some(at), left) {
+            Ok(0) => {
+                return Err(Error::io("sending a file", std::io::Error::other("the file shrank while being sent")))
             }
-            Item::End { digest, .. } => *digest = Some(*hasher.finalize().as_bytes()),
-            Item::Present { .. } | Item::Skip { .. } => {}
-        }
-        if tx.send(item).is_err() {
-            return;
+            Ok(n) => left -= n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::net("while sending data", e.into())),
         }
     }
+    Ok(())
 }
 
 /// Paces reads to a byte rate.
@@ -190,26 +215,23 @@ impl Limiter {
     }
 }
 
-/// Outcome of reading one file, for the reader loop.
+/// Whether the pipeline goes on.
 enum Next {
     Continue,
     Stop,
 }
 
-fn read_stage(
-    src: &Source,
-    mut have: HashMap<usize, Have>,
-    mut pool: Pool,
-    chunk: usize,
-    rate: Option<u64>,
-    tx: SyncSender<Item>,
-) {
+/// The reader-hasher: for each file, proves resume prefixes, then reads and
+/// hashes chunk after chunk (with `pread`, leaving the shared file offset to
+/// the writer) and tells the writer to send each hashed chunk.
+fn read_stage(src: &Source, mut have: HashMap<usize, Have>, chunk: usize, rate: Option<u64>, tx: SyncSender<Item>) {
     let mut limiter = rate.map(|rate| Limiter { rate, start: Instant::now(), done: 0 });
+    let mut buf = vec![0u8; chunk];
     for (index, e) in src.manifest.entries.iter().enumerate() {
         if e.kind != EntryKind::File {
             continue;
         }
-        let next = match read_file(src, index, have.remove(&index), &mut pool, chunk, &mut limiter, &tx) {
+        let next = match read_file(src, index, have.remove(&index), &mut buf, &mut limiter, &tx) {
             Ok(n) => n,
             Err(reason) => {
                 if tx.send(Item::Skip { index, reason }).is_err() {
@@ -230,15 +252,14 @@ fn read_file(
     src: &Source,
     index: usize,
     have: Option<Have>,
-    pool: &mut Pool,
-    chunk: usize,
+    buf: &mut [u8],
     limiter: &mut Option<Limiter>,
     tx: &SyncSender<Item>,
 ) -> Result<Next, String> {
     let size = src.manifest.entries[index].size;
     let mut f = File::open(&src.local[index]).map_err(|e| format!("cannot open: {e}"))?;
     let _ = nix::fcntl::posix_fadvise(&f, 0, 0, nix::fcntl::PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL);
-    let (offset, hasher) = match have {
+    let (offset, mut hasher) = match have {
         Some(h) => match prefix_hasher(&mut f, h.len) {
             Some(hs) if hs.finalize().to_hex().as_str() == h.hash => {
                 if h.complete {
@@ -250,16 +271,16 @@ fn read_file(
         },
         None => (0, blake3::Hasher::new()),
     };
-    f.seek(SeekFrom::Start(offset)).map_err(|e| format!("cannot seek: {e}"))?;
-    if tx.send(Item::Start { index, offset, hasher: Box::new(hasher) }).is_err() {
+    let writer_file = f.try_clone().map_err(|e| format!("cannot open: {e}"))?;
+    if tx.send(Item::Start { index, offset, file: writer_file }).is_err() {
         return Ok(Next::Stop);
     }
     let mut pos = offset;
     while pos < size {
-        let want = chunk.min(usize::try_from(size - pos).unwrap_or(chunk));
-        let Some(mut buf) = pool.take() else { return Ok(Next::Stop) };
-        fill(&mut f, &mut buf[HEADER..HEADER + want])?;
-        if tx.send(Item::Data { buf, len: want }).is_err() {
+        let want = buf.len().min(usize::try_from(size - pos).unwrap_or(buf.len()));
+        read_exact_at(&f, &mut buf[..want], pos)?;
+        hasher.update(&buf[..want]);
+        if tx.send(Item::Chunk { len: want }).is_err() {
             return Ok(Next::Stop);
         }
         pos += want as u64;
@@ -267,13 +288,14 @@ fn read_file(
             l.pace(want);
         }
     }
-    Ok(if tx.send(Item::End { index, digest: None }).is_ok() { Next::Continue } else { Next::Stop })
+    let digest = *hasher.finalize().as_bytes();
+    Ok(if tx.send(Item::End { index, digest }).is_ok() { Next::Continue } else { Next::Stop })
 }
 
-fn fill(f: &mut File, buf: &mut [u8]) -> Result<(), String> {
+fn read_exact_at(f: &File, buf: &mut [u8], pos: u64) -> Result<(), String> {
     let mut got = 0;
     while got < buf.len() {
-        match f.read(&mut buf[got..]) {
+        match f.read_at(&mut buf[got..], pos + got as u64) {
             Ok(0) => return Err("the file shrank while being sent".into()),
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
