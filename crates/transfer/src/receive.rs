@@ -23,7 +23,10 @@ use crate::send::prefix_hasher;
 use crate::{FileOutcome, Progress};
 
 /// Buffers in flight per session.
-const BUFFERS: usize = 6;
+const BUFFERS: usize = 8;
+/// Bytes per buffer: data frames are read in pieces of this size. Small
+/// enough that the buffers in flight (8 × 256 KiB) stay in cache.
+pub const PIECE: u32 = 256 << 10;
 
 /// How a receiver behaves.
 #[derive(Debug, Clone)]
@@ -53,7 +56,7 @@ pub fn receive_session<S: Read + Write>(s: &mut S, opts: &ReceiveOptions, progre
     s.flush().map_err(|e| Error::net("while answering the manifest", e))?;
     progress.begin(plan.manifest.file_count(), plan.manifest.total_size());
 
-    let (pool, returner) = Pool::new(BUFFERS, 0);
+    let (pool, returner) = Pool::new(BUFFERS, PIECE as usize);
     let (to_hash, hash_rx) = sync_channel::<Item>(BUFFERS);
     let (to_write, write_rx) = sync_channel::<Item>(BUFFERS);
     let overwrite = opts.overwrite;
@@ -201,10 +204,17 @@ fn read_stage<S: Read>(
                         entries[cur.index].path
                     )));
                 }
-                let mut buf = pool.take().ok_or_else(gone)?;
-                frame::read_payload(s, h.len, &mut buf)?;
                 cur.remaining -= u64::from(h.len);
-                tx.send(Item::Data(buf)).map_err(|_| gone())?;
+                // In pieces, so the few buffers in flight stay in the CPU
+                // cache between the socket read, the hash and the file write.
+                let mut left = h.len;
+                while left > 0 {
+                    let piece = left.min(PIECE);
+                    let mut buf = pool.take().ok_or_else(gone)?;
+                    frame::read_payload(s, piece, &mut buf)?;
+                    tx.send(Item::Data(buf)).map_err(|_| gone())?;
+                    left -= piece;
+                }
                 continue;
             }
             Kind::Done => {

@@ -25,6 +25,8 @@ use crate::{FileOutcome, Progress};
 
 /// Hashed chunks the reader may be ahead of the socket.
 const AHEAD: usize = 4;
+/// Bytes read and hashed at a time (stays in the CPU cache).
+const HASH_PIECE: usize = 256 << 10;
 
 /// How a sender behaves.
 #[derive(Debug, Clone)]
@@ -226,12 +228,12 @@ enum Next {
 /// the writer) and tells the writer to send each hashed chunk.
 fn read_stage(src: &Source, mut have: HashMap<usize, Have>, chunk: usize, rate: Option<u64>, tx: SyncSender<Item>) {
     let mut limiter = rate.map(|rate| Limiter { rate, start: Instant::now(), done: 0 });
-    let mut buf = vec![0u8; chunk];
+    let mut buf = vec![0u8; chunk.min(HASH_PIECE)];
     for (index, e) in src.manifest.entries.iter().enumerate() {
         if e.kind != EntryKind::File {
             continue;
         }
-        let next = match read_file(src, index, have.remove(&index), &mut buf, &mut limiter, &tx) {
+        let next = match read_file(src, index, have.remove(&index), &mut buf, chunk, &mut limiter, &tx) {
             Ok(n) => n,
             Err(reason) => {
                 if tx.send(Item::Skip { index, reason }).is_err() {
@@ -253,6 +255,7 @@ fn read_file(
     index: usize,
     have: Option<Have>,
     buf: &mut [u8],
+    chunk: usize,
     limiter: &mut Option<Limiter>,
     tx: &SyncSender<Item>,
 ) -> Result<Next, String> {
@@ -277,9 +280,16 @@ fn read_file(
     }
     let mut pos = offset;
     while pos < size {
-        let want = buf.len().min(usize::try_from(size - pos).unwrap_or(buf.len()));
-        read_exact_at(&f, &mut buf[..want], pos)?;
-        hasher.update(&buf[..want]);
+        let want = chunk.min(usize::try_from(size - pos).unwrap_or(chunk));
+        // Read and hash in cache-sized pieces; the writer sends the whole
+        // chunk from the page cache.
+        let mut done = 0;
+        while done < want {
+            let piece = buf.len().min(want - done);
+            read_exact_at(&f, &mut buf[..piece], pos + done as u64)?;
+            hasher.update(&buf[..piece]);
+            done += piece;
+        }
         if tx.send(Item::Chunk { len: want }).is_err() {
             return Ok(Next::Stop);
         }
