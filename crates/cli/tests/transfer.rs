@@ -3,6 +3,8 @@
 //! nc, a python3 tutorial client and `sockit receive --raw`.
 #![allow(clippy::unwrap_used)]
 
+mod transfer_support;
+
 use std::fs::{self, File, FileTimes};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -10,19 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
 use sockit_testkit::{bin, need, random_bytes, run_with_input, Sockit};
-
-const T: Duration = Duration::from_secs(60);
-
-fn run(args: &[&str]) -> (bool, Vec<u8>, String) {
-    let (status, out, err) = run_with_input(Command::new(bin()).args(args), b"", T);
-    (status.success(), out, err)
-}
-
-fn json_line(out: &[u8]) -> serde_json::Value {
-    let text = String::from_utf8_lossy(out);
-    let line = text.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON in {text:?}"));
-    serde_json::from_str(line).unwrap()
-}
+use transfer_support::{json_line, run, T};
 
 fn set_mtime(p: &Path, secs: u64, nanos: u32) {
     let f = File::open(p).unwrap();

@@ -4,26 +4,17 @@
 //! the protocol) cannot write outside `--out`.
 #![allow(clippy::unwrap_used)]
 
+mod transfer_support;
+
 use std::fs;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sockit_testkit::{bin, need, random_bytes, run_with_input, Sockit};
+use transfer_support::{json_line, run, T};
 
-const T: Duration = Duration::from_secs(60);
 const SIZE: usize = 4 << 20;
-
-fn run(args: &[&str]) -> (bool, Vec<u8>, String) {
-    let (status, out, err) = run_with_input(Command::new(bin()).args(args), b"", T);
-    (status.success(), out, err)
-}
-
-fn json_line(out: &[u8]) -> serde_json::Value {
-    let text = String::from_utf8_lossy(out);
-    let line = text.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON in {text:?}"));
-    serde_json::from_str(line).unwrap()
-}
 
 fn spawn(args: &[&str]) -> Child {
     Command::new(bin()).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()

@@ -161,51 +161,46 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         (Some(to), _) => session(net::connect(to).await?, shutdown.clone()).await?,
         (None, Some(addr)) => {
             let (listener, _) = net::listen(addr, DEFAULT_PORT)?;
-            loop {
-                let Some((stream, peer)) = net::accept(&listener, &shutdown).await? else {
-                    anyhow::bail!("stopped before a receiver connected");
-                };
-                match session(stream, shutdown.clone()).await? {
-                    (Err(sockit_transfer::Error::Handshake(e)), _) => {
-                        tracing::warn!(%peer, "connection refused before any data: {e}");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                    done => break done,
-                }
-            }
+            net::serve_one(&listener, &shutdown, "receiver", |stream| session(stream, shutdown.clone())).await?
         }
         (None, None) => unreachable!("checked above"),
     };
     let report = result?;
     let secs = elapsed.as_secs_f64();
     let s = &report.summary;
-    if args.json {
-        let j = json!({
-            "role": "send", "files": report.files, "total_bytes": report.total_bytes,
-            "files_sent": report.files_sent, "files_present": report.files_present,
-            "files_unreadable": report.files_unreadable, "files_failed": s.files_failed,
-            "files_received": s.files_received,
-            "bytes_sent": report.bytes_sent, "bytes_resumed": report.bytes_resumed,
-            "seconds": secs, "bytes_per_sec": rate(report.bytes_sent, secs), "errors": s.errors,
-        });
-        println!("{j}");
-    }
-    if !quiet() {
-        eprintln!(
-            "sent {} of {} files, {} in {secs:.2} s ({}/s); {} resumed or already there; receiver verified {}, failed {}",
-            report.files_sent,
-            report.files,
-            human_bytes(report.bytes_sent),
-            human_bytes(rate(report.bytes_sent, secs) as u64),
-            human_bytes(report.bytes_resumed),
-            s.files_received,
-            s.files_failed
-        );
-    }
+    let line = format!(
+        "sent {} of {} files, {} in {secs:.2} s ({}/s); {} resumed or already there; receiver verified {}, failed {}",
+        report.files_sent,
+        report.files,
+        human_bytes(report.bytes_sent),
+        human_bytes(rate(report.bytes_sent, secs) as u64),
+        human_bytes(report.bytes_resumed),
+        s.files_received,
+        s.files_failed
+    );
+    let j = json!({
+        "role": "send", "files": report.files, "total_bytes": report.total_bytes,
+        "files_sent": report.files_sent, "files_present": report.files_present,
+        "files_unreadable": report.files_unreadable, "files_failed": s.files_failed,
+        "files_received": s.files_received,
+        "bytes_sent": report.bytes_sent, "bytes_resumed": report.bytes_resumed,
+        "seconds": secs, "bytes_per_sec": rate(report.bytes_sent, secs), "errors": s.errors,
+    });
+    report_summary(args.json, &j, &line);
     for e in &s.errors {
         tracing::warn!("receiver: {e}");
     }
     Ok(if s.files_failed > 0 || report.files_unreadable > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The closing words: JSON on stdout with `--json`, a line on stderr unless quiet.
+fn report_summary(json: bool, value: &serde_json::Value, line: &str) {
+    if json {
+        println!("{value}");
+    }
+    if !quiet() {
+        eprintln!("{line}");
+    }
 }
 
 fn receive_options(args: &ReceiveArgs) -> ReceiveOptions {
@@ -246,43 +241,28 @@ pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
         None => {
             let addr = args.listen.as_deref().unwrap_or("127.0.0.1:5001");
             let (listener, _) = net::listen(addr, DEFAULT_PORT)?;
-            loop {
-                let Some((stream, peer)) = net::accept(&listener, &shutdown).await? else {
-                    anyhow::bail!("stopped before a sender connected");
-                };
-                match receive_on(stream, opts.clone(), &shutdown).await? {
-                    (Err(sockit_transfer::Error::Handshake(e)), _) => {
-                        tracing::warn!(%peer, "connection refused before any data: {e}");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                    done => break done,
-                }
-            }
+            net::serve_one(&listener, &shutdown, "sender", |stream| receive_on(stream, opts.clone(), &shutdown)).await?
         }
     };
     let s = result?;
     let secs = elapsed.as_secs_f64();
-    if args.json {
-        let j = json!({
-            "role": "receive", "out": args.out, "files_received": s.files_received,
-            "files_present": s.files_present, "files_failed": s.files_failed,
-            "bytes_received": s.bytes_received, "bytes_resumed": s.bytes_resumed,
-            "seconds": secs, "bytes_per_sec": rate(s.bytes_received, secs), "errors": s.errors,
-        });
-        println!("{j}");
-    }
-    if !quiet() {
-        eprintln!(
-            "received {} files, {} in {secs:.2} s ({}/s) into {}; {} resumed or already there ({} files); failed {}",
-            s.files_received,
-            human_bytes(s.bytes_received),
-            human_bytes(rate(s.bytes_received, secs) as u64),
-            args.out.display(),
-            human_bytes(s.bytes_resumed),
-            s.files_present,
-            s.files_failed
-        );
-    }
+    let line = format!(
+        "received {} files, {} in {secs:.2} s ({}/s) into {}; {} resumed or already there ({} files); failed {}",
+        s.files_received,
+        human_bytes(s.bytes_received),
+        human_bytes(rate(s.bytes_received, secs) as u64),
+        args.out.display(),
+        human_bytes(s.bytes_resumed),
+        s.files_present,
+        s.files_failed
+    );
+    let j = json!({
+        "role": "receive", "out": args.out, "files_received": s.files_received,
+        "files_present": s.files_present, "files_failed": s.files_failed,
+        "bytes_received": s.bytes_received, "bytes_resumed": s.bytes_resumed,
+        "seconds": secs, "bytes_per_sec": rate(s.bytes_received, secs), "errors": s.errors,
+    });
+    report_summary(args.json, &j, &line);
     for e in &s.errors {
         tracing::warn!("{e}");
     }

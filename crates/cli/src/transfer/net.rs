@@ -64,3 +64,31 @@ where
     let _ = cutter.shutdown(SockShutdown::Both);
     task.await.context("the transfer thread failed")
 }
+
+/// Accepts connections and runs `session` on each until one gets past the
+/// handshake; returns that one's result. A connection that fails before any
+/// file moves (wrong code, not a sockit peer, a port scanner) is logged and
+/// the listener waits a second (slowing code guessing) and goes on.
+pub async fn serve_one<T, F, Fut>(
+    listener: &TcpListener,
+    shutdown: &Shutdown,
+    peer_role: &str,
+    mut session: F,
+) -> anyhow::Result<(sockit_transfer::Result<T>, Duration)>
+where
+    F: FnMut(TcpStream) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(sockit_transfer::Result<T>, Duration)>>,
+{
+    loop {
+        let Some((stream, peer)) = accept(listener, shutdown).await? else {
+            anyhow::bail!("stopped before a {peer_role} connected");
+        };
+        match session(stream).await? {
+            (Err(sockit_transfer::Error::Handshake(e)), _) => {
+                tracing::warn!(%peer, "connection refused before any data: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            done => return Ok(done),
+        }
+    }
+}
