@@ -31,7 +31,20 @@ fn wait_for_part(part: &Path, min: u64) {
 
 /// First run throttled and killed at ~50%, second run unthrottled: it must
 /// send exactly the bytes the `.part` did not already hold.
-fn resume_after_kill(kill_receiver: bool) {
+/// Which side the first run loses, and how.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    /// SIGKILL the connecting sender.
+    KillSender,
+    /// SIGKILL the connecting receiver.
+    KillReceiver,
+    /// SIGTERM the listening receiver (graceful: it must exit promptly and
+    /// keep its `.part`).
+    TermReceiver,
+}
+
+fn resume_after_kill(stop: Stop) {
+    let kill_receiver = stop == Stop::KillReceiver;
     let tmp = tempfile::tempdir().unwrap();
     let f = tmp.path().join("data.bin");
     let data = random_bytes(SIZE, 42);
@@ -55,9 +68,17 @@ fn resume_after_kill(kill_receiver: bool) {
         let to = rx.addr("tcp").to_string();
         let mut tx = spawn(&["send", fs_, "--to", &to, "--rate-limit", rate]);
         wait_for_part(&part, SIZE as u64 / 2);
-        tx.kill().unwrap();
-        let _ = tx.wait();
-        assert!(!rx.wait(T).success(), "the receiver must report the lost sender");
+        if stop == Stop::TermReceiver {
+            rx.signal(libc::SIGTERM);
+            let started = Instant::now();
+            assert!(!rx.wait(T).success(), "an interrupted receiver must not claim success");
+            assert!(started.elapsed() < Duration::from_secs(5), "SIGTERM took {:?}", started.elapsed());
+            let _ = tx.wait();
+        } else {
+            tx.kill().unwrap();
+            let _ = tx.wait();
+            assert!(!rx.wait(T).success(), "the receiver must report the lost sender");
+        }
         assert!(rx.stderr().contains("resume"), "{}", rx.stderr());
     }
     let have = fs::metadata(&part).unwrap().len();
@@ -90,12 +111,17 @@ fn resume_after_kill(kill_receiver: bool) {
 
 #[test]
 fn resume_after_killing_the_sender() {
-    resume_after_kill(false);
+    resume_after_kill(Stop::KillSender);
 }
 
 #[test]
 fn resume_after_killing_the_receiver() {
-    resume_after_kill(true);
+    resume_after_kill(Stop::KillReceiver);
+}
+
+#[test]
+fn resume_after_sigterm_of_the_receiver() {
+    resume_after_kill(Stop::TermReceiver);
 }
 
 #[test]

@@ -61,6 +61,9 @@ impl Error {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::BrokenPipe => Error::Closed(during),
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                Error::io(format!("the other side went silent {during}"), source)
+            }
             _ => Error::io(format!("network error {during}"), source),
         }
     }

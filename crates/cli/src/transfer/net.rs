@@ -11,6 +11,10 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// How long a connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A session whose peer neither sends nor reads for this long ends (with
+/// `.part` files kept), so a stalled peer cannot hold a listener forever.
+/// Long, because a receiver may hash large `.part` files before answering.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Connects to `HOST[:PORT]` (default port 5001).
 pub async fn connect(target: &str) -> anyhow::Result<TcpStream> {
@@ -55,6 +59,8 @@ where
 {
     let mut std_stream = stream.into_std().context("preparing the connection")?;
     std_stream.set_nonblocking(false).context("preparing the connection")?;
+    std_stream.set_read_timeout(Some(IDLE_TIMEOUT)).context("preparing the connection")?;
+    std_stream.set_write_timeout(Some(IDLE_TIMEOUT)).context("preparing the connection")?;
     let cutter = std_stream.try_clone().context("preparing the connection")?;
     let mut task = tokio::task::spawn_blocking(move || f(&mut std_stream));
     tokio::select! {
