@@ -158,6 +158,17 @@ fn corrupted_part_is_resent_good_part_resumed_existing_files_kept() {
     // Never overwritten: the old file stays, the new one is kept beside it.
     assert_eq!(fs::read(out.join("src/other.txt")).unwrap(), b"old\n");
     assert_eq!(fs::read(out.join("src/other (1).txt")).unwrap(), other);
+
+    // The same command again: everything is there (other.txt as `other (1).txt`),
+    // nothing is sent and no `other (2).txt` appears.
+    let mut rx = Sockit::start(&bin(), &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"], 1);
+    let (ok, stdout, err) = run(&["send", src.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--json"]);
+    assert!(ok, "{err}");
+    assert!(rx.wait(T).success());
+    let j = json_line(&stdout);
+    assert_eq!(j["bytes_sent"], 0, "{j}");
+    assert_eq!(j["files_present"], 4, "{j}");
+    assert!(!out.join("src/other (2).txt").exists());
 }
 
 #[test]

@@ -98,22 +98,17 @@ fn plan(bytes: &[u8], opts: &ReceiveOptions, progress: &dyn Progress) -> Result<
     let mut prefixes = HashMap::new();
     let mut needed: u64 = 0;
     for (index, e) in manifest.entries.iter().enumerate().filter(|(_, e)| e.kind == EntryKind::File) {
-        let target = existing(&opts.out, &e.path);
-        let have = match target.as_ref().and_then(|t| hash_if_len(t, e.size, |m| m == e.size)) {
-            Some((len, h)) => {
-                Some(Have { index: index as u32, len, hash: h.finalize().to_hex().to_string(), complete: true })
-            }
-            None => {
-                let part = existing(&opts.out, &part_name(&e.path));
-                part.as_ref().and_then(|p| hash_if_len(p, e.size, |_| true)).map(|(len, h)| {
-                    let hash = h.finalize().to_hex().to_string();
-                    prefixes.insert(index, h);
-                    Have { index: index as u32, len, hash, complete: false }
-                })
-            }
-        };
-        needed = needed.saturating_add(e.size - have.as_ref().map_or(0, |h| h.len));
-        offer.have.extend(have);
+        for hash in complete_copies(&opts.out, &e.path, e.size) {
+            offer.have.push(Have { index: index as u32, len: e.size, hash, complete: true });
+        }
+        let part = existing(&opts.out, &part_name(&e.path));
+        let partial = part.as_ref().and_then(|p| hash_if_len(p, e.size, |_| true)).map(|(len, h)| {
+            let hash = h.finalize().to_hex().to_string();
+            prefixes.insert(index, h);
+            Have { index: index as u32, len, hash, complete: false }
+        });
+        needed = needed.saturating_add(e.size - partial.as_ref().map_or(0, |h| h.len));
+        offer.have.extend(partial);
     }
     let free =
         free_space(&opts.out).map_err(|e| Error::io(format!("cannot read free space of {}", opts.out.display()), e))?;
@@ -149,6 +144,23 @@ fn existing(root: &Path, rel: &str) -> Option<PathBuf> {
     Some(p)
 }
 
+/// Most copies of one file offered as "already here".
+const MAX_COPIES: usize = 8;
+
+/// Files already in `out` that may be this entry whole: `rel` itself and the
+/// `rel (n).ext` copies earlier runs kept beside it, when their size
+/// matches. Returns their BLAKE3 hashes (hex); the sender compares.
+fn complete_copies(out: &Path, rel: &str, size: u64) -> Vec<String> {
+    let Some(target) = existing(out, rel) else { return Vec::new() };
+    std::iter::once(target.clone())
+        .chain((1..100).map(|n| crate::safety::numbered(&target, n)).take_while(|p| p.exists()))
+        .filter(|p| fs::symlink_metadata(p).map(|m| m.is_file() && m.len() == size).unwrap_or(false))
+        .take(MAX_COPIES)
+        .filter_map(|p| hash_if_len(&p, size, |m| m == size))
+        .map(|(_, h)| h.finalize().to_hex().to_string())
+        .collect()
+}
+
 /// Hashes the first `min(len, max)` bytes of `path` when `accept(len)`.
 fn hash_if_len(path: &Path, max: u64, accept: impl Fn(u64) -> bool) -> Option<(u64, blake3::Hasher)> {
     let mut f = File::open(path).ok()?;
@@ -161,7 +173,7 @@ fn hash_if_len(path: &Path, max: u64, accept: impl Fn(u64) -> bool) -> Option<(u
 }
 
 enum Item {
-    Start { index: usize, file: File, part: PathBuf, target: PathBuf, hasher: Box<blake3::Hasher> },
+    Start { index: usize, offset: u64, file: File, part: PathBuf, target: PathBuf, hasher: Box<blake3::Hasher> },
     Data(Vec<u8>),
     End { digest: [u8; 32], ok: bool },
     Abort(String),
@@ -170,6 +182,8 @@ enum Item {
 /// What happened to one file.
 #[derive(Debug, Default, Clone)]
 struct Outcome {
+    /// Bytes that were already there (the proven `.part` prefix).
+    resumed: u64,
     bytes: u64,
     error: Option<String>,
     placed: Option<PathBuf>,
@@ -248,7 +262,8 @@ fn read_stage<S: Read>(
                 progress.file_begin(&e.path, e.size, offset);
                 let (file, part, target) = open_part(&plan.out, e, offset)
                     .map_err(|err| Error::io(format!("cannot write {}", part_name(&e.path)), err))?;
-                tx.send(Item::Start { index, file, part, target, hasher: Box::new(hasher) }).map_err(|_| gone())?;
+                tx.send(Item::Start { index, offset, file, part, target, hasher: Box::new(hasher) })
+                    .map_err(|_| gone())?;
                 current = Some(Current { index, remaining: e.size - offset });
             }
             Kind::FileEnd => {
@@ -329,8 +344,8 @@ fn write_stage(
     let mut cur: Option<(usize, File, PathBuf, PathBuf)> = None;
     for item in rx {
         match item {
-            Item::Start { index, file, part, target, .. } => {
-                outcomes.insert(index, Outcome::default());
+            Item::Start { index, offset, file, part, target, .. } => {
+                outcomes.insert(index, Outcome { resumed: offset, ..Outcome::default() });
                 cur = Some((index, file, part, target));
             }
             Item::Data(buf) => {
@@ -406,17 +421,17 @@ fn mtime(e: &Entry) -> SystemTime {
 fn finish(plan: &Plan, outcomes: &HashMap<usize, Outcome>, progress: &dyn Progress) -> Summary {
     let mut s = Summary::default();
     for (index, e) in plan.manifest.entries.iter().enumerate().filter(|(_, e)| e.kind == EntryKind::File) {
-        let offered = plan.offer.have.iter().find(|h| h.index as usize == index);
+        let had_whole = plan.offer.have.iter().any(|h| h.index as usize == index && h.complete);
         match outcomes.get(&index) {
             Some(Outcome { error: Some(err), .. }) => {
                 s.files_failed += 1;
                 s.errors.push(format!("{}: {err}", e.path));
             }
-            Some(_) => {
+            Some(o) => {
                 s.files_received += 1;
-                s.bytes_resumed += offered.filter(|h| !h.complete).map_or(0, |h| h.len);
+                s.bytes_resumed += o.resumed;
             }
-            None if offered.is_some_and(|h| h.complete) => {
+            None if had_whole => {
                 s.files_present += 1;
                 s.bytes_resumed += e.size;
                 progress.file_end(&e.path, &FileOutcome::Present(e.size));

@@ -102,7 +102,10 @@ pub fn send_session<S: Read + Write + AsFd>(
     frame::write_frame(s, Kind::Manifest, &src.manifest.encode())?;
     let offer = frame::expect(s, Kind::Resume, "waiting for the receiver's answer")?;
     let offer = ResumeOffer::decode(&offer, &src.manifest)?;
-    let have: HashMap<usize, Have> = offer.have.into_iter().map(|h| (h.index as usize, h)).collect();
+    let mut have: HashMap<usize, Vec<Have>> = HashMap::new();
+    for h in offer.have {
+        have.entry(h.index as usize).or_default().push(h);
+    }
     let mut report = SendReport {
         files: src.manifest.file_count(),
         total_bytes: src.manifest.total_size(),
@@ -226,22 +229,29 @@ enum Next {
 /// The reader-hasher: for each file, proves resume prefixes, then reads and
 /// hashes chunk after chunk (with `pread`, leaving the shared file offset to
 /// the writer) and tells the writer to send each hashed chunk.
-fn read_stage(src: &Source, mut have: HashMap<usize, Have>, chunk: usize, rate: Option<u64>, tx: SyncSender<Item>) {
+fn read_stage(
+    src: &Source,
+    mut have: HashMap<usize, Vec<Have>>,
+    chunk: usize,
+    rate: Option<u64>,
+    tx: SyncSender<Item>,
+) {
     let mut limiter = rate.map(|rate| Limiter { rate, start: Instant::now(), done: 0 });
     let mut buf = vec![0u8; chunk.min(HASH_PIECE)];
     for (index, e) in src.manifest.entries.iter().enumerate() {
         if e.kind != EntryKind::File {
             continue;
         }
-        let next = match read_file(src, index, have.remove(&index), &mut buf, chunk, &mut limiter, &tx) {
-            Ok(n) => n,
-            Err(reason) => {
-                if tx.send(Item::Skip { index, reason }).is_err() {
-                    return;
+        let next =
+            match read_file(src, index, have.remove(&index).unwrap_or_default(), &mut buf, chunk, &mut limiter, &tx) {
+                Ok(n) => n,
+                Err(reason) => {
+                    if tx.send(Item::Skip { index, reason }).is_err() {
+                        return;
+                    }
+                    Next::Continue
                 }
-                Next::Continue
-            }
-        };
+            };
         if let Next::Stop = next {
             return;
         }
@@ -253,7 +263,7 @@ fn read_stage(src: &Source, mut have: HashMap<usize, Have>, chunk: usize, rate: 
 fn read_file(
     src: &Source,
     index: usize,
-    have: Option<Have>,
+    have: Vec<Have>,
     buf: &mut [u8],
     chunk: usize,
     limiter: &mut Option<Limiter>,
@@ -262,18 +272,20 @@ fn read_file(
     let size = src.manifest.entries[index].size;
     let mut f = File::open(&src.local[index]).map_err(|e| format!("cannot open: {e}"))?;
     let _ = nix::fcntl::posix_fadvise(&f, 0, 0, nix::fcntl::PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL);
-    let (offset, mut hasher) = match have {
-        Some(h) => match prefix_hasher(&mut f, h.len) {
-            Some(hs) if hs.finalize().to_hex().as_str() == h.hash => {
-                if h.complete {
-                    return Ok(if tx.send(Item::Present { index }).is_ok() { Next::Continue } else { Next::Stop });
-                }
-                (h.len, hs)
-            }
-            _ => (0, blake3::Hasher::new()),
-        },
-        None => (0, blake3::Hasher::new()),
-    };
+    // A `.part` prefix the receiver proved, if our bytes hash the same.
+    let partial = have.iter().find(|h| !h.complete);
+    let prefix = partial.and_then(|p| {
+        prefix_hasher(&mut f, p.len).filter(|hs| hs.finalize().to_hex().as_str() == p.hash).map(|hs| (p.len, hs))
+    });
+    // Copies the receiver already has whole: one full hash answers them all.
+    if have.iter().any(|h| h.complete) {
+        let (from, base) = prefix.clone().unwrap_or((0, blake3::Hasher::new()));
+        let full = hash_range(&f, base, from, size, buf)?.finalize();
+        if have.iter().any(|h| h.complete && full.to_hex().as_str() == h.hash) {
+            return Ok(if tx.send(Item::Present { index }).is_ok() { Next::Continue } else { Next::Stop });
+        }
+    }
+    let (offset, mut hasher) = prefix.unwrap_or((0, blake3::Hasher::new()));
     let writer_file = f.try_clone().map_err(|e| format!("cannot open: {e}"))?;
     if tx.send(Item::Start { index, offset, file: writer_file }).is_err() {
         return Ok(Next::Stop);
@@ -300,6 +312,24 @@ fn read_file(
     }
     let digest = *hasher.finalize().as_bytes();
     Ok(if tx.send(Item::End { index, digest }).is_ok() { Next::Continue } else { Next::Stop })
+}
+
+/// Continues `hasher` over bytes `from..to` of `f`.
+fn hash_range(
+    f: &File,
+    mut hasher: blake3::Hasher,
+    from: u64,
+    to: u64,
+    buf: &mut [u8],
+) -> Result<blake3::Hasher, String> {
+    let mut pos = from;
+    while pos < to {
+        let n = buf.len().min(usize::try_from(to - pos).unwrap_or(buf.len()));
+        read_exact_at(f, &mut buf[..n], pos)?;
+        hasher.update(&buf[..n]);
+        pos += n as u64;
+    }
+    Ok(hasher)
 }
 
 fn read_exact_at(f: &File, buf: &mut [u8], pos: u64) -> Result<(), String> {
