@@ -221,3 +221,49 @@ fn raw_receive_listens_for_nc() {
     assert!(rx.wait(T).success(), "{}", rx.stderr());
     assert!(reader.join().unwrap() == data);
 }
+
+#[test]
+fn symlinks_are_skipped_unless_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("real.txt"), b"real\n").unwrap();
+    std::os::unix::fs::symlink("real.txt", src.join("link.txt")).unwrap();
+    for (follow, out) in [(false, "plain"), (true, "followed")] {
+        let out = tmp.path().join(out);
+        let mut rx = Sockit::start(&bin(), &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"], 1);
+        let to = rx.addr("tcp").to_string();
+        let mut args = vec!["send", src.to_str().unwrap(), "--to", &to];
+        if follow {
+            args.push("--follow-symlinks");
+        }
+        let (ok, _, err) = run(&args);
+        assert!(ok, "{err}");
+        assert!(rx.wait(T).success());
+        assert_eq!(fs::read(out.join("src/real.txt")).unwrap(), b"real\n");
+        let link = out.join("src/link.txt");
+        if follow {
+            assert!(fs::symlink_metadata(&link).unwrap().is_file());
+            assert_eq!(fs::read(&link).unwrap(), b"real\n");
+        } else {
+            assert!(err.contains("skipping symlink"), "{err}");
+            assert!(!link.exists() && fs::symlink_metadata(&link).is_err());
+        }
+    }
+}
+
+#[test]
+fn up_runs_a_receiver_into_sockit_inbox() {
+    let tmp = tempfile::tempdir().unwrap();
+    let up = Sockit::start_with(Command::new(bin()).args(["up", "--any-port"]).current_dir(tmp.path()), 1);
+    assert!(up.wait_stderr("sockit send FILE --to", T), "{}", up.stderr());
+    let stderr = up.stderr();
+    let row = stderr.lines().find(|l| l.starts_with("transfer")).unwrap_or_else(|| panic!("{stderr}"));
+    let to = row.split("--to ").nth(1).unwrap().trim().to_string();
+    let f = tmp.path().join("hello.txt");
+    fs::write(&f, b"to the inbox\n").unwrap();
+    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &to]);
+    assert!(ok, "{err}");
+    assert_eq!(fs::read(tmp.path().join("sockit-inbox/hello.txt")).unwrap(), b"to the inbox\n");
+    assert!(up.stop(T).success());
+}
