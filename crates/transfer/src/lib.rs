@@ -14,9 +14,10 @@
 //!    only when the digests match.
 //! 4. The receiver answers with a [`manifest::Summary`] both sides print.
 //!
-//! The data path is blocking I/O on threads: on each side a pipeline of
-//! reader → hasher → writer threads with a fixed pool of buffers, so hashing
-//! overlaps with network and disk I/O and memory stays flat.
+//! The data path is blocking I/O on threads, so hashing overlaps with
+//! network and disk I/O and memory stays flat: the sender reads and hashes
+//! on one thread while another sends with `sendfile(2)`; the receiver reads,
+//! hashes and writes on three, with a fixed pool of buffers.
 
 pub mod error;
 pub mod frame;

@@ -1,9 +1,13 @@
 //! The receiving side of a session.
 //!
 //! The calling thread reads frames and checks every one against the
-//! manifest; a hasher thread computes each file's BLAKE3 as data arrives, and
-//! a writer thread writes `name.part` and, once the digest matched, sets the
-//! mode and mtime and renames it into place ([`crate::safety::place`]).
+//! manifest, reading data in 256 KiB pieces into a small pool of buffers; a
+//! hasher thread computes each file's BLAKE3 as pieces arrive, and a writer
+//! thread writes `name.part` and, once the digest matched, sets the mode and
+//! mtime and renames it into place ([`crate::safety::place`]). Three threads
+//! let the receiver, the heavier side, use more than one core; the small
+//! pieces keep the buffers in flight in the CPU cache (measured: 2 MiB
+//! pieces cost a third more CPU).
 
 use std::collections::HashMap;
 use std::fs::{self, File, FileTimes, OpenOptions, Permissions};

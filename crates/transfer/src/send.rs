@@ -4,9 +4,8 @@
 //! reader-hasher (opens files, proves resume prefixes, reads and hashes
 //! chunk after chunk, applies `--rate-limit`) and the calling thread, which
 //! writes each hashed chunk's frame: a 5-byte header, then the bytes straight
-//! from the file with `sendfile(2)`, so the
-//! data is copied once (into the hasher) instead of twice. Hashing chunk
-//! n+1 overlaps with sending chunk n.
+//! from the file with `sendfile(2)`, so the data is copied once (into the
+//! hasher) instead of twice. Hashing chunk n+1 overlaps with sending chunk n.
 
 use std::collections::HashMap;
 use std::fs::File;
