@@ -52,14 +52,14 @@ fn resume_after_kill(stop: Stop) {
     let out = tmp.path().join("out");
     let (fs_, out_s) = (f.to_str().unwrap(), out.to_str().unwrap());
     let part = out.join("data.bin.part");
-    let rate = "2M";
+    let rate = "1M";
 
     if kill_receiver {
         // The sender listens; the receiver connects and is killed.
         let mut tx = Sockit::start(&bin(), &["send", fs_, "--listen", "127.0.0.1:0", "--rate-limit", rate], 1);
         let from = tx.addr("tcp").to_string();
         let mut rx = spawn(&["receive", "--from", &from, "--out", out_s]);
-        wait_for_part(&part, SIZE as u64 / 2);
+        wait_for_part(&part, SIZE as u64 * 2 / 5);
         rx.kill().unwrap();
         let _ = rx.wait();
         assert!(!tx.wait(T).success(), "the sender must report the lost receiver");
@@ -67,7 +67,7 @@ fn resume_after_kill(stop: Stop) {
         let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0"], 1);
         let to = rx.addr("tcp").to_string();
         let mut tx = spawn(&["send", fs_, "--to", &to, "--rate-limit", rate]);
-        wait_for_part(&part, SIZE as u64 / 2);
+        wait_for_part(&part, SIZE as u64 * 2 / 5);
         if stop == Stop::TermReceiver {
             rx.signal(libc::SIGTERM);
             let started = Instant::now();
