@@ -1,33 +1,328 @@
-//! `sockit send` / `sockit receive` (placeholder: not built yet).
+//! `sockit send` / `sockit receive`: verified, resumable file transfer, and
+//! `--raw` plain bytes for nc and the classic tutorial client.
+//!
+//! Either side may listen. A listening side prints `listening on tcp://…`,
+//! serves one session and exits with its result; a connection that fails
+//! before any file moves (wrong code, not a sockit peer) does not count, and
+//! it keeps listening.
 
+mod net;
+mod progress;
+mod raw;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::Args;
+use serde_json::json;
+use sockit_net::Shutdown;
+use sockit_transfer::{human_bytes, Caps, ReceiveOptions, SendOptions, DEFAULT_PORT};
 
 use crate::common::Listener;
+use progress::{quiet, rate, CliProgress};
 
 /// Flags of `sockit send`.
 #[derive(Args, Debug, Clone)]
 pub struct SendArgs {
-    /// Files and folders to send.
-    pub paths: Vec<std::path::PathBuf>,
+    /// Files and folders to send (folders recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Connect to a listening receiver at HOST[:PORT] (default port 5001).
+    #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "listen")]
+    pub to: Option<String>,
+    /// Listen on ADDR ([HOST]:PORT; default 127.0.0.1:5001) for the receiver to connect.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:5001")]
+    pub listen: Option<String>,
+    /// Shared code; the receiver must give the same one.
+    #[arg(long, value_name = "WORDS", env = "SOCKIT_CODE")]
+    pub code: Option<String>,
+    /// Send what symlinks point to instead of skipping them.
+    #[arg(long)]
+    pub follow_symlinks: bool,
+    /// Plain bytes of one file, for nc and simple socket clients (no
+    /// manifest, no verification). With --listen, every client that connects
+    /// gets the file, until Ctrl-C.
+    #[arg(long)]
+    pub raw: bool,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Most file bytes per second (for tests and shared links).
+    #[arg(long, value_name = "BYTES_PER_SEC", value_parser = parse_size, hide = true)]
+    pub rate_limit: Option<u64>,
+    /// Bytes per data frame.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, hide = true)]
+    pub chunk: Option<u64>,
 }
 
 /// Flags of `sockit receive`.
 #[derive(Args, Debug, Clone)]
-pub struct ReceiveArgs {}
+pub struct ReceiveArgs {
+    /// Folder to write into (created if missing); nothing is written outside it.
+    #[arg(long, short, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// Connect to a listening sender at HOST[:PORT] (default port 5001).
+    #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "listen")]
+    pub from: Option<String>,
+    /// Listen on ADDR ([HOST]:PORT); the default when --from is not given: 127.0.0.1:5001.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Shared code; the sender must give the same one.
+    #[arg(long, value_name = "WORDS", env = "SOCKIT_CODE")]
+    pub code: Option<String>,
+    /// Replace existing files (default: keep both, the new one as `name (1).ext`).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Refuse sessions offering more than this many bytes (suffixes K, M, G, T).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_size: Option<u64>,
+    /// Refuse sessions offering more files and folders than this.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_files: usize,
+    /// Plain bytes to stdout (from nc, `sockit send --raw`, any TCP sender).
+    #[arg(long)]
+    pub raw: bool,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `10G`, `500M`, `4k`, `123` → bytes (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_lowercase() {
+                'k' => 1u64 << 10,
+                'm' => 1 << 20,
+                'g' => 1 << 30,
+                't' => 1 << 40,
+                'b' => 1,
+                _ => return Err(format!("unknown size suffix in {s:?} (use K, M, G or T)")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    let n: f64 = num.trim().parse().map_err(|_| format!("{s:?} is not a size such as 500M or 2G"))?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(format!("{s:?} is not a size"));
+    }
+    Ok((n * mult as f64) as u64)
+}
+
+fn shutdown_on_signals() -> Shutdown {
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    shutdown
+}
 
 /// Runs `sockit send`.
-pub async fn send(_args: SendArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("send is not built yet in this version of sockit")
+pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
+    let shutdown = shutdown_on_signals();
+    if args.raw {
+        return raw::send(&args, &shutdown).await;
+    }
+    if args.to.is_none() && args.listen.is_none() {
+        anyhow::bail!("say where the receiver is: --to HOST[:PORT], or --listen to let it connect");
+    }
+    let follow = args.follow_symlinks;
+    let paths = args.paths.clone();
+    let source = tokio::task::spawn_blocking(move || {
+        sockit_transfer::build_source(&paths, follow, &mut |w| tracing::warn!("{w}"))
+    })
+    .await
+    .context("the scanning thread failed")?
+    .context("cannot read what to send")?;
+    let opts = SendOptions {
+        code: args.code.clone(),
+        rate_limit: args.rate_limit,
+        chunk: args.chunk.map_or(SendOptions::default().chunk, |c| c as usize),
+    };
+    let source = std::sync::Arc::new(source);
+    let session = move |stream: tokio::net::TcpStream, shutdown: Shutdown| {
+        let source = source.clone();
+        let opts = opts.clone();
+        async move {
+            let started = Instant::now();
+            let r = net::run_blocking(stream, &shutdown, move |s| {
+                let progress = CliProgress::new("sent");
+                let r = sockit_transfer::send_session(s, &source, &opts, &progress);
+                progress.finish();
+                r
+            })
+            .await?;
+            Ok::<_, anyhow::Error>((r, started.elapsed()))
+        }
+    };
+    let (result, elapsed) = match (&args.to, &args.listen) {
+        (Some(to), _) => session(net::connect(to).await?, shutdown.clone()).await?,
+        (None, Some(addr)) => {
+            let (listener, _) = net::listen(addr, DEFAULT_PORT)?;
+            net::serve_one(&listener, &shutdown, "receiver", |stream| session(stream, shutdown.clone())).await?
+        }
+        (None, None) => unreachable!("checked above"),
+    };
+    let report = result?;
+    let secs = elapsed.as_secs_f64();
+    let s = &report.summary;
+    let line = format!(
+        "sent {} of {} files, {} in {secs:.2} s ({}/s); {} resumed or already there; receiver verified {}, failed {}",
+        report.files_sent,
+        report.files,
+        human_bytes(report.bytes_sent),
+        human_bytes(rate(report.bytes_sent, secs) as u64),
+        human_bytes(report.bytes_resumed),
+        s.files_received,
+        s.files_failed
+    );
+    let j = json!({
+        "role": "send", "files": report.files, "total_bytes": report.total_bytes,
+        "files_sent": report.files_sent, "files_present": report.files_present,
+        "files_unreadable": report.files_unreadable, "files_failed": s.files_failed,
+        "files_received": s.files_received,
+        "bytes_sent": report.bytes_sent, "bytes_resumed": report.bytes_resumed,
+        "seconds": secs, "bytes_per_sec": rate(report.bytes_sent, secs), "errors": s.errors,
+    });
+    report_summary(args.json, &j, &line);
+    for e in &s.errors {
+        tracing::warn!("receiver: {e}");
+    }
+    Ok(if s.files_failed > 0 || report.files_unreadable > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The closing words: JSON on stdout with `--json`, a line on stderr unless quiet.
+fn report_summary(json: bool, value: &serde_json::Value, line: &str) {
+    if json {
+        println!("{value}");
+    }
+    if !quiet() {
+        eprintln!("{line}");
+    }
+}
+
+fn receive_options(args: &ReceiveArgs) -> ReceiveOptions {
+    ReceiveOptions {
+        out: args.out.clone(),
+        code: args.code.clone(),
+        overwrite: args.overwrite,
+        caps: Caps { max_size: args.max_size.unwrap_or(u64::MAX), max_files: args.max_files },
+    }
+}
+
+/// Runs one receiver session on a connection.
+async fn receive_on(
+    stream: tokio::net::TcpStream,
+    opts: ReceiveOptions,
+    shutdown: &Shutdown,
+) -> anyhow::Result<(sockit_transfer::Result<sockit_transfer::Summary>, Duration)> {
+    let started = Instant::now();
+    let r = net::run_blocking(stream, shutdown, move |s| {
+        let progress = CliProgress::new("received");
+        let r = sockit_transfer::receive_session(s, &opts, &progress);
+        progress.finish();
+        r
+    })
+    .await?;
+    Ok((r, started.elapsed()))
 }
 
 /// Runs `sockit receive`.
-pub async fn receive(_args: ReceiveArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("receive is not built yet in this version of sockit")
+pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
+    let shutdown = shutdown_on_signals();
+    if args.raw {
+        return raw::receive(&args, &shutdown).await;
+    }
+    let opts = receive_options(&args);
+    let (result, elapsed) = match &args.from {
+        Some(from) => receive_on(net::connect(from).await?, opts, &shutdown).await?,
+        None => {
+            let addr = args.listen.as_deref().unwrap_or("127.0.0.1:5001");
+            let (listener, _) = net::listen(addr, DEFAULT_PORT)?;
+            net::serve_one(&listener, &shutdown, "sender", |stream| receive_on(stream, opts.clone(), &shutdown)).await?
+        }
+    };
+    let s = result?;
+    let secs = elapsed.as_secs_f64();
+    let line = format!(
+        "received {} files, {} in {secs:.2} s ({}/s) into {}; {} resumed or already there ({} files); failed {}",
+        s.files_received,
+        human_bytes(s.bytes_received),
+        human_bytes(rate(s.bytes_received, secs) as u64),
+        args.out.display(),
+        human_bytes(s.bytes_resumed),
+        s.files_present,
+        s.files_failed
+    );
+    let j = json!({
+        "role": "receive", "out": args.out, "files_received": s.files_received,
+        "files_present": s.files_present, "files_failed": s.files_failed,
+        "bytes_received": s.bytes_received, "bytes_resumed": s.bytes_resumed,
+        "seconds": secs, "bytes_per_sec": rate(s.bytes_received, secs), "errors": s.errors,
+    });
+    report_summary(args.json, &j, &line);
+    for e in &s.errors {
+        tracing::warn!("{e}");
+    }
+    Ok(if s.files_failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-/// `sockit up`: nothing yet.
-pub async fn up(_ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
-    Ok(Vec::new())
+/// `sockit up`: a receiver on port 5001 writing into `./sockit-inbox`,
+/// taking one session at a time until shutdown.
+pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
+    let addr = sockit_net::resolve_bind(&ctx.bind, ctx.port(DEFAULT_PORT))?;
+    let (listener, local) = net::listen(&addr.to_string(), DEFAULT_PORT)?;
+    let opts = ReceiveOptions {
+        out: PathBuf::from("sockit-inbox"),
+        code: None,
+        overwrite: false,
+        caps: Caps { max_size: u64::MAX, max_files: 100_000 },
+    };
+    let shutdown = ctx.shutdown.clone();
+    ctx.shutdown.spawn(async move {
+        loop {
+            let (stream, peer) = match net::accept(&listener, &shutdown).await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!("{e:#}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            match receive_on(stream, opts.clone(), &shutdown).await {
+                Ok((Ok(s), _)) => tracing::info!(
+                    %peer,
+                    "received {} files ({}) into sockit-inbox, {} failed",
+                    s.files_received,
+                    human_bytes(s.bytes_received),
+                    s.files_failed
+                ),
+                Ok((Err(e), _)) => tracing::warn!(%peer, "transfer failed: {e}"),
+                Err(e) => tracing::warn!(%peer, "transfer failed: {e:#}"),
+            }
+        }
+    });
+    Ok(vec![Listener {
+        service: "transfer",
+        url: format!("tcp://{local}"),
+        try_it: format!("sockit send FILE --to {local}"),
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("123").unwrap(), 123);
+        assert_eq!(parse_size("4k").unwrap(), 4096);
+        assert_eq!(parse_size("1.5M").unwrap(), 3 << 19);
+        assert_eq!(parse_size("2G").unwrap(), 2 << 30);
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("5q").is_err());
+    }
 }

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# File transfer throughput over loopback: sockit send/receive (BLAKE3
+# verification on, receiver writing to disk) vs `socat -u -b 262144` and
+# `nc`, on the same random file in the same run, page cache warm.
+#
+#   bench/transfer.sh [SIZE_MIB] [RUNS]      (defaults: 2048 MiB, 3 runs each)
+#
+# Prints MB/s (10^6 bytes) per tool (best of RUNS), the ratios, the CPU
+# seconds both sides used in that run (user+sys; less sensitive than wall time
+# to other load on the machine), and the peak RSS of both sockit sides. Temp files live under ${TMPDIR:-/tmp} and are
+# removed at exit. Bounded: every transfer is killed after 120 s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZE_MIB=${1:-2048}
+RUNS=${2:-3}
+LIMIT=120
+
+cargo build --release -q
+BIN=$PWD/target/release/sockit
+for t in socat nc /usr/bin/time; do
+    command -v "$t" >/dev/null || { echo "missing $t (apt-get install socat netcat-openbsd time)"; exit 1; }
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sockit-bench-transfer.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+SRC=$WORK/src.bin
+echo "making a ${SIZE_MIB} MiB random file in $WORK …"
+head -c $((SIZE_MIB << 20)) /dev/urandom >"$SRC"
+BYTES=$(stat -c %s "$SRC")
+cat "$SRC" >/dev/null # warm the page cache
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+# "MB/s cpu-seconds" from start/end times and the two /usr/bin/time files.
+result() {
+    python3 - "$@" <<PY
+import sys
+t0, t1, a, b = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+cpu = sum(float(x) for f in (a, b) for x in open(f).read().split()[1:3])
+print(f"{$BYTES / (t1 - t0) / 1e6:.0f} {cpu:.2f}")
+PY
+}
+timed() { local out=$1; shift; /usr/bin/time -f '%e %U %S %M' -o "$out" "$@"; }
+
+# Each run: start the receiver, time the sender from start to the receiver's exit.
+run_socat() {
+    local p; p=$(port)
+    timed "$WORK/rx.t" timeout $LIMIT socat -u -b 262144 TCP-LISTEN:$p,bind=127.0.0.1,reuseaddr \
+        OPEN:"$WORK/out.bin",creat,trunc &
+    local rx=$!
+    sleep 0.3
+    local t0; t0=$(now)
+    timed "$WORK/tx.t" timeout $LIMIT socat -u -b 262144 FILE:"$SRC" TCP:127.0.0.1:$p
+    wait $rx
+    result "$t0" "$(now)" "$WORK/tx.t" "$WORK/rx.t"
+}
+
+run_nc() {
+    local p; p=$(port)
+    timed "$WORK/rx.t" timeout $LIMIT nc -l 127.0.0.1 $p >"$WORK/out.bin" &
+    local rx=$!
+    sleep 0.3
+    local t0; t0=$(now)
+    timed "$WORK/tx.t" timeout $LIMIT nc -N 127.0.0.1 $p <"$SRC"
+    wait $rx
+    result "$t0" "$(now)" "$WORK/tx.t" "$WORK/rx.t"
+}
+
+run_sockit() {
+    mkdir -p "$WORK/out"
+    timed "$WORK/rx.t" timeout $LIMIT "$BIN" -q receive --out "$WORK/out" --overwrite \
+        --listen 127.0.0.1:0 2>"$WORK/rx.err" &
+    local rx=$!
+    local addr=""
+    for _ in $(seq 100); do
+        addr=$(sed -n 's/^listening on tcp:\/\///p' "$WORK/rx.err")
+        [ -n "$addr" ] && break
+        sleep 0.05
+    done
+    local t0; t0=$(now)
+    timed "$WORK/tx.t" timeout $LIMIT "$BIN" -q send "$SRC" --to "$addr" ${SOCKIT_ARGS:-}
+    wait $rx
+    local t1; t1=$(now)
+    cmp -s "$SRC" "$WORK/out/src.bin" || { echo "sockit output differs!" >&2; exit 1; }
+    rm -rf "$WORK/out"
+    cp "$WORK/tx.t" "$WORK/tx.rss"
+    cp "$WORK/rx.t" "$WORK/rx.rss"
+    result "$t0" "$t1" "$WORK/tx.t" "$WORK/rx.t"
+}
+
+declare -A R C
+for tool in socat nc sockit; do
+    vals=()
+    best=0
+    for _ in $(seq "$RUNS"); do
+        rm -f "$WORK/out.bin"
+        sync
+        read -r mb cpu <<<"$(run_$tool)"
+        vals+=("$mb MB/s (cpu ${cpu}s)")
+        if [ "$mb" -gt "$best" ]; then best=$mb; C[$tool]=$cpu; fi
+    done
+    R[$tool]=$best
+    echo "$tool: ${vals[*]}"
+done
+
+echo
+echo "file: $SIZE_MIB MiB random, loopback, page cache warm, receiver writing to $WORK ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+printf 'socat -u -b 262144 : %6s MB/s  cpu %ss both sides\n' "${R[socat]}" "${C[socat]}"
+printf 'nc                  : %6s MB/s  cpu %ss both sides\n' "${R[nc]}" "${C[nc]}"
+printf 'sockit (BLAKE3 on)  : %6s MB/s  cpu %ss both sides\n' "${R[sockit]}" "${C[sockit]}"
+python3 -c "print(f'sockit / socat = {${R[sockit]}/${R[socat]}:.2f}x   sockit / nc = {${R[sockit]}/${R[nc]}:.2f}x')"
+echo "sockit peak RSS: sender $(( $(cut -d' ' -f4 "$WORK/tx.rss") / 1024 )) MiB, receiver $(( $(cut -d' ' -f4 "$WORK/rx.rss") / 1024 )) MiB"

@@ -1,0 +1,282 @@
+//! Resume and receiver safety: killing either side at ~50% and running the
+//! same commands again sends only the remainder; a corrupted `.part` prefix
+//! is re-sent; existing files are kept; a hostile sender (python3 speaking
+//! the protocol) cannot write outside `--out`.
+#![allow(clippy::unwrap_used)]
+
+mod transfer_support;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sockit_testkit::{bin, need, random_bytes, run_with_input, Sockit};
+use transfer_support::{json_line, run, T};
+
+const SIZE: usize = 4 << 20;
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(bin()).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+}
+
+/// Waits until `part` holds at least `min` bytes.
+fn wait_for_part(part: &Path, min: u64) {
+    let deadline = Instant::now() + T;
+    while fs::metadata(part).map(|m| m.len()).unwrap_or(0) < min {
+        assert!(Instant::now() < deadline, "{} never reached {min} bytes", part.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// First run throttled and killed at ~50%, second run unthrottled: it must
+/// send exactly the bytes the `.part` did not already hold.
+/// Which side the first run loses, and how.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    /// SIGKILL the connecting sender.
+    KillSender,
+    /// SIGKILL the connecting receiver.
+    KillReceiver,
+    /// SIGTERM the listening receiver (graceful: it must exit promptly and
+    /// keep its `.part`).
+    TermReceiver,
+}
+
+fn resume_after_kill(stop: Stop) {
+    let kill_receiver = stop == Stop::KillReceiver;
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("data.bin");
+    let data = random_bytes(SIZE, 42);
+    fs::write(&f, &data).unwrap();
+    let out = tmp.path().join("out");
+    let (fs_, out_s) = (f.to_str().unwrap(), out.to_str().unwrap());
+    let part = out.join("data.bin.part");
+    let rate = "1M";
+
+    if kill_receiver {
+        // The sender listens; the receiver connects and is killed.
+        let mut tx = Sockit::start(&bin(), &["send", fs_, "--listen", "127.0.0.1:0", "--rate-limit", rate], 1);
+        let from = tx.addr("tcp").to_string();
+        let mut rx = spawn(&["receive", "--from", &from, "--out", out_s]);
+        wait_for_part(&part, SIZE as u64 * 2 / 5);
+        rx.kill().unwrap();
+        let _ = rx.wait();
+        assert!(!tx.wait(T).success(), "the sender must report the lost receiver");
+    } else {
+        let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0"], 1);
+        let to = rx.addr("tcp").to_string();
+        let mut tx = spawn(&["send", fs_, "--to", &to, "--rate-limit", rate]);
+        wait_for_part(&part, SIZE as u64 * 2 / 5);
+        if stop == Stop::TermReceiver {
+            rx.signal(libc::SIGTERM);
+            let started = Instant::now();
+            assert!(!rx.wait(T).success(), "an interrupted receiver must not claim success");
+            assert!(started.elapsed() < Duration::from_secs(5), "SIGTERM took {:?}", started.elapsed());
+            let _ = tx.wait();
+        } else {
+            tx.kill().unwrap();
+            let _ = tx.wait();
+            assert!(!rx.wait(T).success(), "the receiver must report the lost sender");
+        }
+        assert!(rx.stderr().contains("resume"), "{}", rx.stderr());
+    }
+    let have = fs::metadata(&part).unwrap().len();
+    assert!(have > 0 && have < SIZE as u64, "part holds {have}");
+    assert!(!out.join("data.bin").exists());
+
+    // Same commands again, without the throttle.
+    let json = if kill_receiver {
+        let mut tx = Sockit::start(&bin(), &["send", fs_, "--listen", "127.0.0.1:0", "--json"], 1);
+        let from = tx.addr("tcp").to_string();
+        let (ok, _, err) = run(&["receive", "--from", &from, "--out", out_s]);
+        assert!(ok, "{err}");
+        assert!(tx.wait(T).success());
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut tx.stdout(), &mut s).unwrap();
+        json_line(s.as_bytes())
+    } else {
+        let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0"], 1);
+        let to = rx.addr("tcp").to_string();
+        let (ok, stdout, err) = run(&["send", fs_, "--to", &to, "--json"]);
+        assert!(ok, "{err}");
+        assert!(rx.wait(T).success());
+        json_line(&stdout)
+    };
+    assert_eq!(json["bytes_sent"], SIZE as u64 - have, "{json}");
+    assert_eq!(json["bytes_resumed"], have, "{json}");
+    assert!(fs::read(out.join("data.bin")).unwrap() == data);
+    assert!(!part.exists());
+}
+
+#[test]
+fn resume_after_killing_the_sender() {
+    resume_after_kill(Stop::KillSender);
+}
+
+#[test]
+fn resume_after_killing_the_receiver() {
+    resume_after_kill(Stop::KillReceiver);
+}
+
+#[test]
+fn resume_after_sigterm_of_the_receiver() {
+    resume_after_kill(Stop::TermReceiver);
+}
+
+#[test]
+fn corrupted_part_is_resent_good_part_resumed_existing_files_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    fs::create_dir(&src).unwrap();
+    let (bad, good, same, other) = (random_bytes(1 << 20, 1), random_bytes(1 << 20, 2), b"same\n", b"new\n");
+    fs::write(src.join("bad.bin"), &bad).unwrap();
+    fs::write(src.join("good.bin"), &good).unwrap();
+    fs::write(src.join("same.txt"), same).unwrap();
+    fs::write(src.join("other.txt"), other).unwrap();
+    let out = tmp.path().join("out");
+    fs::create_dir_all(out.join("src")).unwrap();
+    let mut corrupted = bad[..500_000].to_vec();
+    corrupted[1234] ^= 0xff;
+    fs::write(out.join("src/bad.bin.part"), &corrupted).unwrap();
+    fs::write(out.join("src/good.bin.part"), &good[..300_000]).unwrap();
+    fs::write(out.join("src/same.txt"), same).unwrap();
+    fs::write(out.join("src/other.txt"), b"old\n").unwrap();
+
+    let mut rx = Sockit::start(&bin(), &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"], 1);
+    let to = rx.addr("tcp").to_string();
+    let (ok, stdout, err) = run(&["send", src.to_str().unwrap(), "--to", &to, "--json"]);
+    assert!(ok, "{err}");
+    assert!(rx.wait(T).success(), "{}", rx.stderr());
+    let j = json_line(&stdout);
+    // bad.bin whole again, good.bin from 300000, same.txt not at all, other.txt whole.
+    assert_eq!(j["bytes_sent"], (1u64 << 20) + (1 << 20) - 300_000 + other.len() as u64, "{j}");
+    assert_eq!(j["files_present"], 1, "{j}");
+    assert!(fs::read(out.join("src/bad.bin")).unwrap() == bad);
+    assert!(fs::read(out.join("src/good.bin")).unwrap() == good);
+    assert_eq!(fs::read(out.join("src/same.txt")).unwrap(), same);
+    // Never overwritten: the old file stays, the new one is kept beside it.
+    assert_eq!(fs::read(out.join("src/other.txt")).unwrap(), b"old\n");
+    assert_eq!(fs::read(out.join("src/other (1).txt")).unwrap(), other);
+
+    // The same command again: everything is there (other.txt as `other (1).txt`),
+    // nothing is sent and no `other (2).txt` appears.
+    let mut rx = Sockit::start(&bin(), &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"], 1);
+    let (ok, stdout, err) = run(&["send", src.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--json"]);
+    assert!(ok, "{err}");
+    assert!(rx.wait(T).success());
+    let j = json_line(&stdout);
+    assert_eq!(j["bytes_sent"], 0, "{j}");
+    assert_eq!(j["files_present"], 4, "{j}");
+    assert!(!out.join("src/other (2).txt").exists());
+}
+
+#[test]
+fn overwrite_replaces_and_caps_refuse() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("f.txt");
+    fs::write(&f, b"fresh\n").unwrap();
+    let out = tmp.path().join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("f.txt"), b"stale\n").unwrap();
+    let out_s = out.to_str().unwrap();
+    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--overwrite"], 1);
+    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    assert!(ok, "{err}");
+    assert!(rx.wait(T).success());
+    assert_eq!(fs::read(out.join("f.txt")).unwrap(), b"fresh\n");
+
+    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--max-size", "3"], 1);
+    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    assert!(!ok);
+    assert!(err.contains("--max-size"), "{err}");
+    assert!(!rx.wait(T).success());
+
+    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--max-files", "0"], 1);
+    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    assert!(!ok);
+    assert!(err.contains("--max-files"), "{err}");
+    assert!(!rx.wait(T).success());
+}
+
+/// A sender speaking the protocol by hand: hello, then a manifest of the
+/// test's choosing, then (for `truncated`) a data frame cut short.
+const HOSTILE: &str = r#"
+import json, os, socket, struct, sys
+port, mode, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port))
+def frame(kind, payload):
+    s.sendall(struct.pack(">BI", kind, len(payload)) + payload)
+def read_frame():
+    head = b""
+    while len(head) < 5:
+        chunk = s.recv(5 - len(head))
+        if not chunk:
+            return None, b""
+        head += chunk
+    kind, n = struct.unpack(">BI", head)
+    body = b""
+    while len(body) < n:
+        chunk = s.recv(n - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return kind, body
+frame(1, b"SOCKITFT" + struct.pack(">HBB", 1, 1, 0) + os.urandom(32))
+kind, hello = read_frame()
+assert kind == 1 and hello[:8] == b"SOCKITFT", (kind, hello)
+size = 2**62 if mode == "huge" else 100
+entry = {"path": path, "kind": "file", "size": size, "mode": 420, "mtime": 0}
+frame(3, json.dumps({"entries": [entry]}).encode())
+kind, body = read_frame()
+if mode == "truncated" and kind == 4:
+    frame(5, struct.pack(">IQ", 0, 0))
+    s.sendall(struct.pack(">BI", 6, 100) + b"only ten b")
+    s.shutdown(socket.SHUT_WR)
+    kind, body = read_frame()
+print(kind, body.decode(errors="replace"))
+"#;
+
+#[test]
+fn hostile_sender_cannot_escape_out() {
+    need("python3");
+    let tmp = tempfile::tempdir().unwrap();
+    let escape = tmp.path().join("escaped");
+    let abs = format!("{}/abs", escape.display());
+    let cases: [(&str, &str, &str); 6] = [
+        ("path", "../x", "unsafe path"),
+        ("path", &abs, "unsafe path"),
+        ("path", "a/../../x", "unsafe path"),
+        ("path", "C:/x", "unsafe path"),
+        ("huge", "big.bin", "not enough space"),
+        ("truncated", "t.bin", "truncated"),
+    ];
+    for (i, (mode, path, expect)) in cases.iter().enumerate() {
+        let out = tmp.path().join(format!("out{i}"));
+        let mut rx = Sockit::start(&bin(), &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"], 1);
+        let port = rx.addr("tcp").port().to_string();
+        let (status, stdout, err) =
+            run_with_input(Command::new("python3").args(["-c", HOSTILE, &port, mode, path]), b"", T);
+        assert!(status.success(), "{mode} {path}: {err}");
+        let said = String::from_utf8_lossy(&stdout);
+        assert!(!rx.wait(T).success(), "{mode} {path}: receiver must fail");
+        assert!(rx.stderr().contains(expect), "{mode} {path}: {}", rx.stderr());
+        if *mode != "truncated" {
+            // Refusals are sent to the sender as an Error frame (kind 15).
+            assert!(said.starts_with("15 ") && said.contains(expect), "{mode} {path}: {said}");
+        }
+        // Nothing outside --out: the temp dir holds only the out folders.
+        assert!(!escape.exists());
+        for e in fs::read_dir(tmp.path()).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            assert!(name.starts_with("out"), "{name} written outside --out");
+        }
+        assert!(!tmp.path().parent().unwrap().join("x").exists());
+        if out.exists() {
+            for e in fs::read_dir(&out).unwrap() {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                assert!(name == "t.bin.part", "{mode}: unexpected {name} in --out");
+            }
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The sending side of a session.
+//!
+//! After the handshake and the manifest, two threads move the data: a
+//! reader-hasher (opens files, proves resume prefixes, reads and hashes
+//! chunk after chunk, applies `--rate-limit`) and the calling thread, which
+//! writes each hashed chunk's frame: a 5-byte header, then the bytes straight
+//! from the file with `sendfile(2)`, so the data is copied once (into the
+//! hasher) instead of twice. Hashing chunk n+1 overlaps with sending chunk n.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::frame::{self, Kind, MAX_DATA};
+use crate::handshake::{handshake, Role};
+use crate::manifest::{EntryKind, Have, ResumeOffer, Summary};
+use crate::walk::Source;
+use crate::{FileOutcome, Progress};
+
+/// Hashed chunks the reader may be ahead of the socket.
+const AHEAD: usize = 4;
+/// Bytes read and hashed at a time (stays in the CPU cache).
+const HASH_PIECE: usize = 256 << 10;
+
+/// How a sender behaves.
+#[derive(Debug, Clone)]
+pub struct SendOptions {
+    /// Shared code (both sides must give the same).
+    pub code: Option<String>,
+    /// Cap on file bytes per second (tests use it to stop mid-transfer).
+    pub rate_limit: Option<u64>,
+    /// Bytes per data frame (at most [`MAX_DATA`]).
+    pub chunk: usize,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        SendOptions { code: None, rate_limit: None, chunk: 2 << 20 }
+    }
+}
+
+/// What a finished send did.
+#[derive(Debug, Clone, Default)]
+pub struct SendReport {
+    /// Files in the manifest.
+    pub files: usize,
+    /// Bytes in all files.
+    pub total_bytes: u64,
+    /// Files whose data (or remainder) was sent.
+    pub files_sent: usize,
+    /// Files the receiver already had whole.
+    pub files_present: usize,
+    /// Files we could not read.
+    pub files_unreadable: usize,
+    /// File bytes sent in this session.
+    pub bytes_sent: u64,
+    /// File bytes not sent because the receiver proved it had them.
+    pub bytes_resumed: u64,
+    /// The receiver's summary.
+    pub summary: Summary,
+}
+
+enum Item {
+    /// A file starts; the writer sends from `offset` of `file`.
+    Start {
+        index: usize,
+        offset: u64,
+        file: File,
+    },
+    /// The next `len` bytes of the current file were hashed; send them.
+    Chunk {
+        len: usize,
+    },
+    End {
+        index: usize,
+        digest: [u8; 32],
+    },
+    Present {
+        index: usize,
+    },
+    Skip {
+        index: usize,
+        reason: String,
+    },
+}
+
+/// Runs a whole sender session on a connected stream. Writes to `s` must not
+/// be buffered: file data goes to its descriptor directly.
+pub fn send_session<S: Read + Write + AsFd>(
+    s: &mut S,
+    src: &Source,
+    opts: &SendOptions,
+    progress: &dyn Progress,
+) -> Result<SendReport> {
+    handshake(s, Role::Sender, opts.code.as_deref()).map_err(Error::handshake)?;
+    frame::write_frame(s, Kind::Manifest, &src.manifest.encode())?;
+    let offer = frame::expect(s, Kind::Resume, "waiting for the receiver's answer")?;
+    let offer = ResumeOffer::decode(&offer, &src.manifest)?;
+    let mut have: HashMap<usize, Vec<Have>> = HashMap::new();
+    for h in offer.have {
+        have.entry(h.index as usize).or_default().push(h);
+    }
+    let mut report = SendReport {
+        files: src.manifest.file_count(),
+        total_bytes: src.manifest.total_size(),
+        ..SendReport::default()
+    };
+    progress.begin(report.files, report.total_bytes);
+
+    let mut chunk = opts.chunk.clamp(4096, MAX_DATA as usize);
+    if let Some(rate) = opts.rate_limit {
+        // Small chunks keep a throttled stream smooth.
+        chunk = chunk.min((rate / 8).max(4096) as usize);
+    }
+    let (to_write, write_rx) = sync_channel::<Item>(AHEAD);
+    let rate = opts.rate_limit;
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_stage(src, have, chunk, rate, to_write));
+        write_stage(s, src, write_rx, progress, &mut report)
+    })?;
+    frame::write_frame(s, Kind::Done, &[])?;
+    s.flush().map_err(|e| Error::net("while finishing", e))?;
+    let summary = frame::expect(s, Kind::Summary, "waiting for the receiver's summary")?;
+    report.summary =
+        serde_json::from_slice(&summary).map_err(|e| Error::Protocol(format!("bad summary from the receiver: {e}")))?;
+    Ok(report)
+}
+
+fn write_stage<S: Write + AsFd>(
+    s: &mut S,
+    src: &Source,
+    rx: Receiver<Item>,
+    progress: &dyn Progress,
+    report: &mut SendReport,
+) -> Result<()> {
+    let entries = &src.manifest.entries;
+    // The file being sent and the offset of its next unsent byte.
+    let mut current: Option<(File, i64)> = None;
+    for item in rx {
+        match item {
+            Item::Start { index, offset, file } => {
+                frame::write_frame(s, Kind::FileStart, &frame::encode_start(index as u32, offset))?;
+                report.bytes_resumed += offset;
+                progress.file_begin(&entries[index].path, entries[index].size, offset);
+                let at = i64::try_from(offset).map_err(|_| Error::Protocol("offset out of range".into()))?;
+                current = Some((file, at));
+            }
+            Item::Chunk { len } => {
+                let (file, at) =
+                    current.as_mut().ok_or_else(|| Error::Protocol("internal: data outside a file".into()))?;
+                s.write_all(&frame::header_bytes(Kind::Data, len as u32))
+                    .map_err(|e| Error::net("while sending data", e))?;
+                send_range(s, file, at, len)?;
+                report.bytes_sent += len as u64;
+                progress.advance(len as u64);
+            }
+            Item::End { index, digest } => {
+                current = None;
+                frame::write_frame(s, Kind::FileEnd, &digest)?;
+                report.files_sent += 1;
+                progress.file_end(&entries[index].path, &FileOutcome::Done(None));
+            }
+            Item::Present { index } => {
+                report.files_present += 1;
+                report.bytes_resumed += entries[index].size;
+                progress.file_end(&entries[index].path, &FileOutcome::Present(entries[index].size));
+            }
+            Item::Skip { index, reason } => {
+                current = None;
+                frame::write_frame(s, Kind::Skip, &frame::encode_skip(index as u32, &reason))?;
+                report.files_unreadable += 1;
+                progress.warn(&format!("{}: {reason}", src.local[index].display()));
+                progress.file_end(&entries[index].path, &FileOutcome::Failed(reason));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends `len` bytes of `file` from `*at` with `sendfile(2)`: page cache to
+/// socket without passing through us. std's `io::copy` will not do this for
+/// a file (later changes to the file could show in bytes already queued);
+/// here that is fine, since the receiver checks the digest the hasher took
+/// and reports a file changed during sending.
+fn send_range<S: AsFd>(s: &S, file: &File, at: &mut i64, len: usize) -> Result<()> {
+    let mut left = len;
+    while left > 0 {
+        match nix::sys::sendfile::sendfile(s.as_fd(), file, Some(at), left) {
+            Ok(0) => {
+                return Err(Error::io("sending a file", std::io::Error::other("the file shrank while being sent")))
+            }
+            Ok(n) => left -= n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::net("while sending data", e.into())),
+        }
+    }
+    Ok(())
+}
+
+/// Paces reads to a byte rate.
+struct Limiter {
+    rate: u64,
+    start: Instant,
+    done: u64,
+}
+
+impl Limiter {
+    fn pace(&mut self, n: usize) {
+        self.done += n as u64;
+        let due = Duration::from_secs_f64(self.done as f64 / self.rate.max(1) as f64);
+        if let Some(wait) = due.checked_sub(self.start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+/// Whether the pipeline goes on.
+enum Next {
+    Continue,
+    Stop,
+}
+
+/// The reader-hasher: for each file, proves resume prefixes, then reads and
+/// hashes chunk after chunk (with `pread`, leaving the shared file offset to
+/// the writer) and tells the writer to send each hashed chunk.
+fn read_stage(
+    src: &Source,
+    mut have: HashMap<usize, Vec<Have>>,
+    chunk: usize,
+    rate: Option<u64>,
+    tx: SyncSender<Item>,
+) {
+    let mut limiter = rate.map(|rate| Limiter { rate, start: Instant::now(), done: 0 });
+    let mut buf = vec![0u8; chunk.min(HASH_PIECE)];
+    for (index, e) in src.manifest.entries.iter().enumerate() {
+        if e.kind != EntryKind::File {
+            continue;
+        }
+        let next =
+            match read_file(src, index, have.remove(&index).unwrap_or_default(), &mut buf, chunk, &mut limiter, &tx) {
+                Ok(n) => n,
+                Err(reason) => {
+                    if tx.send(Item::Skip { index, reason }).is_err() {
+                        return;
+                    }
+                    Next::Continue
+                }
+            };
+        if let Next::Stop = next {
+            return;
+        }
+    }
+}
+
+/// Sends one file down the pipeline. `Err` is a reason to skip it (nothing
+/// or part of it was sent; the receiver keeps its `.part`).
+fn read_file(
+    src: &Source,
+    index: usize,
+    have: Vec<Have>,
+    buf: &mut [u8],
+    chunk: usize,
+    limiter: &mut Option<Limiter>,
+    tx: &SyncSender<Item>,
+) -> Result<Next, String> {
+    let size = src.manifest.entries[index].size;
+    let mut f = File::open(&src.local[index]).map_err(|e| format!("cannot open: {e}"))?;
+    let _ = nix::fcntl::posix_fadvise(&f, 0, 0, nix::fcntl::PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL);
+    // A `.part` prefix the receiver proved, if our bytes hash the same.
+    let partial = have.iter().find(|h| !h.complete);
+    let prefix = partial.and_then(|p| {
+        prefix_hasher(&mut f, p.len).filter(|hs| hs.finalize().to_hex().as_str() == p.hash).map(|hs| (p.len, hs))
+    });
+    // Copies the receiver already has whole: one full hash answers them all.
+    if have.iter().any(|h| h.complete) {
+        let (from, base) = prefix.clone().unwrap_or((0, blake3::Hasher::new()));
+        let full = hash_range(&f, base, from, size, buf)?.finalize();
+        if have.iter().any(|h| h.complete && full.to_hex().as_str() == h.hash) {
+            return Ok(if tx.send(Item::Present { index }).is_ok() { Next::Continue } else { Next::Stop });
+        }
+    }
+    let (offset, mut hasher) = prefix.unwrap_or((0, blake3::Hasher::new()));
+    let writer_file = f.try_clone().map_err(|e| format!("cannot open: {e}"))?;
+    if tx.send(Item::Start { index, offset, file: writer_file }).is_err() {
+        return Ok(Next::Stop);
+    }
+    let mut pos = offset;
+    while pos < size {
+        let want = chunk.min(usize::try_from(size - pos).unwrap_or(chunk));
+        // Read and hash in cache-sized pieces; the writer sends the whole
+        // chunk from the page cache.
+        let mut done = 0;
+        while done < want {
+            let piece = buf.len().min(want - done);
+            read_exact_at(&f, &mut buf[..piece], pos + done as u64)?;
+            hasher.update(&buf[..piece]);
+            done += piece;
+        }
+        if tx.send(Item::Chunk { len: want }).is_err() {
+            return Ok(Next::Stop);
+        }
+        pos += want as u64;
+        if let Some(l) = limiter.as_mut() {
+            l.pace(want);
+        }
+    }
+    let digest = *hasher.finalize().as_bytes();
+    Ok(if tx.send(Item::End { index, digest }).is_ok() { Next::Continue } else { Next::Stop })
+}
+
+/// Continues `hasher` over bytes `from..to` of `f`.
+fn hash_range(
+    f: &File,
+    mut hasher: blake3::Hasher,
+    from: u64,
+    to: u64,
+    buf: &mut [u8],
+) -> Result<blake3::Hasher, String> {
+    let mut pos = from;
+    while pos < to {
+        let n = buf.len().min(usize::try_from(to - pos).unwrap_or(buf.len()));
+        read_exact_at(f, &mut buf[..n], pos)?;
+        hasher.update(&buf[..n]);
+        pos += n as u64;
+    }
+    Ok(hasher)
+}
+
+fn read_exact_at(f: &File, buf: &mut [u8], pos: u64) -> Result<(), String> {
+    let mut got = 0;
+    while got < buf.len() {
+        match f.read_at(&mut buf[got..], pos + got as u64) {
+            Ok(0) => return Err("the file shrank while being sent".into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("read error: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// BLAKE3 state after the first `len` bytes of `f`, or `None` when the file
+/// is shorter or unreadable (then the receiver's prefix cannot match).
+pub fn prefix_hasher(f: &mut impl Read, len: u64) -> Option<blake3::Hasher> {
+    let mut h = blake3::Hasher::new();
+    let copied = std::io::copy(&mut f.take(len), &mut h).ok()?;
+    (copied == len).then_some(h)
+}
