@@ -16,6 +16,8 @@ missing=""
 for pair in $peers; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
 done
+# time zone data for the strftime tests that set TZ
+[ -e /usr/share/zoneinfo/Asia/Kolkata ] || missing="$missing tzdata"
 if [ -n "$missing" ]; then
   echo "installing:$missing"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
