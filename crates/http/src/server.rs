@@ -15,7 +15,7 @@
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -42,6 +42,9 @@ pub struct ServerOptions {
     pub max_header_bytes: usize,
     /// Concurrent HTTP/2 streams per connection.
     pub max_streams: u32,
+    /// Connection threads, each with its own single-threaded runtime
+    /// (0: run connections on the caller's runtime).
+    pub threads: usize,
 }
 
 impl Default for ServerOptions {
@@ -52,18 +55,82 @@ impl Default for ServerOptions {
             max_headers: 64,
             max_header_bytes: 16 * 1024,
             max_streams: 128,
+            threads: 0,
         }
     }
 }
 
 /// Serves `site` on `listener` until `shutdown` fires.
-pub async fn serve(listener: TcpListener, site: Arc<Site>, opts: ServerOptions, limits: Limits, shutdown: Shutdown) {
+///
+/// Accepting (and the connection limits) stay on the caller's runtime; with
+/// `threads > 0` each accepted connection is handed, round-robin, to one of
+/// that many threads running a single-threaded runtime, where it lives until
+/// it closes. A connection then never moves between cores and wakes no other
+/// thread, which is what a small-file server's throughput hinges on.
+pub async fn serve(
+    listener: TcpListener,
+    site: Arc<Site>,
+    opts: ServerOptions,
+    limits: Limits,
+    shutdown: Shutdown,
+) -> io::Result<()> {
     let builder = Arc::new(builder(&opts));
     let idle = opts.idle_timeout.max(Duration::from_millis(10));
+    let workers = Arc::new(Workers::start(opts.threads)?);
     StreamServer::new(listener, limits, shutdown)
         .refusal_text(refusal)
-        .run(move |stream, info| connection(stream, info, builder.clone(), site.clone(), idle))
+        .run(move |stream, info| {
+            let (builder, site, workers) = (builder.clone(), site.clone(), workers.clone());
+            async move {
+                match workers.pick() {
+                    None => connection(stream, info, builder, site, idle).await,
+                    Some(handle) => {
+                        let Ok(std) = stream.into_std() else { return };
+                        // Awaiting the worker keeps this task (and its
+                        // connection permit) alive as long as the connection.
+                        let _ = handle
+                            .spawn(async move {
+                                if let Ok(stream) = TcpStream::from_std(std) {
+                                    connection(stream, info, builder, site, idle).await;
+                                }
+                            })
+                            .await;
+                    }
+                }
+            }
+        })
         .await;
+    Ok(())
+}
+
+/// Threads with a single-threaded runtime each, fed connections round-robin.
+struct Workers {
+    handles: Vec<tokio::runtime::Handle>,
+    next: AtomicUsize,
+}
+
+impl Workers {
+    fn start(threads: usize) -> io::Result<Self> {
+        let mut handles = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            handles.push(rt.handle().clone());
+            // The thread parks in its runtime for the life of the process;
+            // connections it runs end through the shutdown handle.
+            std::thread::Builder::new()
+                .name(format!("sockit-http-{i}"))
+                .spawn(move || rt.block_on(std::future::pending::<()>()))?;
+        }
+        Ok(Workers { handles, next: AtomicUsize::new(0) })
+    }
+
+    fn pick(&self) -> Option<&tokio::runtime::Handle> {
+        if self.handles.is_empty() {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
+        self.handles.get(i)
+    }
 }
 
 fn builder(opts: &ServerOptions) -> Builder<TokioExecutor> {
@@ -109,18 +176,24 @@ async fn connection(
     });
     let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);
+    // A child token: its waiter list is this connection's own, so polling it
+    // on every wake-up does not contend with the other connections.
+    let stop = info.shutdown.token().child_token();
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + idle, idle);
     let mut seen = 0;
     let mut closing = false;
     loop {
         tokio::select! {
+            biased;
             r = conn.as_mut() => {
                 if let Err(e) = r {
                     tracing::debug!(%peer, error = %e, "http connection ended with an error");
                 }
                 break;
             }
-            _ = info.shutdown.triggered(), if !closing => {
+            _ = &mut stopped, if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
             }

@@ -84,6 +84,10 @@ pub struct HttpArgs {
     /// Largest request head in bytes (more: 431; at least 8192).
     #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
     pub max_header_bytes: usize,
+    /// Threads serving connections, each with its own event loop (0: share
+    /// the main runtime). Default: one per core.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Most connections at once, all clients together (more: 503).
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub max_connections: usize,
@@ -106,6 +110,7 @@ pub async fn start(args: HttpArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
         idle_timeout: secs(args.idle_timeout, "--idle-timeout")?,
         max_headers: args.max_headers,
         max_header_bytes: args.max_header_bytes,
+        threads: args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         ..ServerOptions::default()
     };
     let limits = Limits { max_connections: args.max_connections, max_per_ip: args.max_per_ip, ..Limits::default() };
@@ -134,7 +139,13 @@ pub async fn start(args: HttpArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
     let local = listener.local_addr().context("reading the bound address")?;
     announce("http", &local);
     tracing::info!(dir = %site.root().display(), "serving");
-    shutdown.spawn(sockit_http::serve(listener, site, opts, limits, shutdown.clone()));
+    let stop = shutdown.clone();
+    shutdown.spawn(async move {
+        if let Err(e) = sockit_http::serve(listener, site, opts, limits, stop.clone()).await {
+            tracing::error!(error = %e, "http server stopped: cannot start its threads");
+            stop.trigger();
+        }
+    });
     Ok(vec![Listener { service: "http", url: format!("http://{local}"), try_it: format!("curl http://{local}/") }])
 }
 
