@@ -220,3 +220,16 @@ fn extra_headers_cors_cache_control_and_access_log() {
     assert!(!quiet.stderr().contains("GET /hello.txt"), "{}", quiet.stderr());
     assert!(quiet.stop(Duration::from_secs(10)).success());
 }
+
+#[test]
+fn up_serves_the_current_folder() {
+    let f = fixture();
+    let mut cmd = std::process::Command::new(sockit_testkit::bin());
+    cmd.args(["up", "--any-port"]).current_dir(&f.site);
+    let s = sockit_testkit::Sockit::start_with(&mut cmd, 1);
+    assert!(s.wait_stderr("listening on http://", Duration::from_secs(20)), "{}", s.stderr());
+    let line = s.stderr().lines().find_map(|l| l.strip_prefix("listening on http://").map(str::to_string)).unwrap();
+    let r = curl(line.parse().unwrap(), "/hello.txt", &[]);
+    assert_eq!((r.status, r.text().as_str()), (200, "hello, world\n"));
+    assert!(s.stop(Duration::from_secs(10)).success());
+}
