@@ -14,11 +14,22 @@ use bytes::Bytes;
 
 use crate::listing::{self, Policy, Row};
 
+/// An open regular file.
+#[derive(Debug)]
+pub struct OpenFile {
+    /// Canonical path.
+    pub path: PathBuf,
+    /// Open handle.
+    pub file: File,
+    /// Its metadata (taken from the handle).
+    pub meta: Metadata,
+}
+
 /// Where a request leads.
 #[derive(Debug)]
 pub enum Found {
-    /// A regular file (canonical path, open handle, metadata).
-    File(PathBuf, File, Metadata),
+    /// A regular file.
+    File(OpenFile),
     /// A folder asked for without its trailing slash.
     Redirect,
     /// A folder without `index.html`: its rows.
@@ -92,7 +103,7 @@ impl Root {
 pub fn open_file(path: PathBuf) -> Option<Found> {
     let file = File::open(&path).ok()?;
     let meta = file.metadata().ok()?;
-    meta.is_file().then_some(Found::File(path, file, meta))
+    meta.is_file().then_some(Found::File(OpenFile { path, file, meta }))
 }
 
 /// Reads a whole (small) file.
@@ -102,15 +113,14 @@ pub fn read_all(mut file: &File, len: u64) -> io::Result<Bytes> {
     Ok(buf.into())
 }
 
-/// A precompressed sibling (`x.css.br`) of `path`, if present, regular and
-/// not newer-than-sane (we only require it to exist and be a file).
-pub fn sibling(path: &Path, suffix: &str) -> Option<(PathBuf, File, Metadata)> {
+/// A precompressed sibling (`x.css.br`) of `path`, if it is a regular file.
+pub fn sibling(path: &Path, suffix: &str) -> Option<OpenFile> {
     let mut p = path.as_os_str().to_owned();
     p.push(suffix);
     let p = PathBuf::from(p);
     let file = File::open(&p).ok()?;
     let meta = file.metadata().ok()?;
-    meta.is_file().then_some((p, file, meta))
+    meta.is_file().then_some(OpenFile { path: p, file, meta })
 }
 
 #[cfg(test)]
@@ -133,11 +143,11 @@ mod tests {
         std::os::unix::fs::symlink(d.path().join("sub/a.txt"), d.path().join("ok-link")).unwrap();
         std::os::unix::fs::symlink(d.path().join(".env"), d.path().join("env-link")).unwrap();
         let r = root(d.path());
-        assert!(matches!(r.find("sub/a.txt", false), Found::File(..)));
+        assert!(matches!(r.find("sub/a.txt", false), Found::File(_)));
         assert!(matches!(r.find("sub", false), Found::Redirect));
         assert!(matches!(r.find("sub/a.txt", true), Found::NotFound(_)));
         assert!(matches!(r.find("leak", false), Found::NotFound(_)));
-        assert!(matches!(r.find("ok-link", false), Found::File(..)));
+        assert!(matches!(r.find("ok-link", false), Found::File(_)));
         assert!(matches!(r.find("env-link", false), Found::NotFound(_)));
         assert!(matches!(r.find(".env", false), Found::NotFound(_)));
         match r.find("", true) {
@@ -148,8 +158,8 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let follow = Root { follow_symlinks: true, ..r.clone() };
-        assert!(matches!(follow.find("leak", false), Found::File(..)));
+        assert!(matches!(follow.find("leak", false), Found::File(_)));
         let hidden = Root { hidden: true, ..r };
-        assert!(matches!(hidden.find(".env", false), Found::File(..)));
+        assert!(matches!(hidden.find(".env", false), Found::File(_)));
     }
 }

@@ -16,7 +16,7 @@ use crate::body::{Body, FileBody};
 use crate::cache::{Entry, Stamp, Variant};
 use crate::negotiate::{self, Coding};
 use crate::range::{self, RangeAsk};
-use crate::resolve;
+use crate::resolve::{self, OpenFile};
 use crate::site::{error, Ask, Site, SERVER};
 use crate::{compress, template};
 
@@ -31,12 +31,11 @@ impl Site {
     pub(crate) async fn send_file(
         &self,
         key: &str,
-        path: PathBuf,
-        file: File,
-        meta: Metadata,
+        open: OpenFile,
         ask: &Ask<'_>,
         status: StatusCode,
     ) -> Response<Body> {
+        let OpenFile { path, file, meta } = open;
         let content_type = content_type(&path);
         let is_html = content_type.as_bytes().starts_with(b"text/html");
         let template = self.cfg.templates && is_html;
@@ -51,7 +50,7 @@ impl Site {
                 Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("Cannot read the file: {e}.")),
             }
         }
-        self.send_large(path, file, meta, content_type, ask, status).await
+        self.send_large(OpenFile { path, file, meta }, content_type, ask, status).await
     }
 
     /// Reads a small file and prepares its compressed forms.
@@ -69,9 +68,9 @@ impl Site {
             let body = resolve::read_all(&file, len)?;
             let mut siblings = Vec::new();
             for coding in [Coding::Brotli, Coding::Gzip] {
-                if let Some((_, f, m)) = resolve::sibling(&p, coding.suffix()) {
-                    if let Ok(b) = resolve::read_all(&f, m.len()) {
-                        siblings.push((coding, b, Stamp::of(&m)));
+                if let Some(sib) = resolve::sibling(&p, coding.suffix()) {
+                    if let Ok(b) = resolve::read_all(&sib.file, sib.meta.len()) {
+                        siblings.push((coding, b, Stamp::of(&sib.meta)));
                     }
                 }
             }
@@ -138,13 +137,12 @@ impl Site {
     /// Streams a large file.
     async fn send_large(
         &self,
-        path: PathBuf,
-        file: File,
-        meta: Metadata,
+        open: OpenFile,
         content_type: HeaderValue,
         ask: &Ask<'_>,
         status: StatusCode,
     ) -> Response<Body> {
+        let OpenFile { path, file, meta } = open;
         let stamp = Stamp::of(&meta);
         let mut h = HeaderMap::with_capacity(8);
         let text = compress::compressible(content_type.to_str().unwrap_or(""));
@@ -169,15 +167,15 @@ impl Site {
         if sibling.is_some() || on_the_fly {
             h.insert(header::VARY, VARY_AE.clone());
         }
-        if let Some((coding, (_, f, m))) = sibling {
-            let s = Stamp::of(&m);
+        if let Some((coding, sib)) = sibling {
+            let s = Stamp::of(&sib.meta);
             let etag = s.etag(coding.suffix());
             self.validators(&mut h, &etag, &last_modified);
             if not_modified(ask.headers, &etag, stamp.mtime) {
                 return with(StatusCode::NOT_MODIFIED, h, Body::Empty);
             }
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
-            return with(StatusCode::OK, h, Body::File(FileBody::new(f, 0, s.len)));
+            return with(StatusCode::OK, h, Body::File(FileBody::new(sib.file, 0, s.len)));
         }
         if let (true, Some(&coding)) = (on_the_fly, codings.first()) {
             let etag = weak(stamp.etag(&format!("-{}", coding.token())));

@@ -165,7 +165,7 @@ impl Site {
             Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "The lookup failed."),
         };
         match found {
-            Found::File(path, file, meta) => self.send_file(&key, path, file, meta, &ask, StatusCode::OK).await,
+            Found::File(open) => self.send_file(&key, open, &ask, StatusCode::OK).await,
             Found::Redirect => redirect(&clean, req.uri().query()),
             Found::Listing(rows) => {
                 let html =
@@ -198,8 +198,8 @@ impl Site {
             return Some(self.send_entry(&entry, ask, status).await);
         }
         let found = tokio::task::spawn_blocking(move || resolve::open_file(path)).await.ok().flatten()?;
-        let Found::File(path, file, meta) = found else { return None };
-        Some(self.send_file(key, path, file, meta, ask, status).await)
+        let Found::File(open) = found else { return None };
+        Some(self.send_file(key, open, ask, status).await)
     }
 
     async fn not_found<B>(&self, ask: &Ask<'_>, req: &Request<B>) -> Response<Body> {

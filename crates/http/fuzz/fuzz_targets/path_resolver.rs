@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(!seg.is_empty() || p.rel.is_empty());
     }
     let root = root();
-    if let Found::File(path, _, _) = root.find(&p.rel, p.trailing_slash) {
+    if let Found::File(sockit_http::resolve::OpenFile { path, .. }) = root.find(&p.rel, p.trailing_slash) {
         assert!(path.starts_with(&root.dir), "{raw:?} escaped to {}", path.display());
         assert!(!path.to_string_lossy().contains("/."), "{raw:?} reached a dotfile");
     }
