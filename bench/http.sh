@@ -81,19 +81,41 @@ print(f"{rps:.0f} {float(m.group(1)) * mult:.0f} {p99:.2f} {errs.group(1) if err
 PY
 }
 
-printf '%s\n' "machine: $(nproc) cores, $(uname -r); wrk -t2, ${DUR}s per run"
+# Each scenario runs ROUNDS times per server, alternating which goes first
+# (s,n / n,s …) so drift in the machine's load hits both alike; the figures
+# are means over the rounds.
+ROUNDS=${ROUNDS:-2}
+measure() { # url-path conns -> "s_rps s_bytes s_p99 n_rps n_bytes n_p99" (means)
+  local v out="$tmp/measure.txt"
+  : >"$out"
+  for r in $(seq "$ROUNDS"); do
+    order="S N"; [ $((r % 2)) -eq 0 ] && order="N S"
+    for who in $order; do
+      if [ "$who" = S ]; then host=$S; else host=$N; fi
+      read -r -a v < <(run "http://$host$1" "$2")
+      [ "${v[3]}" = 0 ] || echo "warning: $who answered ${v[3]} non-2xx responses" >&2
+      echo "$who ${v[*]}" >>"$out"
+    done
+  done
+  python3 - "$out" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+def mean(who, i):
+    xs = [float(r[i]) for r in rows if r[0] == who]
+    return sum(xs) / len(xs)
+print(*(f"{mean(w, i):.2f}" for w in "SN" for i in (1, 2, 3)))
+PY
+}
+
+printf '%s\n' "machine: $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); wrk -t2, ${DUR}s per run, mean of $ROUNDS runs each"
 printf '%-34s %16s %16s %7s\n' "scenario" "sockit" "nginx" "ratio"
 row() { # name, sockit value, nginx value, unit
   python3 -c "import sys; n,s,g,u=sys.argv[1:]; s=float(s); g=float(g); print(f'{n:<34} {s:>12,.0f} {u:<3} {g:>12,.0f} {u:<3} {s/g:6.2f}x')" "$@"
 }
-read -r s_rps _ s_p99 s_err < <(run "http://$S/1k.bin" 64)
-read -r n_rps _ n_p99 n_err < <(run "http://$N/1k.bin" 64)
-row "1 KiB, 64 conns (req/s)" "$s_rps" "$n_rps" "r/s"
-read -r _ s_bps _ s_err2 < <(run "http://$S/100m.bin" 4)
-read -r _ n_bps _ n_err2 < <(run "http://$N/100m.bin" 4)
-row "100 MiB, 4 conns (MiB/s)" "$((s_bps >> 20))" "$((n_bps >> 20))" "M/s"
-read -r s_rps2 _ s_p99k s_err3 < <(run "http://$S/1k.bin" 1000)
-read -r n_rps2 _ n_p99k n_err3 < <(run "http://$N/1k.bin" 1000)
-row "1 KiB, 1000 conns (req/s)" "$s_rps2" "$n_rps2" "r/s"
-printf '%-34s %12s ms  %12s ms\n' "1 KiB, 1000 conns p99 latency" "$s_p99k" "$n_p99k"
-printf '%-34s %12s     %12s\n' "non-2xx responses (all runs)" "$((s_err + s_err2 + s_err3))" "$((n_err + n_err2 + n_err3))"
+read -r s1 _ _ n1 _ _ < <(measure /1k.bin 64)
+row "1 KiB, 64 conns (req/s)" "$s1" "$n1" "r/s"
+read -r _ s2 _ _ n2 _ < <(measure /100m.bin 4)
+row "100 MiB, 4 conns (MiB/s)" "$(python3 -c "print($s2 / 1048576)")" "$(python3 -c "print($n2 / 1048576)")" "M/s"
+read -r s3 _ s3p n3 _ n3p < <(measure /1k.bin 1000)
+row "1 KiB, 1000 conns (req/s)" "$s3" "$n3" "r/s"
+printf '%-34s %12.2f ms  %12.2f ms\n' "1 KiB, 1000 conns p99 latency" "$s3p" "$n3p"
