@@ -173,6 +173,12 @@ mod tests {
         }
 
         #[test]
+        fn any_text_is_handled(raw in "\\PC*") {
+            let _ = clean(&raw);
+            let _ = clean(&format!("/{raw}"));
+        }
+
+        #[test]
         fn clean_is_idempotent(raw in "/[a-z./]{0,30}") {
             if let Ok(p) = clean(&raw) {
                 let raw2 = format!("/{}", encode(&p.rel));

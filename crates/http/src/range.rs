@@ -84,6 +84,13 @@ mod tests {
 
     proptest! {
         #[test]
+        fn any_text_is_handled(h in "\\PC*", len in 0u64..5000) {
+            if let RangeAsk::Part { start, end } = parse(&h, len) {
+                prop_assert!(start < end && end <= len);
+            }
+        }
+
+        #[test]
         fn parts_are_inside(h in "bytes=[0-9]{0,4}-[0-9]{0,4}", len in 0u64..5000) {
             if let RangeAsk::Part { start, end } = parse(&h, len) {
                 prop_assert!(start < end && end <= len);
