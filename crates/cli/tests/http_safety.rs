@@ -223,3 +223,16 @@ fn idle_keep_alive_connections_are_closed() {
     let _ = c.read_to_end(&mut rest);
     assert!(t.elapsed() < Duration::from_secs(2), "closed after {:?}", t.elapsed());
 }
+
+#[test]
+fn silent_connections_are_closed_at_the_header_timeout() {
+    let f = fixture();
+    let s = f.start(&["--header-timeout", "0.5", "--idle-timeout", "30"]);
+    let mut c = TcpStream::connect(s.addr("http")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let t = Instant::now();
+    let mut b = [0u8; 64];
+    assert_eq!(c.read(&mut b).unwrap_or(0), 0, "closed without a word");
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(400) && took < Duration::from_secs(3), "closed after {took:?}");
+}

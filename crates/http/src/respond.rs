@@ -155,14 +155,17 @@ impl Site {
         let range = ask.headers.get(header::RANGE);
         let codings = if range.is_none() { accepted(ask.headers) } else { Vec::new() };
         // A precompressed sibling wins over compressing here.
-        let p = path.clone();
-        let wanted = codings.clone();
-        let sibling = tokio::task::spawn_blocking(move || {
-            wanted.into_iter().find_map(|c| resolve::sibling(&p, c.suffix()).map(|s| (c, s)))
-        })
-        .await
-        .ok()
-        .flatten();
+        let sibling = if codings.is_empty() {
+            None
+        } else {
+            let (p, wanted) = (path.clone(), codings.clone());
+            tokio::task::spawn_blocking(move || {
+                wanted.into_iter().find_map(|c| resolve::sibling(&p, c.suffix()).map(|s| (c, s)))
+            })
+            .await
+            .ok()
+            .flatten()
+        };
         let on_the_fly = self.cfg.compress && text && stamp.len >= self.cfg.compress_min;
         if sibling.is_some() || on_the_fly {
             h.insert(header::VARY, VARY_AE.clone());

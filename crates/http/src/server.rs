@@ -75,7 +75,7 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> io::Result<()> {
     let builder = Arc::new(builder(&opts));
-    let idle = opts.idle_timeout.max(Duration::from_millis(10));
+    let times = Times { idle: opts.idle_timeout.max(Duration::from_millis(10)), first_byte: opts.header_timeout };
     let workers = Arc::new(Workers::start(opts.threads)?);
     StreamServer::new(listener, limits, shutdown)
         .refusal_text(refusal)
@@ -83,7 +83,7 @@ pub async fn serve(
             let (builder, site, workers) = (builder.clone(), site.clone(), workers.clone());
             async move {
                 match workers.pick() {
-                    None => connection(stream, info, builder, site, idle).await,
+                    None => connection(stream, info, builder, site, times).await,
                     Some(handle) => {
                         let Ok(std) = stream.into_std() else { return };
                         // Awaiting the worker keeps this task (and its
@@ -91,7 +91,7 @@ pub async fn serve(
                         let _ = handle
                             .spawn(async move {
                                 if let Ok(stream) = TcpStream::from_std(std) {
-                                    connection(stream, info, builder, site, idle).await;
+                                    connection(stream, info, builder, site, times).await;
                                 }
                             })
                             .await;
@@ -160,14 +160,32 @@ fn refusal(r: &Refusal) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The per-connection clocks.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    idle: Duration,
+    /// The first byte must come this soon (hyper's header clock only starts
+    /// once the auto builder has seen a first byte and picked HTTP/1).
+    first_byte: Duration,
+}
+
 async fn connection(
     stream: TcpStream,
     info: ConnInfo,
     builder: Arc<Builder<TokioExecutor>>,
     site: Arc<Site>,
-    idle: Duration,
+    times: Times,
 ) {
     let Peer::Ip(peer) = info.peer else { return };
+    let first = tokio::select! {
+        r = tokio::time::timeout(times.first_byte, stream.readable()) => matches!(r, Ok(Ok(()))),
+        _ = info.shutdown.triggered() => false,
+    };
+    if !first {
+        tracing::debug!(%peer, "nothing sent within the header timeout (or stopping); closing");
+        return;
+    }
+    let idle = times.idle;
     let activity = Arc::new(AtomicU64::new(0));
     let io = TokioIo::new(Watched { inner: stream, activity: activity.clone() });
     let svc = service_fn(move |req| {
