@@ -7,7 +7,15 @@
 //! `stat` and drops the entry if size, mtime or inode changed. The cache
 //! holds at most `--cache-total` bytes; when full, new files are simply
 //! served from disk (no eviction churn under a scan).
+//!
+//! In front of the shared map, each thread keeps its own copies of the
+//! entries it serves ([`Cache::with_local`]): their buffers and header values
+//! are private to the thread, so a hit takes no lock and bumps no reference
+//! count that another core also writes. A thread copy is re-checked against
+//! the shared entry after the same interval, so an edited file shows up
+//! within twice `--revalidate`; each thread holds at most `--cache-total`.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
@@ -20,6 +28,28 @@ use bytes::Bytes;
 use http::HeaderValue;
 
 use crate::negotiate::Coding;
+
+/// Hands out distinct ids, so thread copies of two caches never mix.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// cache id → this thread's copies.
+    static FRONT: RefCell<HashMap<u64, Front>> = RefCell::new(HashMap::new());
+}
+
+/// One thread's copies of one cache's entries.
+#[derive(Default)]
+struct Front {
+    map: HashMap<Box<str>, Local>,
+    bytes: u64,
+}
+
+/// A thread's private copy of an entry, and the shared entry it copies.
+struct Local {
+    copy: Entry,
+    src: Arc<Entry>,
+    checked_ms: u64,
+}
 
 /// A compressed form of an entry (precompressed sibling or made here).
 #[derive(Debug)]
@@ -101,6 +131,26 @@ impl Entry {
         }
     }
 
+    /// A copy with buffers and header values of its own.
+    fn deep_copy(&self) -> Entry {
+        let hv = |v: &HeaderValue| HeaderValue::from_bytes(v.as_bytes()).unwrap_or_else(|_| v.clone());
+        Entry {
+            path: self.path.clone(),
+            body: Bytes::copy_from_slice(&self.body),
+            stamp: self.stamp,
+            etag: hv(&self.etag),
+            last_modified: hv(&self.last_modified),
+            content_type: hv(&self.content_type),
+            template: self.template,
+            variants: self
+                .variants
+                .iter()
+                .map(|v| Variant { coding: v.coding, body: Bytes::copy_from_slice(&v.body), etag: hv(&v.etag) })
+                .collect(),
+            checked_ms: AtomicU64::new(0),
+        }
+    }
+
     fn weight(&self) -> u64 {
         self.body.len() as u64 + self.variants.iter().map(|v| v.body.len() as u64).sum::<u64>() + 256
     }
@@ -109,6 +159,7 @@ impl Entry {
 /// The cache: request key → entry.
 #[derive(Debug)]
 pub struct Cache {
+    id: u64,
     map: RwLock<HashMap<Box<str>, Arc<Entry>>>,
     bytes: AtomicU64,
     max_bytes: u64,
@@ -120,6 +171,7 @@ impl Cache {
     /// An empty cache of at most `max_bytes`, trusting entries `revalidate` long.
     pub fn new(max_bytes: u64, revalidate: std::time::Duration) -> Self {
         Cache {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             map: RwLock::default(),
             bytes: AtomicU64::new(0),
             max_bytes,
@@ -151,6 +203,52 @@ impl Cache {
                 None
             }
         }
+    }
+
+    /// Runs `f` on this thread's copy of the entry for `key`, refreshing the
+    /// copy from the shared map when it is due for a check; `None` when the
+    /// key is not cached.
+    pub fn with_local<R>(&self, key: &str, f: impl FnOnce(&Entry) -> R) -> Option<R> {
+        let now = self.now_ms();
+        let mut f = Some(f);
+        let fresh = FRONT.with(|front| {
+            let front = front.borrow();
+            let local = front.get(&self.id)?.map.get(key)?;
+            let run = f.take_if(|_| now.saturating_sub(local.checked_ms) < self.revalidate_ms)?;
+            Some(run(&local.copy))
+        });
+        if fresh.is_some() {
+            return fresh;
+        }
+        let f = f?;
+        let shared = self.get(key);
+        FRONT.with(|front| {
+            let mut front = front.borrow_mut();
+            let mine = front.entry(self.id).or_default();
+            let Some(src) = shared else {
+                if let Some(old) = mine.map.remove(key) {
+                    mine.bytes -= old.copy.weight();
+                }
+                return None;
+            };
+            if let Some(local) = mine.map.get_mut(key) {
+                if Arc::ptr_eq(&local.src, &src) {
+                    local.checked_ms = now;
+                    return Some(f(&local.copy));
+                }
+            }
+            let copy = src.deep_copy();
+            let w = copy.weight();
+            if let Some(old) = mine.map.remove(key) {
+                mine.bytes -= old.copy.weight();
+            }
+            if mine.bytes + w > self.max_bytes {
+                return Some(f(&copy));
+            }
+            mine.bytes += w;
+            let local = mine.map.entry(key.into()).or_insert(Local { copy, src, checked_ms: now });
+            Some(f(&local.copy))
+        })
     }
 
     /// Stores an entry (skipped when the cache is full).
@@ -198,6 +296,29 @@ mod tests {
         std::fs::write(&p, b"three").unwrap();
         assert!(cache.get("a.txt").is_none());
         assert_eq!(cache.bytes(), 0);
+    }
+
+    #[test]
+    fn thread_copies_follow_the_shared_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        std::fs::write(&p, b"one").unwrap();
+        let cache = Cache::new(1 << 20, Duration::ZERO);
+        let load = || {
+            let meta = std::fs::metadata(&p).unwrap();
+            let body = Bytes::from(std::fs::read(&p).unwrap());
+            Arc::new(Entry::new(p.clone(), body, Stamp::of(&meta), HeaderValue::from_static("t"), false))
+        };
+        assert!(cache.with_local("a", |e| e.body.clone()).is_none());
+        cache.insert("a", load());
+        assert_eq!(cache.with_local("a", |e| e.body.clone()).unwrap(), "one");
+        std::fs::write(&p, b"three").unwrap();
+        assert!(cache.with_local("a", |e| e.body.clone()).is_none(), "a changed file drops out");
+        cache.insert("a", load());
+        assert_eq!(cache.with_local("a", |e| e.body.clone()).unwrap(), "three");
+        // Another cache never sees this one's copies.
+        let other = Cache::new(1 << 20, Duration::ZERO);
+        assert!(other.with_local("a", |_| ()).is_none());
     }
 
     #[test]

@@ -95,9 +95,20 @@ impl Site {
 
     /// Answers from a cached entry.
     pub(crate) async fn send_entry(&self, entry: &Entry, ask: &Ask<'_>, status: StatusCode) -> Response<Body> {
-        if entry.template && self.cfg.templates {
+        if self.templated(entry) {
             return self.send_template(&entry.body, &entry.content_type, ask, status).await;
         }
+        self.entry_response(entry, ask, status)
+    }
+
+    /// Whether an entry is filled per request.
+    pub(crate) fn templated(&self, entry: &Entry) -> bool {
+        entry.template && self.cfg.templates
+    }
+
+    /// Answers from a cached entry that is not a template (no await: this is
+    /// the hot path, also run from the per-thread front cache).
+    pub(crate) fn entry_response(&self, entry: &Entry, ask: &Ask<'_>, status: StatusCode) -> Response<Body> {
         let mut h = HeaderMap::with_capacity(8);
         h.insert(header::CONTENT_TYPE, entry.content_type.clone());
         if status != StatusCode::OK {

@@ -155,6 +155,11 @@ impl Site {
         } else {
             Cow::Borrowed(&clean.rel)
         };
+        let hit =
+            self.cache.with_local(&key, |e| (!self.templated(e)).then(|| self.entry_response(e, &ask, StatusCode::OK)));
+        if let Some(Some(resp)) = hit {
+            return resp;
+        }
         if let Some(entry) = self.cache.get(&key) {
             return self.send_entry(&entry, &ask, StatusCode::OK).await;
         }
