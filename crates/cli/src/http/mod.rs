@@ -65,7 +65,8 @@ pub struct HttpArgs {
     /// Files up to this size are kept in memory, in bytes.
     #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
     pub cache_file_max: u64,
-    /// Memory the file cache may use, in MiB.
+    /// Memory the file cache may use, in MiB (the shared copies, and again at
+    /// most this much per connection thread for its private copies).
     #[arg(long, default_value_t = 64, value_name = "MIB")]
     pub cache_mib: u64,
     /// A cached file is re-checked on disk at most this often, in milliseconds.
