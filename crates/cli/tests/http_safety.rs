@@ -125,28 +125,22 @@ fn slowloris_is_cut_while_others_are_served() {
         if i % 4 == 0 {
             let t = Instant::now();
             assert_eq!(status_of(&raw_get(a, "/hello.txt")), 200);
-            assert!(t.elapsed() < Duration::from_millis(900));
+            assert!(t.elapsed() < Duration::from_secs(3), "served in {:?}", t.elapsed());
         }
         std::thread::sleep(Duration::from_millis(150));
         if slow.write_all(format!("X-Drip-{i}: y\r\n").as_bytes()).is_err() {
             cut_after = Some(started.elapsed());
             break;
         }
+        // Has the server closed (EOF) or answered (408/400) yet?
         slow.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
         let mut b = [0u8; 256];
         match slow.read(&mut b) {
-            Ok(0) | Err(_) if started.elapsed() > Duration::from_millis(900) => {
-                // Read timed out (still open) or EOF; tell them apart.
-                if matches!(slow.read(&mut b), Ok(0)) {
-                    cut_after = Some(started.elapsed());
-                    break;
-                }
-            }
-            Ok(n) if n > 0 => {
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            _ => {
                 cut_after = Some(started.elapsed());
                 break;
             }
-            _ => {}
         }
     }
     let cut = cut_after.expect("the dribbling client was never cut");
