@@ -188,6 +188,9 @@ async fn connection(
     let idle = times.idle;
     let activity = Arc::new(AtomicU64::new(0));
     let io = TokioIo::new(Watched { inner: stream, activity: activity.clone() });
+    // Each request clones this connection's own handle: its reference count
+    // lives on this thread, unlike the shared site's.
+    let site = Arc::new(site);
     let svc = service_fn(move |req| {
         let site = site.clone();
         async move { Ok::<_, Infallible>(site.handle(req, peer).await) }
