@@ -1,0 +1,146 @@
+//! Response bodies without boxing on the hot path: nothing, one buffer, a
+//! file range read in large chunks, or (rarely) a boxed stream.
+//!
+//! A file is read with positioned reads on the blocking pool, one chunk
+//! ahead: while hyper writes chunk N to the socket, chunk N+1 is being read,
+//! so disk and network overlap.
+
+use std::fs::File;
+use std::future::Future as _;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Frame, SizeHint};
+use http_body_util::combinators::UnsyncBoxBody;
+use tokio::task::JoinHandle;
+
+/// Bytes read per chunk of a streamed file.
+pub const CHUNK: usize = 512 * 1024;
+
+/// A response body.
+pub enum Body {
+    /// No bytes.
+    Empty,
+    /// One buffer (cached files, pages).
+    Full(Option<Bytes>),
+    /// A byte range of a file.
+    File(FileBody),
+    /// Anything else (on-the-fly compression).
+    Stream(UnsyncBoxBody<Bytes, io::Error>),
+}
+
+impl Body {
+    /// A body holding `b`.
+    pub fn full(b: impl Into<Bytes>) -> Self {
+        Body::Full(Some(b.into()))
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Body::Empty"),
+            Body::Full(b) => write!(f, "Body::Full({} bytes)", b.as_ref().map_or(0, Bytes::len)),
+            Body::File(fb) => write!(f, "Body::File({}..{})", fb.pos, fb.end),
+            Body::Stream(_) => f.write_str("Body::Stream"),
+        }
+    }
+}
+
+/// Streams `start..end` of a file.
+pub struct FileBody {
+    file: Arc<File>,
+    pos: u64,
+    end: u64,
+    next: Option<JoinHandle<io::Result<Bytes>>>,
+}
+
+impl FileBody {
+    /// A body sending bytes `start..end` of `file`.
+    pub fn new(file: File, start: u64, end: u64) -> Self {
+        FileBody { file: Arc::new(file), pos: start, end, next: None }
+    }
+
+    fn spawn_read(&mut self, at: u64) {
+        let want = (self.end - at).min(CHUNK as u64) as usize;
+        let file = self.file.clone();
+        self.next = Some(tokio::task::spawn_blocking(move || {
+            let mut buf = BytesMut::zeroed(want);
+            let mut filled = 0;
+            while filled < want {
+                match file.read_at(&mut buf[filled..], at + filled as u64) {
+                    Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being sent")),
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(buf.freeze())
+        }));
+    }
+}
+
+impl Drop for FileBody {
+    fn drop(&mut self) {
+        if let Some(h) = self.next.take() {
+            h.abort();
+        }
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        match self.get_mut() {
+            Body::Empty => Poll::Ready(None),
+            Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::Stream(s) => Pin::new(s).poll_frame(cx),
+            Body::File(f) => {
+                if f.pos >= f.end {
+                    return Poll::Ready(None);
+                }
+                if f.next.is_none() {
+                    f.spawn_read(f.pos);
+                }
+                let Some(handle) = f.next.as_mut() else { return Poll::Ready(None) };
+                let res = ready!(Pin::new(handle).poll(cx));
+                f.next = None;
+                let chunk = match res {
+                    Ok(Ok(chunk)) => chunk,
+                    Ok(Err(e)) => return Poll::Ready(Some(Err(e))),
+                    Err(e) => return Poll::Ready(Some(Err(io::Error::other(e)))),
+                };
+                f.pos += chunk.len() as u64;
+                if f.pos < f.end {
+                    // Read ahead while this chunk goes out.
+                    f.spawn_read(f.pos);
+                }
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Empty => true,
+            Body::Full(b) => b.is_none(),
+            Body::File(f) => f.pos >= f.end,
+            Body::Stream(s) => s.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Empty => SizeHint::with_exact(0),
+            Body::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Body::File(f) => SizeHint::with_exact(f.end.saturating_sub(f.pos)),
+            Body::Stream(s) => s.size_hint(),
+        }
+    }
+}
