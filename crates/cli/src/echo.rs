@@ -122,13 +122,6 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(stream: S, info: ConnInfo, mo
 
 /// `sockit up`: echo on its defaults.
 pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Wrap {
-        #[command(flatten)]
-        args: EchoArgs,
-    }
     let port = ctx.port(9999).to_string();
-    let wrap = Wrap::try_parse_from(["echo", "--bind", &ctx.bind, "--port", &port])?;
-    start(wrap.args, ctx.shutdown.clone()).await
+    start(ctx.args(&["--port", &port])?, ctx.shutdown.clone()).await
 }

@@ -38,6 +38,17 @@ pub struct UpContext {
 }
 
 impl UpContext {
+    /// A service's flags as its own command line would give them:
+    /// `--bind` from `up`, then `flags` (ports and the like), defaults for
+    /// everything else — so `up` can never drift from a service's defaults.
+    pub fn args<A: clap::Args>(&self, flags: &[&str]) -> anyhow::Result<A> {
+        let command = A::augment_args(clap::Command::new("up")).no_binary_name(true);
+        let mut argv = vec!["--bind", self.bind.as_str()];
+        argv.extend_from_slice(flags);
+        let matches = command.try_get_matches_from(argv)?;
+        Ok(A::from_arg_matches(&matches)?)
+    }
+
     /// `default`, or 0 under `--any-port`.
     pub fn port(&self, default: u16) -> u16 {
         if self.any_port {

@@ -38,13 +38,6 @@ pub async fn run(cmd: ChatCommand) -> anyhow::Result<ExitCode> {
 
 /// `sockit up`: the chat server on its defaults.
 pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Wrap {
-        #[command(flatten)]
-        args: ServeArgs,
-    }
     let port = ctx.port(serve::DEFAULT_PORT).to_string();
-    let wrap = Wrap::try_parse_from(["chat", "--bind", &ctx.bind, "--port", &port])?;
-    serve::start(wrap.args, ctx.shutdown.clone()).await
+    serve::start(ctx.args(&["--port", &port])?, ctx.shutdown.clone()).await
 }

@@ -152,13 +152,6 @@ pub async fn start(args: HttpArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
 
 /// `sockit up`: the current folder on 8080.
 pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Wrap {
-        #[command(flatten)]
-        args: HttpArgs,
-    }
     let port = ctx.port(8080).to_string();
-    let wrap = Wrap::try_parse_from(["http", "--bind", &ctx.bind, "--port", &port, "."])?;
-    start(wrap.args, ctx.shutdown.clone()).await
+    start(ctx.args(&["--port", &port, "."])?, ctx.shutdown.clone()).await
 }

@@ -33,25 +33,7 @@ pub async fn run(cmd: TimeCommand) -> anyhow::Result<ExitCode> {
 
 /// `sockit up`: every time service on its default port.
 pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Wrap {
-        #[command(flatten)]
-        args: serve::ServeArgs,
-    }
-    let ports: Vec<String> = [9000, 9013, 9037, 9123].iter().map(|&p| ctx.port(p).to_string()).collect();
-    let wrap = Wrap::try_parse_from([
-        "time",
-        "--bind",
-        &ctx.bind,
-        "--strftime-port",
-        &ports[0],
-        "--daytime-port",
-        &ports[1],
-        "--time-port",
-        &ports[2],
-        "--sntp-port",
-        &ports[3],
-    ])?;
-    serve::start(wrap.args, ctx.shutdown.clone()).await
+    let [strftime, daytime, time, sntp] = [9000, 9013, 9037, 9123].map(|p| ctx.port(p).to_string());
+    let flags = ["--strftime-port", &strftime, "--daytime-port", &daytime, "--time-port", &time, "--sntp-port", &sntp];
+    serve::start(ctx.args(&flags)?, ctx.shutdown.clone()).await
 }
