@@ -22,7 +22,7 @@ pub use serve::ServeArgs;
 #[derive(Subcommand, Debug)]
 pub enum ChatCommand {
     /// Run a chat room server (TCP and UDP on the same port; nc, telnet and
-    /// `sockit chat join` are clients).
+    /// `sockit chat join` are clients; browsers use the web port).
     Serve(ServeArgs),
     /// Join a chat room from the terminal.
     Join(client::JoinArgs),
@@ -45,6 +45,7 @@ pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
         args: ServeArgs,
     }
     let port = ctx.port(serve::DEFAULT_PORT).to_string();
-    let wrap = Wrap::try_parse_from(["chat", "--bind", &ctx.bind, "--port", &port])?;
+    let web_port = ctx.port(serve::DEFAULT_WEB_PORT).to_string();
+    let wrap = Wrap::try_parse_from(["chat", "--bind", &ctx.bind, "--port", &port, "--web-port", &web_port])?;
     serve::start(wrap.args, ctx.shutdown.clone()).await
 }
