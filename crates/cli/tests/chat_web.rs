@@ -17,11 +17,17 @@ const WAIT: Duration = Duration::from_secs(10);
 /// A WebSocket client in plain python3. Reads commands on stdin
 /// (`T text`: text message; `BIG n`: a `{"text": "xxx…"}` of n x's; `B data`:
 /// binary message; `PING data`; `CLOSE`), prints what arrives (`OPEN`,
-/// `TEXT payload`, `PONG payload`, `CLOSE code reason`, `EOF`).
+/// `TEXT payload`, `PONG payload`, `CLOSE code reason`, `EOF`). With a third
+/// argument `stall` it has a 4 KiB receive buffer and reads nothing until
+/// told `GO`.
 const PY_WS: &str = r#"
 import base64, hashlib, os, socket, struct, sys, threading
 host, port = sys.argv[1], int(sys.argv[2])
-s = socket.create_connection((host, port))
+stall = sys.argv[3:] == ["stall"]
+s = socket.socket()
+if stall:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect((host, port))
 key = base64.b64encode(os.urandom(16)).decode()
 s.sendall(("GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (host, port, key)).encode())
@@ -37,6 +43,7 @@ if b" 101 " not in head.split(b"\r\n")[0] or accept not in head:
     sys.exit("bad handshake: %r" % head)
 print("OPEN", flush=True)
 lock = threading.Lock()
+go = threading.Event()
 def send(op, payload):
     mask = os.urandom(4)
     n = len(payload)
@@ -57,7 +64,10 @@ def writer():
         elif kind == "B": send(2, arg.encode())
         elif kind == "PING": send(9, arg.encode())
         elif kind == "CLOSE": send(8, struct.pack(">H", 1000))
+        elif kind == "GO": go.set()
 threading.Thread(target=writer, daemon=True).start()
+if stall:
+    go.wait()
 def recv(n):
     global buf
     while len(buf) < n:
@@ -124,14 +134,16 @@ impl Proc {
     }
 
     fn ws(addr: SocketAddr) -> Proc {
+        Proc::ws_with(addr, &[])
+    }
+
+    fn ws_with(addr: SocketAddr, extra: &[&str]) -> Proc {
         need("python3");
-        let mut p = Proc::spawn(Command::new("python3").args([
-            "-u",
-            "-c",
-            PY_WS,
-            &addr.ip().to_string(),
-            &addr.port().to_string(),
-        ]));
+        let mut p = Proc::spawn(
+            Command::new("python3")
+                .args(["-u", "-c", PY_WS, &addr.ip().to_string(), &addr.port().to_string()])
+                .args(extra),
+        );
         p.expect("OPEN");
         p
     }
@@ -253,6 +265,44 @@ fn bad_websocket_messages_get_error_events_and_the_member_stays() {
     ws.event("closing");
     assert!(ws.expect("CLOSE").starts_with("CLOSE 1009"), "{:#?}", ws.seen);
     nc.expect("left (message too large)");
+    assert!(s.stop(WAIT).success());
+}
+
+/// A browser that stops reading is dropped once its send queue passes
+/// `--send-queue`; the room is told and keeps going for everyone else.
+#[test]
+fn slow_websocket_member_is_dropped() {
+    // No replay: twenty 1 KB messages would fill the new member's queue at once.
+    let s = serve(&["--flood-rate", "0", "--send-queue", "16384", "--socket-buffer", "4096", "--replay", "0"]);
+    // The sender (members do not receive their own messages).
+    let mut nc = Proc::nc(s.addr("tcp"));
+    nc.expect("joined lobby");
+    let mut slow = Proc::ws_with(s.addr("http"), &["stall"]);
+    nc.expect("joined lobby");
+    slow.say("/nick slow");
+    nc.expect("is now known as slow");
+    // ~1 MB of room traffic: far beyond 16 KiB queued plus a few KiB of
+    // kernel buffers on each side.
+    let mut stdin = nc.child.stdin.take().unwrap();
+    let line = format!("{}\n", "m".repeat(1000));
+    let writer = std::thread::spawn(move || {
+        for _ in 0..1000 {
+            if stdin.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+        }
+        stdin
+    });
+    nc.expect("slow left (send queue exceeded)");
+    nc.child.stdin = Some(writer.join().unwrap());
+    // The room carries on.
+    let mut fast = Proc::ws(s.addr("http"));
+    fast.event("joined lobby");
+    nc.send("after the slow one");
+    fast.event("after the slow one");
+    // The stalled client, once it reads, finds the end of its connection.
+    slow.send("GO");
+    slow.expect("EOF");
     assert!(s.stop(WAIT).success());
 }
 
