@@ -96,10 +96,10 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Route, usize)>, httparse::Error> {
     Ok(Some((route, len)))
 }
 
-/// Reads the request head and answers it. Returns the WebSocket key and any
-/// bytes read past the head when the client asked for an upgrade (the `101`
-/// is already sent); `None` when the connection is done.
-pub async fn accept(stream: &mut TcpStream, shutdown: &Shutdown) -> Option<(String, Vec<u8>)> {
+/// Reads the request head and answers it. When the client asked for an
+/// upgrade the `101` is sent and the bytes read past the head (already
+/// WebSocket frames) are returned; `None` when the connection is done.
+pub async fn accept(stream: &mut TcpStream, shutdown: &Shutdown) -> Option<Vec<u8>> {
     let mut buf = Vec::with_capacity(1024);
     let read = async {
         loop {
@@ -159,7 +159,7 @@ pub async fn accept(stream: &mut TcpStream, shutdown: &Shutdown) -> Option<(Stri
     };
     let wrote = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&response)).await;
     match route {
-        Route::Upgrade { key } if matches!(wrote, Ok(Ok(()))) => Some((key, buf.split_off(len.min(buf.len())))),
+        Route::Upgrade { .. } if matches!(wrote, Ok(Ok(()))) => Some(buf.split_off(len.min(buf.len()))),
         _ => {
             let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.shutdown()).await;
             None

@@ -56,7 +56,7 @@ pub fn hard_cap(max_line: usize) -> usize {
 /// Serves one connection of the web listener: the page, or a member.
 pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo) {
     let Peer::Ip(peer) = info.peer else { return };
-    let Some((_key, leftover)) = http::accept(&mut stream, &info.shutdown).await else { return };
+    let Some(leftover) = http::accept(&mut stream, &info.shutdown).await else { return };
     if chat.config.socket_buffer > 0 {
         // As for TCP members: the send queue, not the kernel, decides.
         let _ = socket2::SockRef::from(&stream).set_send_buffer_size(chat.config.socket_buffer);
