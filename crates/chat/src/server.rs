@@ -107,14 +107,19 @@ impl Chat {
         &self.config
     }
 
-    /// Serves TCP members until shutdown.
-    pub async fn serve_tcp(self, listener: TcpListener, shutdown: Shutdown) {
-        let limits = Limits {
+    /// Connection limits of a member listener (TCP or web).
+    fn member_limits(&self) -> Limits {
+        Limits {
             max_connections: self.config.max_members,
             max_per_ip: self.config.max_per_ip,
             idle_timeout: None,
             max_frame: self.config.max_line,
-        };
+        }
+    }
+
+    /// Serves TCP members until shutdown.
+    pub async fn serve_tcp(self, listener: TcpListener, shutdown: Shutdown) {
+        let limits = self.member_limits();
         StreamServer::new(listener, limits, shutdown)
             .refusal_text(|r| format!("! {r}\n").into_bytes())
             .run(move |stream, info| crate::tcp::serve_connection(self.clone(), stream, info))
@@ -125,12 +130,7 @@ impl Chat {
     /// WebSocket members at `/ws` (connections count against
     /// `max_members` and `max_per_ip` like TCP members).
     pub async fn serve_web(self, listener: TcpListener, shutdown: Shutdown) {
-        let limits = Limits {
-            max_connections: self.config.max_members,
-            max_per_ip: self.config.max_per_ip,
-            idle_timeout: None,
-            max_frame: self.config.max_line,
-        };
+        let limits = self.member_limits();
         StreamServer::new(listener, limits, shutdown)
             .refusal_text(|r| {
                 let body = format!("{r}\n");

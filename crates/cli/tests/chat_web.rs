@@ -4,15 +4,15 @@
 //! running the chat page.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod chat_support;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use chat_support::{Proc, WAIT};
 use sockit_testkit::{bin, need, Sockit};
-
-const WAIT: Duration = Duration::from_secs(10);
 
 /// A WebSocket client in plain python3. Reads commands on stdin
 /// (`T text`: text message; `BIG n`: a `{"text": "xxx…"}` of n x's; `B data`:
@@ -107,75 +107,40 @@ fn serve(extra: &[&str]) -> Sockit {
     Sockit::start(&bin(), &args, 3)
 }
 
-/// A child process fed on stdin whose stdout lines are collected.
-struct Proc {
-    child: std::process::Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+/// An nc TCP member.
+fn nc_join(addr: SocketAddr) -> Proc {
+    need("nc");
+    Proc::spawn(Command::new("nc").arg(addr.ip().to_string()).arg(addr.port().to_string()))
 }
 
-impl Proc {
-    fn spawn(cmd: &mut Command) -> Proc {
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines() {
-                let Ok(l) = l else { break };
-                let _ = tx.send(l);
-            }
-        });
-        Proc { child, lines, seen: Vec::new() }
-    }
+/// A python3 WebSocket member, connected.
+fn ws_join(addr: SocketAddr) -> Proc {
+    ws_join_with(addr, &[])
+}
 
-    fn nc(addr: SocketAddr) -> Proc {
-        need("nc");
-        Proc::spawn(Command::new("nc").arg(addr.ip().to_string()).arg(addr.port().to_string()))
-    }
+fn ws_join_with(addr: SocketAddr, extra: &[&str]) -> Proc {
+    need("python3");
+    let mut p = Proc::spawn(
+        Command::new("python3").args(["-u", "-c", PY_WS, &addr.ip().to_string(), &addr.port().to_string()]).args(extra),
+    );
+    p.expect("OPEN");
+    p
+}
 
-    fn ws(addr: SocketAddr) -> Proc {
-        Proc::ws_with(addr, &[])
-    }
-
-    fn ws_with(addr: SocketAddr, extra: &[&str]) -> Proc {
-        need("python3");
-        let mut p = Proc::spawn(
-            Command::new("python3")
-                .args(["-u", "-c", PY_WS, &addr.ip().to_string(), &addr.port().to_string()])
-                .args(extra),
-        );
-        p.expect("OPEN");
-        p
-    }
-
-    fn send(&mut self, line: &str) {
-        let stdin = self.child.stdin.as_mut().unwrap();
-        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
-        stdin.flush().unwrap();
-    }
-
+/// What a WebSocket member says and hears.
+trait WsMember {
     /// A JSON client line as a text message.
+    fn say(&mut self, text: &str);
+    /// The next `TEXT` message containing `needle`, parsed as JSON.
+    fn event(&mut self, needle: &str) -> serde_json::Value;
+}
+
+impl WsMember for Proc {
     fn say(&mut self, text: &str) {
         let json = serde_json::json!({ "text": text }).to_string();
         self.send(&format!("T {json}"));
     }
 
-    fn expect(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if l.contains(needle) {
-                        return l;
-                    }
-                }
-                Err(_) => panic!("no line containing {needle:?}; saw {:#?}", self.seen),
-            }
-        }
-    }
-
-    /// The next `TEXT` message containing `needle`, parsed as JSON.
     fn event(&mut self, needle: &str) -> serde_json::Value {
         let deadline = Instant::now() + WAIT;
         loop {
@@ -188,25 +153,18 @@ impl Proc {
     }
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A python3 WebSocket member and an nc member talk both ways; events reach
 /// the browser side as one JSON object per text message. Ping gets its Pong,
 /// and on shutdown the WebSocket member is told and gets a Close frame.
 #[test]
 fn python_websocket_and_nc_member_exchange_messages() {
     let s = serve(&[]);
-    let mut nc = Proc::nc(s.addr("tcp"));
+    let mut nc = nc_join(s.addr("tcp"));
     nc.expect("joined lobby");
     nc.send("/nick ncA");
     nc.expect("is now known as ncA");
 
-    let mut ws = Proc::ws(s.addr("http"));
+    let mut ws = ws_join(s.addr("http"));
     let joined = ws.event("joined lobby");
     assert_eq!(joined["type"], "notice", "{joined}");
     ws.say("/nick web");
@@ -243,9 +201,9 @@ fn python_websocket_and_nc_member_exchange_messages() {
 #[test]
 fn bad_websocket_messages_get_error_events_and_the_member_stays() {
     let s = serve(&["--max-line", "1024"]);
-    let mut nc = Proc::nc(s.addr("tcp"));
+    let mut nc = nc_join(s.addr("tcp"));
     nc.expect("joined lobby");
-    let mut ws = Proc::ws(s.addr("http"));
+    let mut ws = ws_join(s.addr("http"));
     ws.event("joined lobby");
 
     ws.send("BIG 5000");
@@ -275,9 +233,9 @@ fn slow_websocket_member_is_dropped() {
     // No replay: twenty 1 KB messages would fill the new member's queue at once.
     let s = serve(&["--flood-rate", "0", "--send-queue", "16384", "--socket-buffer", "4096", "--replay", "0"]);
     // The sender (members do not receive their own messages).
-    let mut nc = Proc::nc(s.addr("tcp"));
+    let mut nc = nc_join(s.addr("tcp"));
     nc.expect("joined lobby");
-    let mut slow = Proc::ws_with(s.addr("http"), &["stall"]);
+    let mut slow = ws_join_with(s.addr("http"), &["stall"]);
     nc.expect("joined lobby");
     slow.say("/nick slow");
     nc.expect("is now known as slow");
@@ -296,7 +254,7 @@ fn slow_websocket_member_is_dropped() {
     nc.expect("slow left (send queue exceeded)");
     nc.child.stdin = Some(writer.join().unwrap());
     // The room carries on.
-    let mut fast = Proc::ws(s.addr("http"));
+    let mut fast = ws_join(s.addr("http"));
     fast.event("joined lobby");
     nc.send("after the slow one");
     fast.event("after the slow one");
@@ -335,7 +293,7 @@ fn http_side_serves_the_page_and_refuses_bad_upgrades() {
     let garbage = get("\u{1}\u{2}\u{3} nonsense\r\n\r\n");
     assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage}");
 
-    let mut ws = Proc::ws(web);
+    let mut ws = ws_join(web);
     ws.event("joined lobby");
     ws.say("/rooms");
     ws.event("rooms: lobby (1)");
@@ -349,14 +307,14 @@ fn http_side_serves_the_page_and_refuses_bad_upgrades() {
 fn chromium_page_shows_history_replay() {
     need("chromium");
     let s = serve(&[]);
-    let mut nc = Proc::nc(s.addr("tcp"));
+    let mut nc = nc_join(s.addr("tcp"));
     nc.expect("joined lobby");
     nc.send("/nick ncA");
     nc.expect("is now known as ncA");
     // Markup in a message must arrive as text, never as elements.
     nc.send("replayed <b id=\"injected\">hello</b> for the browser");
     // The message is in history once another member sees it.
-    let mut ws = Proc::ws(s.addr("http"));
+    let mut ws = ws_join(s.addr("http"));
     ws.event("for the browser");
     nc.expect("joined lobby");
     drop(ws);
