@@ -363,3 +363,22 @@ fn chromium_page_shows_history_replay() {
     nc.expect("joined lobby");
     assert!(s.stop(WAIT).success());
 }
+
+/// Web connections count against `--max-per-ip`: over it, a clear 503.
+#[test]
+fn web_listener_enforces_the_per_ip_limit() {
+    let s = serve(&["--max-per-ip", "1"]);
+    let mut ws = ws_join(s.addr("http"));
+    ws.event("joined lobby");
+    let mut c = TcpStream::connect(s.addr("http")).unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    let _ = c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{out}");
+    assert!(out.contains("127.0.0.1"), "{out}");
+    // The member is unaffected.
+    ws.say("/who");
+    ws.event("members of lobby (1)");
+    assert!(s.stop(WAIT).success());
+}
