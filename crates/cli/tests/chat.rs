@@ -478,6 +478,17 @@ fn join_client_reconnects_after_restart() {
     let mut m = Member::join(addr, "watcher");
     m.send("/join ash");
     m.expect("joined ash");
+    // The client is in before the restart (its first connect may need a
+    // retry on a busy machine).
+    let deadline = Instant::now() + WAIT;
+    loop {
+        m.send("/who");
+        if m.expect("members of ash").contains("phoenix") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the client did not join: {:#?}", cli.seen);
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(s.stop(WAIT).success());
     cli.expect("server shutting down");
     cli.expect("disconnected");
