@@ -1,6 +1,6 @@
-//! sockit-chat: a chat room that TCP and UDP members share.
+//! sockit-chat: a chat room that TCP, UDP and browser (WebSocket) members share.
 //!
-//! Data flows one way: a transport ([`tcp`], [`udp`]) reads a line and hands
+//! Data flows one way: a transport ([`tcp`], [`udp`], [`ws`]) reads a line and hands
 //! it to the member's [`session::Session`], which parses it ([`command`]),
 //! room's broadcast ring or asks the registry ([`hub`]) to change
 //! membership. Every message is stored by the [`history`] writer thread.
@@ -26,6 +26,7 @@ pub mod session;
 pub mod tcp;
 pub mod text;
 pub mod udp;
+pub mod ws;
 
 pub use event::{ClientLine, Event, Format, Kind};
 pub use history::Store;

@@ -107,17 +107,40 @@ impl Chat {
         &self.config
     }
 
-    /// Serves TCP members until shutdown.
-    pub async fn serve_tcp(self, listener: TcpListener, shutdown: Shutdown) {
-        let limits = Limits {
+    /// Connection limits of a member listener (TCP or web).
+    fn member_limits(&self) -> Limits {
+        Limits {
             max_connections: self.config.max_members,
             max_per_ip: self.config.max_per_ip,
             idle_timeout: None,
             max_frame: self.config.max_line,
-        };
+        }
+    }
+
+    /// Serves TCP members until shutdown.
+    pub async fn serve_tcp(self, listener: TcpListener, shutdown: Shutdown) {
+        let limits = self.member_limits();
         StreamServer::new(listener, limits, shutdown)
             .refusal_text(|r| format!("! {r}\n").into_bytes())
             .run(move |stream, info| crate::tcp::serve_connection(self.clone(), stream, info))
+            .await;
+    }
+
+    /// Serves the web listener until shutdown: the chat page at `/`,
+    /// WebSocket members at `/ws` (connections count against
+    /// `max_members` and `max_per_ip` like TCP members).
+    pub async fn serve_web(self, listener: TcpListener, shutdown: Shutdown) {
+        let limits = self.member_limits();
+        StreamServer::new(listener, limits, shutdown)
+            .refusal_text(|r| {
+                let body = format!("{r}\n");
+                format!(
+                    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .into_bytes()
+            })
+            .run(move |stream, info| crate::ws::serve_connection(self.clone(), stream, info))
             .await;
     }
 

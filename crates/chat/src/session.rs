@@ -42,6 +42,9 @@ pub struct Session {
     bucket: TokenBucket,
     warned: bool,
     reason: &'static str,
+    /// WebSocket members speak JSON in UTF-8 only: `/text` and `/encoding`
+    /// would break the page (and a text frame is UTF-8 by definition).
+    json_only: bool,
 }
 
 impl Session {
@@ -60,7 +63,16 @@ impl Session {
             bucket: TokenBucket::new(cfg.flood_burst, cfg.flood_rate),
             warned: false,
             reason: "connection closed",
+            json_only: false,
         })
+    }
+
+    /// Fixes this member to JSON mode in UTF-8 (WebSocket members): every
+    /// line is a JSON object and `/text` and `/encoding` are refused.
+    pub fn json_only(&mut self) {
+        self.format = Format::Json;
+        self.encoding = None;
+        self.json_only = true;
     }
 
     /// The member's nick.
@@ -150,6 +162,11 @@ impl Session {
         Flow::Continue
     }
 
+    /// Reports an error to this member alone (appended to `out`).
+    pub fn error(&self, text: impl Into<String>, out: &mut Vec<Arc<Shared>>) {
+        out.push(err(text));
+    }
+
     /// Reports an over-long line.
     pub fn too_long(&self, out: &mut Vec<Arc<Shared>>) {
         out.push(err(format!("line too long (max {} bytes); it was dropped", self.chat.config.max_line)));
@@ -197,6 +214,9 @@ impl Session {
             Command::Json => {
                 self.format = Format::Json;
                 out.push(notice("json mode: one JSON object per line both ways; send {\"text\": \"...\"}"));
+            }
+            Command::Text | Command::Encoding(_) if self.json_only => {
+                out.push(err("this connection speaks JSON in UTF-8 only (WebSocket)"));
             }
             Command::Text => {
                 self.format = Format::Text;

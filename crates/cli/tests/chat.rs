@@ -2,18 +2,21 @@
 //! sockets, std sockets, and `sockit chat join`.
 #![allow(clippy::unwrap_used)]
 
+mod chat_support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use chat_support::Proc;
 use sockit_testkit::{bin, need, run_with_input, Sockit};
 
 const WAIT: Duration = Duration::from_secs(10);
 
 fn serve(extra: &[&str]) -> Sockit {
-    let mut args = vec!["chat", "serve", "--port", "0", "--no-history"];
+    let mut args = vec!["chat", "serve", "--port", "0", "--no-web", "--no-history"];
     args.extend_from_slice(extra);
     Sockit::start(&bin(), &args, 2)
 }
@@ -84,67 +87,6 @@ impl Member {
             got.push(l);
         }
         got
-    }
-}
-
-/// A child process whose stdout lines are collected.
-struct Proc {
-    child: std::process::Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Proc {
-    fn spawn(cmd: &mut Command) -> Proc {
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines() {
-                let Ok(l) = l else { break };
-                let _ = tx.send(l);
-            }
-        });
-        Proc { child, lines, seen: Vec::new() }
-    }
-
-    fn send(&mut self, line: &str) {
-        let stdin = self.child.stdin.as_mut().unwrap();
-        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
-        stdin.flush().unwrap();
-    }
-
-    fn expect(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if l.contains(needle) {
-                        return l;
-                    }
-                }
-                Err(_) => panic!("no line containing {needle:?}; saw {:#?}", self.seen),
-            }
-        }
-    }
-
-    fn wait_exit(&mut self, d: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + d;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "process did not exit; saw {:#?}", self.seen);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -403,7 +345,7 @@ fn history_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("chat.db");
     let db = db.to_str().unwrap();
-    let s = Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--history", db], 2);
+    let s = Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-web", "--history", db], 2);
     let addr = s.addr("tcp");
     let mut a = Member::join(addr, "hist");
     let mut b = Member::join(addr, "");
@@ -416,7 +358,7 @@ fn history_survives_restart() {
     a.expect("* server shutting down");
     a.expect("<EOF>");
 
-    let s = Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--history", db], 2);
+    let s = Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-web", "--history", db], 2);
     let mut c = Member::join(s.addr("tcp"), "");
     // Replay (default 20) comes first, then the join notice.
     let mut replayed = c.seen.clone();
@@ -441,7 +383,8 @@ fn kill_9_keeps_committed_history() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("chat.db");
     let db = db.to_str().unwrap();
-    let s = Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--history", db, "--flood-rate", "0"], 2);
+    let s =
+        Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-web", "--history", db, "--flood-rate", "0"], 2);
     let addr = s.addr("tcp");
     let mut a = Member::join(addr, "crash");
     let mut b = Member::join(addr, "");
@@ -451,7 +394,7 @@ fn kill_9_keeps_committed_history() {
     b.expect("before crash 199");
     std::thread::sleep(Duration::from_millis(200));
     s.kill();
-    let s = Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--history", db], 2);
+    let s = Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-web", "--history", db], 2);
     let mut c = Member::join(s.addr("tcp"), "");
     c.send("/history 1000");
     for i in 0..200 {
@@ -520,7 +463,7 @@ fn join_client_udp() {
 #[test]
 fn join_client_reconnects_after_restart() {
     let port = sockit_testkit::free_port().to_string();
-    let args = ["chat", "serve", "--port", port.as_str(), "--no-history"];
+    let args = ["chat", "serve", "--port", port.as_str(), "--no-web", "--no-history"];
     let s = Sockit::start(&bin(), &args, 2);
     let addr = s.addr("tcp");
     let mut cli = Proc::spawn(Command::new(bin()).args([
@@ -535,6 +478,17 @@ fn join_client_reconnects_after_restart() {
     let mut m = Member::join(addr, "watcher");
     m.send("/join ash");
     m.expect("joined ash");
+    // The client is in before the restart (its first connect may need a
+    // retry on a busy machine).
+    let deadline = Instant::now() + WAIT;
+    loop {
+        m.send("/who");
+        if m.expect("members of ash").contains("phoenix") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the client did not join: {:#?}", cli.seen);
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(s.stop(WAIT).success());
     cli.expect("server shutting down");
     cli.expect("disconnected");

@@ -20,7 +20,8 @@ const PAD: usize = 200;
 #[test]
 fn slow_consumer_is_dropped_and_the_room_loses_nothing() {
     need("python3");
-    let s = Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-history", "--flood-rate", "0"], 2);
+    let s =
+        Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-web", "--no-history", "--flood-rate", "0"], 2);
     let addr = s.addr("tcp");
     // The slow member: a python3 client with a tiny receive buffer that
     // reads nothing until told to, then reads what it got until EOF.

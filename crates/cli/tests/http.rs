@@ -227,9 +227,13 @@ fn up_serves_the_current_folder() {
     let mut cmd = std::process::Command::new(sockit_testkit::bin());
     cmd.args(["up", "--any-port"]).current_dir(&f.site);
     let s = sockit_testkit::Sockit::start_with(&mut cmd, 1);
-    assert!(s.wait_stderr("listening on http://", Duration::from_secs(20)), "{}", s.stderr());
-    let line = s.stderr().lines().find_map(|l| l.strip_prefix("listening on http://").map(str::to_string)).unwrap();
-    let r = curl(line.parse().unwrap(), "/hello.txt", &[]);
+    // The chat web listener also announces http://: read the table's http row.
+    assert!(s.wait_stderr("sockit is up", Duration::from_secs(20)), "{}", s.stderr());
+    let stderr = s.stderr();
+    let row =
+        stderr.lines().find(|l| l.split_whitespace().next() == Some("http")).unwrap_or_else(|| panic!("{stderr}"));
+    let url = row.split_whitespace().nth(1).unwrap().strip_prefix("http://").unwrap();
+    let r = curl(url.parse().unwrap(), "/hello.txt", &[]);
     assert_eq!((r.status, r.text().as_str()), (200, "hello, world\n"));
     assert!(s.stop(Duration::from_secs(10)).success());
 }

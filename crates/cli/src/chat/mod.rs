@@ -22,7 +22,7 @@ pub use serve::ServeArgs;
 #[derive(Subcommand, Debug)]
 pub enum ChatCommand {
     /// Run a chat room server (TCP and UDP on the same port; nc, telnet and
-    /// `sockit chat join` are clients).
+    /// `sockit chat join` are clients; browsers use the web port).
     Serve(ServeArgs),
     /// Join a chat room from the terminal.
     Join(client::JoinArgs),
@@ -39,5 +39,6 @@ pub async fn run(cmd: ChatCommand) -> anyhow::Result<ExitCode> {
 /// `sockit up`: the chat server on its defaults.
 pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
     let port = ctx.port(serve::DEFAULT_PORT).to_string();
-    serve::start(ctx.args(&["--port", &port])?, ctx.shutdown.clone()).await
+    let web_port = ctx.port(serve::DEFAULT_WEB_PORT).to_string();
+    serve::start(ctx.args(&["--port", &port, "--web-port", &web_port])?, ctx.shutdown.clone()).await
 }

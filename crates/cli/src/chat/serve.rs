@@ -1,4 +1,5 @@
-//! `sockit chat serve`: flags, history location, binding TCP and UDP.
+//! `sockit chat serve`: flags, history location, binding TCP and UDP and
+//! the web listener (chat page and WebSocket members).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +15,8 @@ use crate::common::Listener;
 
 /// The chat server's default port (TCP and UDP).
 pub const DEFAULT_PORT: u16 = 9001;
+/// The web listener's default port (page at `/`, WebSocket at `/ws`).
+pub const DEFAULT_WEB_PORT: u16 = 9080;
 
 /// Flags of `sockit chat serve`.
 #[derive(Args, Debug, Clone)]
@@ -24,6 +27,13 @@ pub struct ServeArgs {
     /// Port for TCP and UDP (0: any free port).
     #[arg(short, long, default_value_t = DEFAULT_PORT)]
     pub port: u16,
+    /// Port for the web listener: the chat page at / and WebSocket members
+    /// at /ws (0: any free port).
+    #[arg(long, default_value_t = DEFAULT_WEB_PORT, value_name = "PORT")]
+    pub web_port: u16,
+    /// No web listener (no browser members).
+    #[arg(long, conflicts_with = "web_port")]
+    pub no_web: bool,
     /// History file (SQLite). Default: chat.db in the user's data directory
     /// (~/.local/share/sockit on Linux).
     #[arg(long, value_name = "PATH", conflicts_with = "no_history")]
@@ -130,19 +140,39 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
     let (listener, socket) = bind_pair(addr)?;
     let tcp = listener.local_addr().context("reading the bound address")?;
     let udp = socket.local_addr().context("reading the bound address")?;
+    let web = if args.no_web {
+        None
+    } else {
+        let listener = bind_tcp(resolve_bind(&args.bind, args.web_port)?, "--web-port")?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        Some((listener, addr))
+    };
+    // tcp and udp first: scripts and tests read the lines in this order.
     announce("tcp", &tcp);
     announce("udp", &udp);
+    if let Some((_, addr)) = &web {
+        announce("http", addr);
+    }
     if let Store::File(p) = &store {
         tracing::info!(history = %p.display(), "chat history");
     }
     shutdown.spawn(chat.clone().serve_tcp(listener, shutdown.clone()));
-    shutdown.spawn(chat.serve_udp(socket, shutdown.clone()));
-    Ok(vec![
+    shutdown.spawn(chat.clone().serve_udp(socket, shutdown.clone()));
+    let mut rows = vec![
         Listener {
             service: "chat",
             url: format!("tcp://{tcp}"),
             try_it: format!("sockit chat join {tcp}  (or nc {} {})", tcp.ip(), tcp.port()),
         },
         Listener { service: "chat", url: format!("udp://{udp}"), try_it: format!("nc -u {} {}", udp.ip(), udp.port()) },
-    ])
+    ];
+    if let Some((listener, addr)) = web {
+        shutdown.spawn(chat.serve_web(listener, shutdown.clone()));
+        rows.push(Listener {
+            service: "chat web",
+            url: format!("http://{addr}"),
+            try_it: format!("open http://{addr}/"),
+        });
+    }
+    Ok(rows)
 }

@@ -1,0 +1,403 @@
+//! The chat room's web side against real peers: a python3 WebSocket client
+//! (standard library only: RFC 6455 handshake and frames written out in the
+//! script), `nc` TCP members, curl-free raw HTTP, and headless Chromium
+//! running the chat page.
+#![allow(clippy::unwrap_used)]
+
+mod chat_support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chat_support::{Proc, WAIT};
+use sockit_testkit::{bin, need, Sockit};
+
+/// A WebSocket client in plain python3. Reads commands on stdin
+/// (`T text`: text message; `BIG n`: a `{"text": "xxx…"}` of n x's; `B data`:
+/// binary message; `PING data`; `CLOSE`), prints what arrives (`OPEN`,
+/// `TEXT payload`, `PONG payload`, `CLOSE code reason`, `EOF`). With a third
+/// argument `stall` it has a 4 KiB receive buffer and reads nothing until
+/// told `GO`.
+const PY_WS: &str = r#"
+import base64, hashlib, os, socket, struct, sys, threading
+host, port = sys.argv[1], int(sys.argv[2])
+stall = sys.argv[3:] == ["stall"]
+s = socket.socket()
+if stall:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect((host, port))
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (host, port, key)).encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    d = s.recv(4096)
+    if not d:
+        sys.exit("closed during handshake")
+    buf += d
+head, buf = buf.split(b"\r\n\r\n", 1)
+accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+if b" 101 " not in head.split(b"\r\n")[0] or accept not in head:
+    sys.exit("bad handshake: %r" % head)
+print("OPEN", flush=True)
+lock = threading.Lock()
+go = threading.Event()
+def send(op, payload):
+    mask = os.urandom(4)
+    n = len(payload)
+    hdr = bytes([0x80 | op])
+    if n < 126:
+        hdr += bytes([0x80 | n])
+    elif n < 65536:
+        hdr += bytes([0x80 | 126]) + struct.pack(">H", n)
+    else:
+        hdr += bytes([0x80 | 127]) + struct.pack(">Q", n)
+    with lock:
+        s.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+def writer():
+    for line in sys.stdin:
+        kind, _, arg = line.rstrip("\n").partition(" ")
+        if kind == "T": send(1, arg.encode())
+        elif kind == "BIG": send(1, ('{"text": "' + "x" * int(arg) + '"}').encode())
+        elif kind == "B": send(2, arg.encode())
+        elif kind == "PING": send(9, arg.encode())
+        elif kind == "CLOSE": send(8, struct.pack(">H", 1000))
+        elif kind == "GO": go.set()
+threading.Thread(target=writer, daemon=True).start()
+if stall:
+    go.wait()
+def recv(n):
+    global buf
+    while len(buf) < n:
+        d = s.recv(65536)
+        if not d:
+            raise EOFError
+        buf += d
+    out, buf = buf[:n], buf[n:]
+    return out
+try:
+    while True:
+        b0, b1 = recv(2)
+        op, n = b0 & 0x0F, b1 & 0x7F
+        if b1 & 0x80:
+            sys.exit("server frames must not be masked")
+        if n == 126:
+            n = struct.unpack(">H", recv(2))[0]
+        elif n == 127:
+            n = struct.unpack(">Q", recv(8))[0]
+        payload = recv(n)
+        if op == 1:
+            print("TEXT " + payload.decode(), flush=True)
+        elif op == 8:
+            code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 0
+            print("CLOSE %d %s" % (code, payload[2:].decode()), flush=True)
+        elif op == 10:
+            print("PONG " + payload.decode(), flush=True)
+        else:
+            print("OP %d" % op, flush=True)
+except (EOFError, ConnectionResetError):
+    print("EOF", flush=True)
+"#;
+
+fn serve(extra: &[&str]) -> Sockit {
+    let mut args = vec!["chat", "serve", "--port", "0", "--web-port", "0", "--no-history"];
+    args.extend_from_slice(extra);
+    Sockit::start(&bin(), &args, 3)
+}
+
+/// An nc TCP member.
+fn nc_join(addr: SocketAddr) -> Proc {
+    need("nc");
+    Proc::spawn(Command::new("nc").arg(addr.ip().to_string()).arg(addr.port().to_string()))
+}
+
+/// A python3 WebSocket member, connected.
+fn ws_join(addr: SocketAddr) -> Proc {
+    ws_join_with(addr, &[])
+}
+
+fn ws_join_with(addr: SocketAddr, extra: &[&str]) -> Proc {
+    need("python3");
+    let mut p = Proc::spawn(
+        Command::new("python3").args(["-u", "-c", PY_WS, &addr.ip().to_string(), &addr.port().to_string()]).args(extra),
+    );
+    p.expect("OPEN");
+    p
+}
+
+/// What a WebSocket member says and hears.
+trait WsMember {
+    /// A JSON client line as a text message.
+    fn say(&mut self, text: &str);
+    /// The next `TEXT` message containing `needle`, parsed as JSON.
+    fn event(&mut self, needle: &str) -> serde_json::Value;
+}
+
+impl WsMember for Proc {
+    fn say(&mut self, text: &str) {
+        let json = serde_json::json!({ "text": text }).to_string();
+        self.send(&format!("T {json}"));
+    }
+
+    fn event(&mut self, needle: &str) -> serde_json::Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let l = self.expect(needle);
+            if let Some(json) = l.strip_prefix("TEXT ") {
+                return serde_json::from_str(json).unwrap_or_else(|e| panic!("not one JSON object ({e}): {json}"));
+            }
+            assert!(Instant::now() < deadline, "no TEXT message with {needle:?}; saw {:#?}", self.seen);
+        }
+    }
+}
+
+/// A python3 WebSocket member and an nc member talk both ways; events reach
+/// the browser side as one JSON object per text message. Ping gets its Pong,
+/// and on shutdown the WebSocket member is told and gets a Close frame.
+#[test]
+fn python_websocket_and_nc_member_exchange_messages() {
+    let s = serve(&[]);
+    let mut nc = nc_join(s.addr("tcp"));
+    nc.expect("joined lobby");
+    nc.send("/nick ncA");
+    nc.expect("is now known as ncA");
+
+    let mut ws = ws_join(s.addr("http"));
+    let joined = ws.event("joined lobby");
+    assert_eq!(joined["type"], "notice", "{joined}");
+    ws.say("/nick web");
+    ws.event("is now known as web");
+    nc.expect("is now known as web");
+    ws.say("hello from the browser 你好");
+    assert_eq!(nc.expect("from the browser"), "<web> hello from the browser 你好");
+
+    nc.send("hi web, from nc");
+    let ev = ws.event("from nc");
+    assert_eq!(ev["type"], "msg");
+    assert_eq!(ev["from"], "ncA");
+    assert_eq!(ev["room"], "lobby");
+    assert_eq!(ev["text"], "hi web, from nc");
+    assert!(ev["ts"].as_i64().unwrap() > 0);
+
+    // Commands pass through; /text would break a JSON-only member.
+    ws.say("/who");
+    ws.event("members of lobby (2)");
+    ws.say("/text");
+    assert_eq!(ws.event("JSON in UTF-8 only")["type"], "error");
+    ws.send("PING are-you-there");
+    ws.expect("PONG are-you-there");
+
+    let status = s.stop(WAIT);
+    assert!(status.success(), "{status:?}");
+    assert_eq!(ws.event("server shutting down")["type"], "notice");
+    assert!(ws.expect("CLOSE").starts_with("CLOSE 1001"), "{:#?}", ws.seen);
+    nc.expect("* server shutting down");
+}
+
+/// Over-size, binary and invalid messages each get an error event and the
+/// member stays; a message beyond the hard cap closes with 1009.
+#[test]
+fn bad_websocket_messages_get_error_events_and_the_member_stays() {
+    let s = serve(&["--max-line", "1024"]);
+    let mut nc = nc_join(s.addr("tcp"));
+    nc.expect("joined lobby");
+    let mut ws = ws_join(s.addr("http"));
+    ws.event("joined lobby");
+
+    ws.send("BIG 5000");
+    let ev = ws.event("too long");
+    assert_eq!(ev["type"], "error");
+    assert!(ev["text"].as_str().unwrap().contains("max 1024 bytes"), "{ev}");
+    ws.send("B \u{1}\u{2}");
+    assert_eq!(ws.event("binary messages are not read")["type"], "error");
+    ws.send("T not json");
+    assert_eq!(ws.event("invalid JSON")["type"], "error");
+
+    // Still a member: its next message reaches the room.
+    ws.say("still here");
+    nc.expect("> still here");
+
+    ws.send("BIG 70000");
+    ws.event("closing");
+    assert!(ws.expect("CLOSE").starts_with("CLOSE 1009"), "{:#?}", ws.seen);
+    nc.expect("left (message too large)");
+    assert!(s.stop(WAIT).success());
+}
+
+/// A browser that stops reading is dropped once its send queue passes
+/// `--send-queue`; the room is told and keeps going for everyone else.
+#[test]
+fn slow_websocket_member_is_dropped() {
+    // No replay: twenty 1 KB messages would fill the new member's queue at once.
+    let s = serve(&["--flood-rate", "0", "--send-queue", "16384", "--socket-buffer", "4096", "--replay", "0"]);
+    // The sender (members do not receive their own messages).
+    let mut nc = nc_join(s.addr("tcp"));
+    nc.expect("joined lobby");
+    let mut slow = ws_join_with(s.addr("http"), &["stall"]);
+    nc.expect("joined lobby");
+    slow.say("/nick slow");
+    nc.expect("is now known as slow");
+    // ~1 MB of room traffic: far beyond 16 KiB queued plus a few KiB of
+    // kernel buffers on each side.
+    let mut stdin = nc.child.stdin.take().unwrap();
+    let line = format!("{}\n", "m".repeat(1000));
+    let writer = std::thread::spawn(move || {
+        for _ in 0..1000 {
+            if stdin.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+        }
+        stdin
+    });
+    nc.expect("slow left (send queue exceeded)");
+    nc.child.stdin = Some(writer.join().unwrap());
+    // The room carries on.
+    let mut fast = ws_join(s.addr("http"));
+    fast.event("joined lobby");
+    nc.send("after the slow one");
+    fast.event("after the slow one");
+    // The stalled client, once it reads, finds the end of its connection.
+    slow.send("GO");
+    slow.expect("EOF");
+    assert!(s.stop(WAIT).success());
+}
+
+/// Raw HTTP: the page, a plain GET /ws (400), an unknown path (404); the
+/// server keeps serving WebSocket members afterwards.
+#[test]
+fn http_side_serves_the_page_and_refuses_bad_upgrades() {
+    let s = serve(&[]);
+    let web = s.addr("http");
+    let get = |req: &str| {
+        let mut c = TcpStream::connect(web).unwrap();
+        c.set_read_timeout(Some(WAIT)).unwrap();
+        c.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        out
+    };
+    let page = get("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("Content-Type: text/html; charset=utf-8"), "{page}");
+    assert!(page.contains("new WebSocket("), "{page}");
+    assert!(!page.contains("innerHTML"), "the page must render text with textContent only");
+    assert!(!page.contains("http://") && !page.contains("https://"), "the page must not load external assets");
+
+    let bad = get("GET /ws HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(bad.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{bad}");
+    assert!(bad.contains("expects a WebSocket upgrade"), "{bad}");
+    let missing = get("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    let garbage = get("\u{1}\u{2}\u{3} nonsense\r\n\r\n");
+    assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage}");
+
+    let mut ws = ws_join(web);
+    ws.event("joined lobby");
+    ws.say("/rooms");
+    ws.event("rooms: lobby (1)");
+    assert!(s.stop(WAIT).success());
+}
+
+/// Headless Chromium runs the page: a message sent by an nc member before
+/// the page loaded comes back in the history replay and is in the DOM,
+/// marked as history.
+#[test]
+fn chromium_page_shows_history_replay() {
+    need("chromium");
+    let s = serve(&[]);
+    let mut nc = nc_join(s.addr("tcp"));
+    nc.expect("joined lobby");
+    nc.send("/nick ncA");
+    nc.expect("is now known as ncA");
+    // Markup in a message must arrive as text, never as elements.
+    nc.send("replayed <b id=\"injected\">hello</b> for the browser");
+    // The message is in history once another member sees it.
+    let mut ws = ws_join(s.addr("http"));
+    ws.event("for the browser");
+    nc.expect("joined lobby");
+    drop(ws);
+    nc.expect("left");
+
+    // The dump is taken when virtual time runs out; a loaded machine can
+    // (rarely) deliver the WebSocket's messages later than that, so allow
+    // three page loads before calling it a failure.
+    let url = format!("http://{}/", s.addr("http"));
+    let needle = "&lt;ncA&gt; replayed &lt;b id=\"injected\"&gt;hello&lt;/b&gt; for the browser";
+    let mut dom = String::new();
+    for _ in 0..3 {
+        dom = dump_dom(&url);
+        if dom.contains(needle) {
+            break;
+        }
+    }
+    assert!(dom.contains(needle), "{dom}");
+    assert!(!dom.contains("<b id=\"injected\">"), "member text became markup: {dom}");
+    assert!(dom.contains("class=\"msg history\""), "replay not marked as history: {dom}");
+    assert!(dom.contains("[history "), "{dom}");
+    // The browser was a real member: the room saw it come and go.
+    nc.expect("joined lobby");
+    assert!(s.stop(WAIT).success());
+}
+
+/// Web connections count against `--max-per-ip`: over it, a clear 503.
+#[test]
+fn web_listener_enforces_the_per_ip_limit() {
+    let s = serve(&["--max-per-ip", "1"]);
+    let mut ws = ws_join(s.addr("http"));
+    ws.event("joined lobby");
+    let mut c = TcpStream::connect(s.addr("http")).unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    let _ = c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{out}");
+    assert!(out.contains("127.0.0.1"), "{out}");
+    // The member is unaffected.
+    ws.say("/who");
+    ws.event("members of lobby (1)");
+    assert!(s.stop(WAIT).success());
+}
+
+/// `chromium --headless --dump-dom URL` with a virtual time budget, so the
+/// page's script runs (and its WebSocket delivers) before the dump; killed
+/// after 10 s (three tries stay within 30 s).
+fn dump_dom(url: &str) -> String {
+    need("chromium");
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--dump-dom", url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish loading the chat page");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reader.join().unwrap()
+}
