@@ -19,5 +19,9 @@ pub fn init(verbose: u8, quiet: bool) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
+        // Its own report of a failed write is an `eprintln!`, which panics
+        // when stderr is a closed pipe (`sockit … 2>&1 | head -1`) and would
+        // take the logging task down with it. A lost log line is better.
+        .log_internal_errors(false)
         .try_init();
 }

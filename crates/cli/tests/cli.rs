@@ -46,3 +46,34 @@ fn up_starts_everything_prints_a_table_and_stops_cleanly() {
     let status = s.stop(Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn sigterm_stops_the_server_even_when_stderr_is_a_closed_pipe() {
+    // As in `sockit echo 2>&1 | head -1`: the reader of stderr goes away, so
+    // every later log line fails to write. The signal must still stop it.
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child =
+        Command::new(bin()).args(["echo", "--port", "0"]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("listening on tcp://"), "{first}");
+    // The BufReader (and with it the pipe's read end) is dropped here.
+    #[allow(unsafe_code)]
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("sockit did not stop on SIGTERM with stderr closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -29,8 +29,10 @@ impl Shutdown {
         let token = self.token.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
-            tracing::info!("shutdown requested");
+            // Cancel before logging: if stderr is gone (a closed pipe), a
+            // failing log write must not stand between the signal and the stop.
             token.cancel();
+            tracing::info!("shutdown requested");
         });
     }
 
