@@ -74,6 +74,10 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Route, usize)>, httparse::Error> {
         ("GET", "/ws") => {
             let key = header("sec-websocket-key").map(str::trim).filter(|k| !k.is_empty());
             match key {
+                Some(_) if !same_origin(header("origin"), header("host")) => Route::Error {
+                    status: "403 Forbidden",
+                    reason: "cross-origin WebSocket refused: the page must come from this chat server",
+                },
                 Some(key) if has_token("upgrade", "websocket") && has_token("connection", "upgrade") => {
                     if header("sec-websocket-version").map(str::trim) == Some("13") {
                         Route::Upgrade { key: key.to_string() }
@@ -94,6 +98,19 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Route, usize)>, httparse::Error> {
         _ => Route::Error { status: "404 Not Found", reason: "the chat page is at / and its WebSocket at /ws" },
     };
     Ok(Some((route, len)))
+}
+
+/// Whether a WebSocket request may join: clients that are not browsers send
+/// no `Origin`; a browser must be on a page served by this listener (its
+/// `Origin` names the same host and port as `Host`). Without this check any
+/// web site the user visits could open the local chat and talk as them.
+fn same_origin(origin: Option<&str>, host: Option<&str>) -> bool {
+    let Some(origin) = origin.map(str::trim) else { return true };
+    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    match (authority, host.map(str::trim)) {
+        (Some(a), Some(h)) => a.trim_end_matches('/').eq_ignore_ascii_case(h),
+        _ => false,
+    }
 }
 
 /// Reads the request head and answers it. When the client asked for an
@@ -194,6 +211,18 @@ mod tests {
         let (_, len) = parse(b"GET / HTTP/1.1\r\n\r\nextra").unwrap().unwrap();
         assert_eq!(len, 18);
         assert!(parse(b"\x00\x01garbage\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn cross_origin_upgrades_are_refused() {
+        let up = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:9080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+        let with = |origin: &str| route(&format!("{up}{origin}\r\n"));
+        assert!(matches!(with(""), Route::Upgrade { .. }), "no Origin: not a browser");
+        assert!(matches!(with("Origin: http://127.0.0.1:9080\r\n"), Route::Upgrade { .. }));
+        for bad in ["Origin: http://evil.example\r\n", "Origin: null\r\n", "Origin: http://127.0.0.1:9081\r\n"] {
+            assert!(matches!(with(bad), Route::Error { status: "403 Forbidden", .. }), "{bad}");
+        }
     }
 
     #[test]
