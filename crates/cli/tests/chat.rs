@@ -480,15 +480,7 @@ fn join_client_reconnects_after_restart() {
     m.expect("joined ash");
     // The client is in before the restart (its first connect may need a
     // retry on a busy machine).
-    let deadline = Instant::now() + WAIT;
-    loop {
-        m.send("/who");
-        if m.expect("members of ash").contains("phoenix") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the client did not join: {:#?}", cli.seen);
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_member(&mut m, "ash", "phoenix", || format!("the client did not join: {:#?}", cli.seen));
     assert!(s.stop(WAIT).success());
     cli.expect("server shutting down");
     cli.expect("disconnected");
@@ -496,16 +488,21 @@ fn join_client_reconnects_after_restart() {
     let mut m = Member::join(s.addr("tcp"), "watcher");
     m.send("/join ash");
     m.expect("joined ash");
-    let deadline = Instant::now() + WAIT;
-    loop {
-        m.send("/who");
-        if m.expect("members of ash").contains("phoenix") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the client did not come back: {:#?}", cli.seen);
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_member(&mut m, "ash", "phoenix", || format!("the client did not come back: {:#?}", cli.seen));
     cli.expect("reconnected");
     cli.send("back again");
     assert_eq!(m.expect("back again"), "<phoenix> back again");
+}
+
+/// Asks `/who` until `nick` is among the members of `room` (within [`WAIT`]).
+fn wait_for_member(m: &mut Member, room: &str, nick: &str, why: impl Fn() -> String) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        m.send("/who");
+        if m.expect(&format!("members of {room}")).contains(nick) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{}", why());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -8,11 +8,11 @@ mod chat_support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chat_support::{Proc, WAIT};
-use sockit_testkit::{bin, need, Sockit};
+use sockit_testkit::{bin, chromium_dump_dom, need, Sockit};
 
 /// A WebSocket client in plain python3. Reads commands on stdin
 /// (`T text`: text message; `BIG n`: a `{"text": "xxx…"}` of n x's; `B data`:
@@ -327,7 +327,7 @@ fn chromium_page_shows_history_replay() {
     let needle = "&lt;ncA&gt; replayed &lt;b id=\"injected\"&gt;hello&lt;/b&gt; for the browser";
     let mut dom = String::new();
     for _ in 0..3 {
-        dom = dump_dom(&url);
+        dom = chromium_dump_dom(&url, Some(Duration::from_secs(5)), Duration::from_secs(10));
         if dom.contains(needle) {
             break;
         }
@@ -358,46 +358,4 @@ fn web_listener_enforces_the_per_ip_limit() {
     ws.say("/who");
     ws.event("members of lobby (1)");
     assert!(s.stop(WAIT).success());
-}
-
-/// `chromium --headless --dump-dom URL` with a virtual time budget, so the
-/// page's script runs (and its WebSocket delivers) before the dump; killed
-/// after 10 s (three tries stay within 30 s).
-fn dump_dom(url: &str) -> String {
-    need("chromium");
-    let profile = tempfile::tempdir().unwrap();
-    let mut child = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(["--dump-dom", url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish loading the chat page");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    reader.join().unwrap()
 }

@@ -241,3 +241,57 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Loads `url` in headless Chromium (Debian `chromium`) and returns the DOM
+/// after the page's scripts ran. `script_budget` is Chromium's virtual time
+/// budget (how long scripts and sockets may run before the dump); the process
+/// is killed and the test fails after `timeout`. Starts with a fresh profile
+/// and the flags this sandbox needs (no background networking, no sandbox as root).
+pub fn chromium_dump_dom(url: &str, script_budget: Option<Duration>, timeout: Duration) -> String {
+    need("chromium");
+    let profile =
+        std::env::temp_dir().join(format!("sockit-chromium-{}-{}", std::process::id(), SystemTimeNanos::now()));
+    let mut cmd = Command::new("chromium");
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    if let Some(budget) = script_budget {
+        cmd.arg(format!("--virtual-time-budget={}", budget.as_millis()));
+    }
+    let mut child = cmd.args(["--dump-dom", url]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&profile);
+            panic!("chromium did not finish loading {url} within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(&profile);
+    reader.join().unwrap()
+}
+
+/// Nanoseconds since the epoch, to make temporary names unique.
+struct SystemTimeNanos;
+
+impl SystemTimeNanos {
+    fn now() -> u128 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    }
+}
