@@ -14,19 +14,22 @@
 //!    only when the digests match.
 //! 4. The receiver answers with a [`manifest::Summary`] both sides print.
 //!
-//! The data path is blocking I/O on threads, so hashing overlaps with
-//! network and disk I/O and memory stays flat: the sender reads and hashes
-//! on one thread while another sends with `sendfile(2)`; the receiver reads,
-//! hashes and writes on three, with a fixed pool of buffers.
+//! The data path is blocking I/O on two threads per side, so hashing
+//! overlaps with network and disk I/O, and file bytes are never copied into
+//! our memory: the sender hashes the file through a memory map
+//! ([`mapped`]) while the other thread sends it with `sendfile(2)`; the
+//! receiver splices each frame from the socket into the file ([`splice`])
+//! while the other thread hashes what landed, again through a map.
 
 pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod manifest;
-pub mod pool;
+pub mod mapped;
 pub mod receive;
 pub mod safety;
 pub mod send;
+pub mod splice;
 pub mod walk;
 
 pub use error::{Error, Result};

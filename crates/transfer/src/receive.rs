@@ -1,17 +1,18 @@
 //! The receiving side of a session.
 //!
-//! The calling thread reads frames and checks every one against the
-//! manifest, reading data in 256 KiB pieces into a small pool of buffers; a
-//! hasher thread computes each file's BLAKE3 as pieces arrive, and a writer
-//! thread writes `name.part` and, once the digest matched, sets the mode and
-//! mtime and renames it into place ([`crate::safety::place`]). Three threads
-//! let the receiver, the heavier side, use more than one core; the small
-//! pieces keep the buffers in flight in the CPU cache (measured: 2 MiB
-//! pieces cost a third more CPU).
+//! Two threads. The calling thread reads frames, checks every one against
+//! the manifest, and moves each data frame's bytes into `name.part` —
+//! spliced from the socket, so they never pass through our memory
+//! ([`crate::splice`]). A checker thread follows it file by file: it hashes
+//! each frame's bytes where they now lie, in the page cache ([`crate::mapped`];
+//! a few MiB behind the socket, so still in the CPU cache), and once a file's
+//! digest matched it sets the mode and mtime and renames it into place
+//! ([`crate::safety::place`]). Receiving and hashing thus run on two cores,
+//! and memory stays flat whatever the file sizes.
 
 use std::collections::HashMap;
 use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -21,16 +22,15 @@ use crate::error::{Error, Result};
 use crate::frame::{self, Kind};
 use crate::handshake::{handshake, Role};
 use crate::manifest::{Caps, Entry, EntryKind, Have, Manifest, ResumeOffer, Summary};
-use crate::pool::{Pool, Returner};
+use crate::mapped::RangeHasher;
 use crate::safety::{ensure_dir, free_space, place, prepare_parent};
 use crate::send::prefix_hasher;
+use crate::splice::{Landed, Mover, Wire};
 use crate::{FileOutcome, Progress};
 
-/// Buffers in flight per session.
-const BUFFERS: usize = 8;
-/// Bytes per buffer: data frames are read in pieces of this size. Small
-/// enough that the buffers in flight (8 × 256 KiB) stay in cache.
-pub const PIECE: u32 = 256 << 10;
+/// Frames the socket side may be ahead of the checker: enough to keep both
+/// busy, few enough that the bytes are still in the CPU cache when hashed.
+const AHEAD: usize = 4;
 
 /// How a receiver behaves.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ pub struct ReceiveOptions {
 }
 
 /// Runs a whole receiver session on a connected stream.
-pub fn receive_session<S: Read + Write>(s: &mut S, opts: &ReceiveOptions, progress: &dyn Progress) -> Result<Summary> {
+pub fn receive_session<S: Wire>(s: &mut S, opts: &ReceiveOptions, progress: &dyn Progress) -> Result<Summary> {
     handshake(s, Role::Receiver, opts.code.as_deref()).map_err(Error::handshake)?;
     let manifest = frame::expect(s, Kind::Manifest, "waiting for the manifest")?;
     let plan = match plan(&manifest, opts, progress) {
@@ -60,16 +60,13 @@ pub fn receive_session<S: Read + Write>(s: &mut S, opts: &ReceiveOptions, progre
     s.flush().map_err(|e| Error::net("while answering the manifest", e))?;
     progress.begin(plan.manifest.file_count(), plan.manifest.total_size());
 
-    let (pool, returner) = Pool::new(BUFFERS, PIECE as usize);
-    let (to_hash, hash_rx) = sync_channel::<Item>(BUFFERS);
-    let (to_write, write_rx) = sync_channel::<Item>(BUFFERS);
+    let (to_check, check_rx) = sync_channel::<Item>(AHEAD);
     let overwrite = opts.overwrite;
     let entries = &plan.manifest.entries;
     let (read, outcomes) = std::thread::scope(|scope| {
-        scope.spawn(move || hash_stage(hash_rx, to_write));
-        let writer = scope.spawn(move || write_stage(write_rx, returner, entries, overwrite, progress));
-        let read = read_stage(s, &plan, pool, to_hash, progress);
-        (read, writer.join().unwrap_or_default())
+        let checker = scope.spawn(move || check_stage(check_rx, entries, overwrite, progress));
+        let read = read_stage(s, &plan, to_check, progress);
+        (read, checker.join().unwrap_or_default())
     });
     let mut summary = finish(&plan, &outcomes, progress);
     if let Err(e) = read {
@@ -176,10 +173,18 @@ fn hash_if_len(path: &Path, max: u64, accept: impl Fn(u64) -> bool) -> Option<(u
     prefix_hasher(&mut f, len).map(|h| (len, h))
 }
 
+/// What the socket side tells the checker, in stream order.
 enum Item {
+    /// A file starts: its `.part` (open for reading), where the data starts,
+    /// and the hash state of the proven prefix before it.
     Start { index: usize, offset: u64, file: File, part: PathBuf, target: PathBuf, hasher: Box<blake3::Hasher> },
-    Data(Vec<u8>),
-    End { digest: [u8; 32], ok: bool },
+    /// The next `n` bytes of the current file are in its `.part`.
+    Written(u64),
+    /// Writing the current file failed; its remaining data is dropped.
+    Failed(String),
+    /// The sender's digest for the current file.
+    End([u8; 32]),
+    /// The sender gave up on the current file.
     Abort(String),
 }
 
@@ -197,12 +202,13 @@ struct Outcome {
 struct Current {
     index: usize,
     remaining: u64,
+    /// Its `.part`, until a write to it fails.
+    file: Option<File>,
 }
 
-fn read_stage<S: Read>(
+fn read_stage<S: Wire>(
     s: &mut S,
     plan: &Plan,
-    mut pool: Pool,
     tx: SyncSender<Item>,
     progress: &dyn Progress,
 ) -> Result<()> {
@@ -210,7 +216,8 @@ fn read_stage<S: Read>(
     let mut current: Option<Current> = None;
     let mut next_index = 0usize;
     let mut scratch = Vec::new();
-    let gone = || Error::Protocol("the writer stopped".into());
+    let mut mover = Mover::new();
+    let gone = || Error::Protocol("the checker stopped".into());
     loop {
         let h = frame::read_header(s)?.ok_or(Error::Closed("in the middle of the transfer"))?;
         match h.kind {
@@ -223,16 +230,15 @@ fn read_stage<S: Read>(
                     )));
                 }
                 cur.remaining -= u64::from(h.len);
-                // In pieces, so the few buffers in flight stay in the CPU
-                // cache between the socket read, the hash and the file write.
-                let mut left = h.len;
-                while left > 0 {
-                    let piece = left.min(PIECE);
-                    let mut buf = pool.take().ok_or_else(gone)?;
-                    frame::read_payload(s, piece, &mut buf)?;
-                    tx.send(Item::Data(buf)).map_err(|_| gone())?;
-                    left -= piece;
-                }
+                let item = match mover.copy(s, cur.file.as_ref(), u64::from(h.len))? {
+                    Landed::Written if cur.file.is_some() => Item::Written(u64::from(h.len)),
+                    Landed::Written => continue, // dropped: the file failed earlier
+                    Landed::Failed(why) => {
+                        cur.file = None;
+                        Item::Failed(why)
+                    }
+                };
+                tx.send(item).map_err(|_| gone())?;
                 continue;
             }
             Kind::Done => {
@@ -264,11 +270,12 @@ fn read_stage<S: Read>(
                     _ => plan.prefixes.get(&index).cloned().unwrap_or_default(),
                 };
                 progress.file_begin(&e.path, e.size, offset);
-                let (file, part, target) = open_part(&plan.out, e, offset)
-                    .map_err(|err| Error::io(format!("cannot write {}", part_name(&e.path)), err))?;
-                tx.send(Item::Start { index, offset, file, part, target, hasher: Box::new(hasher) })
+                let cannot = |err| Error::io(format!("cannot write {}", part_name(&e.path)), err);
+                let (file, part, target) = open_part(&plan.out, e, offset).map_err(cannot)?;
+                let checker_file = file.try_clone().map_err(cannot)?;
+                tx.send(Item::Start { index, offset, file: checker_file, part, target, hasher: Box::new(hasher) })
                     .map_err(|_| gone())?;
-                current = Some(Current { index, remaining: e.size - offset });
+                current = Some(Current { index, remaining: e.size - offset, file: Some(file) });
             }
             Kind::FileEnd => {
                 let digest = frame::decode_digest(&scratch)?;
@@ -282,7 +289,7 @@ fn read_stage<S: Read>(
                     }
                     None => return Err(Error::Protocol("FileEnd outside a file".into())),
                 }
-                tx.send(Item::End { digest, ok: false }).map_err(|_| gone())?;
+                tx.send(Item::End(digest)).map_err(|_| gone())?;
             }
             Kind::Skip => {
                 let (index, reason) = frame::decode_skip(&scratch)?;
@@ -307,6 +314,7 @@ fn open_part(out: &Path, e: &Entry, offset: u64) -> io::Result<(File, PathBuf, P
     part.push(".part");
     let part = PathBuf::from(part);
     let mut f = OpenOptions::new()
+        .read(true) // the checker hashes what was written
         .write(true)
         .create(true)
         .truncate(offset == 0)
@@ -320,65 +328,71 @@ fn open_part(out: &Path, e: &Entry, offset: u64) -> io::Result<(File, PathBuf, P
     Ok((f, part, target))
 }
 
-fn hash_stage(rx: Receiver<Item>, tx: SyncSender<Item>) {
-    let mut hasher = blake3::Hasher::new();
-    for mut item in rx {
-        match &mut item {
-            Item::Start { hasher: h, .. } => hasher = (**h).clone(),
-            Item::Data(buf) => {
-                hasher.update(buf);
-            }
-            Item::End { digest, ok } => *ok = hasher.finalize().as_bytes() == digest,
-            Item::Abort(_) => {}
-        }
-        if tx.send(item).is_err() {
-            return;
-        }
-    }
+/// The file being checked.
+struct Checking {
+    index: usize,
+    /// Where the next written bytes start.
+    pos: u64,
+    file: File,
+    part: PathBuf,
+    target: PathBuf,
+    hasher: blake3::Hasher,
 }
 
-fn write_stage(
+/// Hashes each file's bytes as the socket side reports them written, then
+/// finishes the file (digest check, mode, mtime, rename into place).
+fn check_stage(
     rx: Receiver<Item>,
-    returner: Returner,
     entries: &[Entry],
     overwrite: bool,
     progress: &dyn Progress,
 ) -> HashMap<usize, Outcome> {
     let mut outcomes: HashMap<usize, Outcome> = HashMap::new();
-    let mut cur: Option<(usize, File, PathBuf, PathBuf)> = None;
+    let mut cur: Option<Checking> = None;
+    // The current file's pages, mapped a window at a time.
+    let mut ranges: Option<RangeHasher<File>> = None;
     for item in rx {
         match item {
-            Item::Start { index, offset, file, part, target, .. } => {
+            Item::Start { index, offset, file, part, target, hasher } => {
                 outcomes.insert(index, Outcome { resumed: offset, ..Outcome::default() });
-                cur = Some((index, file, part, target));
+                let reader = file.try_clone();
+                ranges = reader.ok().map(|f| RangeHasher::new(f, entries[index].size));
+                cur = Some(Checking { index, pos: offset, file, part, target, hasher: *hasher });
             }
-            Item::Data(buf) => {
-                if let Some((index, file, _, _)) = cur.as_mut() {
-                    let o = outcomes.entry(*index).or_default();
-                    if o.error.is_none() {
-                        match file.write_all(&buf) {
-                            Ok(()) => {
-                                o.bytes += buf.len() as u64;
-                                progress.advance(buf.len() as u64);
-                            }
-                            Err(e) => o.error = Some(format!("write error: {e}")),
-                        }
+            Item::Written(n) => {
+                let Some(c) = cur.as_mut() else { continue };
+                let o = outcomes.entry(c.index).or_default();
+                if o.error.is_none() {
+                    let hashed = match ranges.as_mut() {
+                        Some(r) => r.hash(&mut c.hasher, c.pos, c.pos + n),
+                        None => Err("cannot read back what was written".into()),
+                    };
+                    match hashed {
+                        Ok(()) => o.bytes += n,
+                        Err(e) => o.error = Some(e),
                     }
                 }
-                returner.give(buf);
+                c.pos += n;
+                progress.advance(n);
             }
-            Item::End { ok, .. } => {
-                let Some((index, file, part, target)) = cur.take() else { continue };
-                let e = &entries[index];
-                let o = outcomes.entry(index).or_default();
-                if o.error.is_none() && !ok {
-                    let _ = fs::remove_file(&part);
+            Item::Failed(why) => {
+                if let Some(c) = &cur {
+                    outcomes.entry(c.index).or_default().error.get_or_insert(why);
+                }
+            }
+            Item::End(digest) => {
+                ranges = None;
+                let Some(c) = cur.take() else { continue };
+                let e = &entries[c.index];
+                let o = outcomes.entry(c.index).or_default();
+                if o.error.is_none() && c.hasher.finalize().as_bytes() != &digest {
+                    let _ = fs::remove_file(&c.part);
                     o.error = Some(
                         "BLAKE3 digest mismatch: corrupted in transit or changed while sending — run again".into(),
                     );
                 }
                 if o.error.is_none() {
-                    match finish_file(file, &part, &target, e, overwrite) {
+                    match finish_file(c.file, &c.part, &c.target, e, overwrite) {
                         Ok(to) => o.placed = Some(to),
                         Err(err) => o.error = Some(format!("cannot finish: {err}")),
                     }
@@ -390,11 +404,12 @@ fn write_stage(
                 progress.file_end(&e.path, &outcome);
             }
             Item::Abort(reason) => {
-                if let Some((index, file, _, _)) = cur.take() {
-                    let _ = file.sync_data();
-                    let o = outcomes.entry(index).or_default();
+                ranges = None;
+                if let Some(c) = cur.take() {
+                    let _ = c.file.sync_data();
+                    let o = outcomes.entry(c.index).or_default();
                     o.error = Some(format!("the sender stopped sending it: {reason}"));
-                    progress.file_end(&entries[index].path, &FileOutcome::Failed(reason));
+                    progress.file_end(&entries[c.index].path, &FileOutcome::Failed(reason));
                 }
             }
         }

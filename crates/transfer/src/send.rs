@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::FileExt;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
@@ -19,13 +18,12 @@ use crate::error::{Error, Result};
 use crate::frame::{self, Kind, MAX_DATA};
 use crate::handshake::{handshake, Role};
 use crate::manifest::{EntryKind, Have, ResumeOffer, Summary};
+use crate::mapped::RangeHasher;
 use crate::walk::Source;
 use crate::{FileOutcome, Progress};
 
 /// Hashed chunks the reader may be ahead of the socket.
 const AHEAD: usize = 4;
-/// Bytes read and hashed at a time (stays in the CPU cache).
-const HASH_PIECE: usize = 256 << 10;
 
 /// How a sender behaves.
 #[derive(Debug, Clone)]
@@ -236,13 +234,12 @@ fn read_stage(
     tx: SyncSender<Item>,
 ) {
     let mut limiter = rate.map(|rate| Limiter { rate, start: Instant::now(), done: 0 });
-    let mut buf = vec![0u8; chunk.min(HASH_PIECE)];
     for (index, e) in src.manifest.entries.iter().enumerate() {
         if e.kind != EntryKind::File {
             continue;
         }
         let next =
-            match read_file(src, index, have.remove(&index).unwrap_or_default(), &mut buf, chunk, &mut limiter, &tx) {
+            match read_file(src, index, have.remove(&index).unwrap_or_default(), chunk, &mut limiter, &tx) {
                 Ok(n) => n,
                 Err(reason) => {
                     if tx.send(Item::Skip { index, reason }).is_err() {
@@ -263,7 +260,6 @@ fn read_file(
     src: &Source,
     index: usize,
     have: Vec<Have>,
-    buf: &mut [u8],
     chunk: usize,
     limiter: &mut Option<Limiter>,
     tx: &SyncSender<Item>,
@@ -278,8 +274,9 @@ fn read_file(
     });
     // Copies the receiver already has whole: one full hash answers them all.
     if have.iter().any(|h| h.complete) {
-        let (from, base) = prefix.clone().unwrap_or((0, blake3::Hasher::new()));
-        let full = hash_range(&f, base, from, size, buf)?.finalize();
+        let (from, mut full) = prefix.clone().unwrap_or((0, blake3::Hasher::new()));
+        RangeHasher::new(&f, size).hash(&mut full, from, size)?;
+        let full = full.finalize();
         if have.iter().any(|h| h.complete && full.to_hex().as_str() == h.hash) {
             return Ok(if tx.send(Item::Present { index }).is_ok() { Next::Continue } else { Next::Stop });
         }
@@ -290,17 +287,10 @@ fn read_file(
         return Ok(Next::Stop);
     }
     let mut pos = offset;
+    let mut reader = RangeHasher::new(&f, size);
     while pos < size {
         let want = chunk.min(usize::try_from(size - pos).unwrap_or(chunk));
-        // Read and hash in cache-sized pieces; the writer sends the whole
-        // chunk from the page cache.
-        let mut done = 0;
-        while done < want {
-            let piece = buf.len().min(want - done);
-            read_exact_at(&f, &mut buf[..piece], pos + done as u64)?;
-            hasher.update(&buf[..piece]);
-            done += piece;
-        }
+        reader.hash(&mut hasher, pos, pos + want as u64)?;
         if tx.send(Item::Chunk { len: want }).is_err() {
             return Ok(Next::Stop);
         }
@@ -311,37 +301,6 @@ fn read_file(
     }
     let digest = *hasher.finalize().as_bytes();
     Ok(if tx.send(Item::End { index, digest }).is_ok() { Next::Continue } else { Next::Stop })
-}
-
-/// Continues `hasher` over bytes `from..to` of `f`.
-fn hash_range(
-    f: &File,
-    mut hasher: blake3::Hasher,
-    from: u64,
-    to: u64,
-    buf: &mut [u8],
-) -> Result<blake3::Hasher, String> {
-    let mut pos = from;
-    while pos < to {
-        let n = buf.len().min(usize::try_from(to - pos).unwrap_or(buf.len()));
-        read_exact_at(f, &mut buf[..n], pos)?;
-        hasher.update(&buf[..n]);
-        pos += n as u64;
-    }
-    Ok(hasher)
-}
-
-fn read_exact_at(f: &File, buf: &mut [u8], pos: u64) -> Result<(), String> {
-    let mut got = 0;
-    while got < buf.len() {
-        match f.read_at(&mut buf[got..], pos + got as u64) {
-            Ok(0) => return Err("the file shrank while being sent".into()),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("read error: {e}")),
-        }
-    }
-    Ok(())
 }
 
 /// BLAKE3 state after the first `len` bytes of `f`, or `None` when the file
