@@ -28,9 +28,10 @@ use crate::send::prefix_hasher;
 use crate::splice::{Landed, Mover, Wire};
 use crate::{FileOutcome, Progress};
 
-/// Frames the socket side may be ahead of the checker: enough to keep both
-/// busy, few enough that the bytes are still in the CPU cache when hashed.
-const AHEAD: usize = 4;
+/// Pipe-fulls (1 MiB) the socket side may be ahead of the checker: enough to
+/// keep both busy, few enough that the bytes are still in the CPU cache when
+/// hashed.
+const AHEAD: usize = 2;
 
 /// How a receiver behaves.
 #[derive(Debug, Clone)]
@@ -206,12 +207,7 @@ struct Current {
     file: Option<File>,
 }
 
-fn read_stage<S: Wire>(
-    s: &mut S,
-    plan: &Plan,
-    tx: SyncSender<Item>,
-    progress: &dyn Progress,
-) -> Result<()> {
+fn read_stage<S: Wire>(s: &mut S, plan: &Plan, tx: SyncSender<Item>, progress: &dyn Progress) -> Result<()> {
     let entries = &plan.manifest.entries;
     let mut current: Option<Current> = None;
     let mut next_index = 0usize;
@@ -230,15 +226,19 @@ fn read_stage<S: Wire>(
                     )));
                 }
                 cur.remaining -= u64::from(h.len);
-                let item = match mover.copy(s, cur.file.as_ref(), u64::from(h.len))? {
-                    Landed::Written if cur.file.is_some() => Item::Written(u64::from(h.len)),
-                    Landed::Written => continue, // dropped: the file failed earlier
-                    Landed::Failed(why) => {
-                        cur.file = None;
-                        Item::Failed(why)
-                    }
-                };
-                tx.send(item).map_err(|_| gone())?;
+                // The checker hashes each pipe-full as soon as it landed,
+                // while it is still in the CPU cache.
+                let mut checker_gone = false;
+                let landed = mover.copy(s, cur.file.as_ref(), u64::from(h.len), |n| {
+                    checker_gone |= tx.send(Item::Written(n)).is_err();
+                })?;
+                if checker_gone {
+                    return Err(gone());
+                }
+                if let Landed::Failed(why) = landed {
+                    cur.file = None;
+                    tx.send(Item::Failed(why)).map_err(|_| gone())?;
+                }
                 continue;
             }
             Kind::Done => {

@@ -1,11 +1,12 @@
 //! The sending side of a session.
 //!
 //! After the handshake and the manifest, two threads move the data: a
-//! reader-hasher (opens files, proves resume prefixes, reads and hashes
-//! chunk after chunk, applies `--rate-limit`) and the calling thread, which
-//! writes each hashed chunk's frame: a 5-byte header, then the bytes straight
-//! from the file with `sendfile(2)`, so the data is copied once (into the
-//! hasher) instead of twice. Hashing chunk n+1 overlaps with sending chunk n.
+//! hasher (opens files, proves resume prefixes, hashes chunk after chunk
+//! where it lies in the page cache ([`crate::mapped`]), applies
+//! `--rate-limit`) and the calling thread, which writes each hashed chunk's
+//! frame: a 5-byte header, then the bytes straight from the file with
+//! `sendfile(2)`. So the sender never copies file data at all, and hashing
+//! chunk n+1 overlaps with sending chunk n.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -223,9 +224,9 @@ enum Next {
     Stop,
 }
 
-/// The reader-hasher: for each file, proves resume prefixes, then reads and
-/// hashes chunk after chunk (with `pread`, leaving the shared file offset to
-/// the writer) and tells the writer to send each hashed chunk.
+/// The hasher: for each file, proves resume prefixes, then hashes chunk
+/// after chunk (never moving the shared file offset: that is the writer's)
+/// and tells the writer to send each hashed chunk.
 fn read_stage(
     src: &Source,
     mut have: HashMap<usize, Vec<Have>>,
@@ -238,16 +239,15 @@ fn read_stage(
         if e.kind != EntryKind::File {
             continue;
         }
-        let next =
-            match read_file(src, index, have.remove(&index).unwrap_or_default(), chunk, &mut limiter, &tx) {
-                Ok(n) => n,
-                Err(reason) => {
-                    if tx.send(Item::Skip { index, reason }).is_err() {
-                        return;
-                    }
-                    Next::Continue
+        let next = match read_file(src, index, have.remove(&index).unwrap_or_default(), chunk, &mut limiter, &tx) {
+            Ok(n) => n,
+            Err(reason) => {
+                if tx.send(Item::Skip { index, reason }).is_err() {
+                    return;
                 }
-            };
+                Next::Continue
+            }
+        };
         if let Next::Stop = next {
             return;
         }

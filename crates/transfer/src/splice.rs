@@ -11,7 +11,7 @@
 //! the frame's bytes are still read off the connection so the session goes on.
 
 use std::fs::File;
-use std::io::{self, PipeReader, PipeWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 
 use nix::errno::Errno;
@@ -58,7 +58,7 @@ pub enum Landed {
 #[derive(Debug, Default)]
 pub struct Mover {
     /// The pipe bytes pass through and its capacity, made on first use.
-    pipe: Option<(PipeReader, PipeWriter, usize)>,
+    pipe: Option<(File, File, usize)>,
     /// Set once a splice was refused: from then on every frame is copied.
     no_splice: bool,
     buf: Vec<u8>,
@@ -73,10 +73,18 @@ impl Mover {
         Mover::default()
     }
 
-    /// Moves the next `len` bytes of `wire` to `file` at its current offset;
-    /// with no file (it failed earlier) they are read and dropped. `Err` is
-    /// a connection or protocol failure that ends the session.
-    pub fn copy<W: Wire + ?Sized>(&mut self, wire: &mut W, file: Option<&File>, len: u64) -> Result<Landed> {
+    /// Moves the next `len` bytes of `wire` to `file` at its current offset,
+    /// calling `landed(n)` each time `n` more bytes are in the file (at most
+    /// a pipe-full, so they are still in the CPU cache); with no file (it
+    /// failed earlier) they are read and dropped. `Err` is a connection or
+    /// protocol failure that ends the session.
+    pub fn copy<W: Wire + ?Sized>(
+        &mut self,
+        wire: &mut W,
+        file: Option<&File>,
+        len: u64,
+        mut landed: impl FnMut(u64),
+    ) -> Result<Landed> {
         let mut file = file;
         let mut failed = None;
         let mut left = len;
@@ -89,9 +97,13 @@ impl Mover {
                 Some(step) => step,
                 None => self.copy_step(wire, file, left)?,
             };
-            if let Some(e) = error {
-                file = None;
-                failed.get_or_insert(e);
+            match error {
+                Some(e) => {
+                    file = None;
+                    failed.get_or_insert(e);
+                }
+                None if file.is_some() => landed(n),
+                None => {}
             }
             left -= n;
         }
@@ -103,7 +115,8 @@ impl Mover {
     fn splice_step<W: Wire + ?Sized>(&mut self, wire: &W, file: &File, left: u64) -> Result<Option<Step>> {
         let Some(sock) = wire.splice_fd() else { return Ok(None) };
         if self.pipe.is_none() {
-            let (r, w) = io::pipe().map_err(|e| Error::io("cannot make a pipe", e))?;
+            let (r, w) = nix::unistd::pipe().map_err(|e| Error::io("cannot make a pipe", e.into()))?;
+            let (r, w) = (File::from(r), File::from(w));
             // A larger pipe means fewer splices; the default (64 KiB) works too.
             let cap = fcntl(&w, FcntlArg::F_SETPIPE_SZ(PIPE_SIZE as i32)).map_or(64 << 10, |c| c as usize);
             self.pipe = Some((r, w, cap));
@@ -135,7 +148,7 @@ impl Mover {
                     self.no_splice = true;
                     return Ok(Some((n as u64, pipe_to_file(r, in_pipe, file, &mut self.buf))));
                 }
-                Err(e) => return Ok(Some((n as u64, drop_from_pipe(r, in_pipe, &mut self.buf, &e.desc())))),
+                Err(e) => return Ok(Some((n as u64, drop_from_pipe(r, in_pipe, &mut self.buf, e.desc())))),
             }
         }
         Ok(Some((n as u64, None)))
@@ -163,7 +176,7 @@ fn truncated() -> Error {
 }
 
 /// Writes the `n` bytes waiting in the pipe to `file` through `buf`.
-fn pipe_to_file(mut r: &PipeReader, n: usize, mut file: &File, buf: &mut Vec<u8>) -> Option<String> {
+fn pipe_to_file(mut r: &File, n: usize, mut file: &File, buf: &mut Vec<u8>) -> Option<String> {
     buf.resize(n, 0);
     if let Err(e) = r.read_exact(&mut buf[..n]) {
         return Some(format!("pipe error: {e}"));
@@ -172,7 +185,7 @@ fn pipe_to_file(mut r: &PipeReader, n: usize, mut file: &File, buf: &mut Vec<u8>
 }
 
 /// Empties the `n` bytes waiting in the pipe after the file refused them.
-fn drop_from_pipe(mut r: &PipeReader, n: usize, buf: &mut Vec<u8>, why: &str) -> Option<String> {
+fn drop_from_pipe(mut r: &File, n: usize, buf: &mut Vec<u8>, why: &str) -> Option<String> {
     buf.resize(n, 0);
     let _ = r.read_exact(&mut buf[..n]);
     Some(format!("write error: {why}"))
@@ -194,7 +207,10 @@ mod tests {
         let all = [data, tail].concat();
         let writer = std::thread::spawn(move || tx.write_all(&all).unwrap());
         let f = tempfile::tempfile().unwrap();
-        let landed = Mover::new().copy(&mut rx, to_file.then_some(&f), data.len() as u64).unwrap();
+        let mut reported = 0;
+        let landed = Mover::new().copy(&mut rx, to_file.then_some(&f), data.len() as u64, |n| reported += n).unwrap();
+        // Every landed byte is reported once; dropped bytes are not.
+        assert_eq!(reported, if to_file { data.len() as u64 } else { 0 });
         writer.join().unwrap();
         let mut rest = vec![0; tail.len()];
         rx.read_exact(&mut rest).unwrap();
@@ -229,7 +245,7 @@ mod tests {
         let writer = std::thread::spawn(move || tx.write_all(&[[1u8; 500_000].as_slice(), b"tail"].concat()).unwrap());
         let dir = tempfile::tempdir().unwrap();
         let ro = File::create(dir.path().join("f")).and_then(|_| File::open(dir.path().join("f"))).unwrap();
-        let landed = Mover::new().copy(&mut rx, Some(&ro), 500_000).unwrap();
+        let landed = Mover::new().copy(&mut rx, Some(&ro), 500_000, |_| {}).unwrap();
         assert!(matches!(landed, Landed::Failed(_)), "{landed:?}");
         writer.join().unwrap();
         let mut rest = [0; 4];
@@ -245,7 +261,7 @@ mod tests {
         tx.write_all(&[0; 1000]).unwrap();
         drop(tx);
         let f = tempfile::tempfile().unwrap();
-        let e = Mover::new().copy(&mut rx, Some(&f), 5000).unwrap_err();
+        let e = Mover::new().copy(&mut rx, Some(&f), 5000, |_| {}).unwrap_err();
         assert!(e.to_string().contains("truncated"), "{e}");
     }
 
@@ -268,7 +284,7 @@ mod tests {
         impl Wire for Mem {}
         let mut m = Mem(std::io::Cursor::new(vec![9; 600_000]));
         let f = tempfile::tempfile().unwrap();
-        assert_eq!(Mover::new().copy(&mut m, Some(&f), 600_000).unwrap(), Landed::Written);
+        assert_eq!(Mover::new().copy(&mut m, Some(&f), 600_000, |_| {}).unwrap(), Landed::Written);
         assert_eq!(f.metadata().unwrap().len(), 600_000);
     }
 }
