@@ -106,7 +106,7 @@ impl<F: Borrow<File>> RangeHasher<F> {
 }
 
 /// `pread` until `buf` is full; a short file is an error.
-pub fn read_exact_at(f: &File, buf: &mut [u8], pos: u64) -> Result<(), String> {
+fn read_exact_at(f: &File, buf: &mut [u8], pos: u64) -> Result<(), String> {
     let mut got = 0;
     while got < buf.len() {
         match f.read_at(&mut buf[got..], pos + got as u64) {

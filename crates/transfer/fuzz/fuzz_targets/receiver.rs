@@ -24,6 +24,9 @@ impl Read for Wire {
     }
 }
 
+/// In-memory: no socket to splice from, so frames are copied.
+impl sockit_transfer::splice::Wire for Wire {}
+
 impl Write for Wire {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         Ok(buf.len())
