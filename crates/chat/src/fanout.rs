@@ -37,8 +37,11 @@ pub type ForwardTx = mpsc::UnboundedSender<Arc<Shared>>;
 
 /// Inbox messages taken per round before writing.
 const DRAIN: usize = 1024;
-/// How soon a shard retries members whose socket was full.
+/// How soon a shard retries members whose socket was full; doubled, up to
+/// `RETRY_MAX`, while retries write nothing (a member that stopped reading
+/// in a quiet room must not keep its shard polling every millisecond).
 const RETRY: Duration = Duration::from_millis(1);
+const RETRY_MAX: Duration = Duration::from_millis(64);
 /// An empty buffer above this capacity is given back, so a burst does not
 /// pin memory for the rest of the connection.
 const KEEP_CAPACITY: usize = 16 * 1024;
@@ -217,17 +220,20 @@ impl Shard {
         let hold = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(hold);
         let mut last_flush = Instant::now() - self.window;
+        let mut backoff = RETRY;
         loop {
             let msg = if self.dirty.is_empty() {
+                backoff = RETRY;
                 rx.recv().await
             } else {
                 // Some sockets were full: try them again soon, or sooner if
                 // something new arrives.
-                retry.as_mut().reset(Instant::now() + RETRY);
+                retry.as_mut().reset(Instant::now() + backoff);
                 tokio::select! {
                     m = rx.recv() => m,
                     _ = &mut retry => {
-                        self.flush();
+                        let wrote = self.flush();
+                        backoff = if wrote { RETRY } else { (backoff * 2).min(RETRY_MAX) };
                         continue;
                     }
                 }
@@ -375,8 +381,10 @@ impl Shard {
 
     /// Writes every member with bytes pending, once each. Members the kernel
     /// does not take everything from stay dirty; a member whose queue is
-    /// over the bound is dropped, and nobody else waits for it.
-    fn flush(&mut self) {
+    /// over the bound is dropped, and nobody else waits for it. Returns
+    /// whether any bytes were written.
+    fn flush(&mut self) -> bool {
+        let mut wrote = false;
         let mut still = Vec::new();
         let mut too_slow = Vec::new();
         for slot in std::mem::take(&mut self.dirty) {
@@ -385,7 +393,10 @@ impl Shard {
                 continue;
             }
             match c.stream.try_write(&c.out) {
-                Ok(n) => c.out.advance(n),
+                Ok(n) => {
+                    c.out.advance(n);
+                    wrote |= n > 0;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(_) => {
                     // The member's task sees the failure on its side too
@@ -414,6 +425,7 @@ impl Shard {
                 }
             }
         }
+        wrote
     }
 }
 
@@ -421,5 +433,48 @@ fn mark(m: &mut Member, slot: usize, dirty: &mut Vec<usize>) {
     if let Out::Conn(c) = &mut m.out {
         c.dirty = true;
         dirty.push(slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+
+    fn ev(text: &str) -> Arc<Shared> {
+        Shared::new(Event::notice(text), None)
+    }
+
+    #[tokio::test]
+    async fn slow_member_is_dropped_and_the_others_get_everything_in_order() {
+        let fanout = Fanout::start(2, 4096, Duration::ZERO);
+        let room: Arc<str> = Arc::from("lobby");
+        // A TCP member that never reads, with a small kernel buffer.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server_side, _) = listener.accept().await.unwrap();
+        let _ = socket2::SockRef::from(&server_side).set_send_buffer_size(4096);
+        let (dropped_tx, dropped_rx) = oneshot::channel();
+        fanout.attach(MemberId(1), room.clone(), Sink::Tcp { stream: Arc::new(server_side), dropped: dropped_tx });
+        // A forwarded member on the other shard.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        fanout.attach(MemberId(2), room.clone(), Sink::Forward(tx));
+        let line = "x".repeat(200);
+        for i in 0..2000 {
+            fanout.publish(&room, ev(&format!("{i} {line}")));
+            if i == 10 {
+                fanout.direct(MemberId(2), ev("just for you"));
+            }
+        }
+        tokio::time::timeout(Duration::from_secs(5), dropped_rx).await.unwrap().unwrap();
+        let mut got = Vec::new();
+        while got.len() < 2001 {
+            got.push(rx.recv().await.unwrap().event.text.clone());
+        }
+        assert_eq!(got[11], "just for you");
+        assert!(got[12].starts_with("11 "));
+        assert!(got[2000].starts_with("1999 "));
+        // Gone from its shard: nothing is left to hand back.
+        assert!(fanout.detach(MemberId(1)).await.is_empty());
     }
 }
