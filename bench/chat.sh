@@ -36,7 +36,7 @@ start_sockit() {
 }
 stop() {
   kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
-  [ "$1" = "${SPID:-}" ] && echo "   server: $(grep -c 'send queue exceeded' "$TMP/serve.log") members dropped as too slow, $(grep -c 'fell a whole ring behind' "$TMP/serve.log") ring overruns" >&2
+  [ "$1" = "${SPID:-}" ] && echo "   server: $(grep -c 'send queue exceeded' "$TMP/serve.log") members dropped as too slow" >&2
   return 0
 }
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1" | head -1; }

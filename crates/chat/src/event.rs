@@ -4,8 +4,10 @@
 
 use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use encoding_rs::{Encoding, UTF_8};
 use serde::{Deserialize, Serialize};
+use sockit_net::encoding::Recoder;
 
 /// A member's identity inside one server run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -151,6 +153,50 @@ impl Shared {
         match format {
             Format::Text => self.text.get_or_init(|| Bytes::from(self.event.to_text_line())),
             Format::Json => self.json.get_or_init(|| Bytes::from(self.event.to_json_line())),
+        }
+    }
+
+    /// Whether member `id` should see this event: not its own messages
+    /// (it typed them), but its own private messages (the sender's echo).
+    pub fn is_for(&self, id: MemberId) -> bool {
+        self.origin != Some(id) || self.event.kind == Kind::Private
+    }
+}
+
+/// How one member wants its events: line format and character encoding.
+/// Writer shards keep a copy per member, so it is small and `Copy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    /// Text or JSON lines.
+    pub format: Format,
+    /// Transcode to this encoding (`/encoding`); `None` is UTF-8 as rendered.
+    pub encoding: Option<&'static Encoding>,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style { format: Format::Text, encoding: None }
+    }
+}
+
+impl Style {
+    /// Appends `ev` in this style to `buf`. UTF-8 members (nearly all) get
+    /// the shared rendering copied as is; only `/encoding` members pay for
+    /// transcoding.
+    pub fn append(&self, ev: &Shared, buf: &mut BytesMut) {
+        let line = ev.line(self.format);
+        match self.encoding {
+            None => buf.extend_from_slice(line),
+            Some(enc) => buf.extend_from_slice(&Recoder::convert(UTF_8, enc, line)),
+        }
+    }
+
+    /// `ev` in this style as one buffer (a datagram, a WebSocket message).
+    pub fn bytes(&self, ev: &Shared) -> Bytes {
+        let line = ev.line(self.format);
+        match self.encoding {
+            None => line.clone(),
+            Some(enc) => Bytes::from(Recoder::convert(UTF_8, enc, line)),
         }
     }
 }

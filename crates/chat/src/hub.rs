@@ -1,38 +1,21 @@
 //! The room registry: one actor task owning members, nicks and rooms.
 //!
-//! It is off the message hot path: a member's own task sends room messages
-//! straight into the room's broadcast ring (rendered once, shared by all
-//! receivers). The registry only handles membership — register, nick, join,
-//! who, rooms, private messages, leave — so it never becomes the bottleneck
-//! and needs no lock: its state belongs to one task.
+//! It is off the message hot path: a member's own task publishes room
+//! messages straight to the writer shards ([`crate::fanout`]). The registry
+//! only handles membership — register, nick, join, who, rooms, private
+//! messages, leave — and tells the shards where each member is, so it never
+//! becomes the bottleneck and needs no lock: its state belongs to one task.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::event::{Event, Kind, MemberId, Shared};
+use crate::fanout::{Fanout, Sink};
 use crate::server::ChatConfig;
 use crate::text::{nick_key, normalize_room, validate_nick};
-
-/// A room's fan-out ring: every member of the room holds a receiver.
-pub type RoomTx = broadcast::Sender<Arc<Shared>>;
-/// One member's place in a room's ring.
-pub type RoomRx = broadcast::Receiver<Arc<Shared>>;
-/// Events for one member only (replies, private messages, room changes).
-pub type DirectTx = mpsc::UnboundedSender<Arc<Shared>>;
-
-/// A member's handle on its current room.
-#[derive(Debug)]
-pub struct RoomHandle {
-    /// Room name.
-    pub name: Arc<str>,
-    /// Send here to reach the room.
-    pub tx: RoomTx,
-    /// Receive the room's events here.
-    pub rx: RoomRx,
-}
 
 /// What a new member gets.
 #[derive(Debug)]
@@ -42,13 +25,13 @@ pub struct Welcome {
     /// Its nick (`ip:port`).
     pub nick: String,
     /// Its room.
-    pub room: RoomHandle,
+    pub room: Arc<str>,
 }
 
 enum Msg {
-    Register { peer: SocketAddr, direct: DirectTx, reply: oneshot::Sender<Result<Welcome, String>> },
+    Register { peer: SocketAddr, sink: Sink, reply: oneshot::Sender<Result<Welcome, String>> },
     Nick { id: MemberId, nick: String, reply: oneshot::Sender<Result<String, String>> },
-    Join { id: MemberId, room: String, reply: oneshot::Sender<Result<RoomHandle, String>> },
+    Join { id: MemberId, room: String, reply: oneshot::Sender<Result<Arc<str>, String>> },
     Who { id: MemberId, reply: oneshot::Sender<(String, Vec<String>)> },
     Rooms { reply: oneshot::Sender<Vec<(String, usize)>> },
     Private { id: MemberId, to: String, text: String, reply: oneshot::Sender<Result<Event, String>> },
@@ -74,16 +57,17 @@ async fn ask<T>(tx: &mpsc::UnboundedSender<Msg>, make: impl FnOnce(oneshot::Send
 const STOPPED: &str = "server is shutting down";
 
 impl Hub {
-    /// Starts the registry task.
-    pub fn start(config: Arc<ChatConfig>) -> Hub {
+    /// Starts the registry task; it places members with `fanout`.
+    pub fn start(config: Arc<ChatConfig>, fanout: Fanout) -> Hub {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(Registry::new(config).run(rx));
+        tokio::spawn(Registry::new(config, fanout).run(rx));
         Hub { tx }
     }
 
-    /// Adds a member with default nick `ip:port` to the default room.
-    pub async fn register(&self, peer: SocketAddr, direct: DirectTx) -> Result<Welcome, String> {
-        ask(&self.tx, |reply| Msg::Register { peer, direct, reply }).await.unwrap_or_else(|| Err(STOPPED.into()))
+    /// Adds a member with default nick `ip:port` to the default room; its
+    /// events go to `sink`.
+    pub async fn register(&self, peer: SocketAddr, sink: Sink) -> Result<Welcome, String> {
+        ask(&self.tx, |reply| Msg::Register { peer, sink, reply }).await.unwrap_or_else(|| Err(STOPPED.into()))
     }
 
     /// Changes a nick; returns the old one.
@@ -93,8 +77,8 @@ impl Hub {
             .unwrap_or_else(|| Err(STOPPED.into()))
     }
 
-    /// Moves a member to `room`.
-    pub async fn join(&self, id: MemberId, room: &str) -> Result<RoomHandle, String> {
+    /// Moves a member to `room`; returns the room's normalised name.
+    pub async fn join(&self, id: MemberId, room: &str) -> Result<Arc<str>, String> {
         ask(&self.tx, |reply| Msg::Join { id, room: room.to_string(), reply })
             .await
             .unwrap_or_else(|| Err(STOPPED.into()))
@@ -132,16 +116,15 @@ struct Member {
     nick: String,
     ip: IpAddr,
     room: Arc<str>,
-    direct: DirectTx,
 }
 
 struct Room {
-    tx: RoomTx,
     members: usize,
 }
 
 struct Registry {
     limits: Arc<ChatConfig>,
+    fanout: Fanout,
     next_id: u64,
     members: HashMap<MemberId, Member>,
     nicks: HashMap<String, MemberId>,
@@ -150,9 +133,10 @@ struct Registry {
 }
 
 impl Registry {
-    fn new(limits: Arc<ChatConfig>) -> Self {
+    fn new(limits: Arc<ChatConfig>, fanout: Fanout) -> Self {
         Registry {
             limits,
+            fanout,
             next_id: 1,
             members: HashMap::new(),
             nicks: HashMap::new(),
@@ -164,8 +148,8 @@ impl Registry {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
         while let Some(msg) = rx.recv().await {
             match msg {
-                Msg::Register { peer, direct, reply } => {
-                    let _ = reply.send(self.register(peer, direct));
+                Msg::Register { peer, sink, reply } => {
+                    let _ = reply.send(self.register(peer, sink));
                 }
                 Msg::Nick { id, nick, reply } => {
                     let _ = reply.send(self.nick(id, &nick));
@@ -188,7 +172,7 @@ impl Registry {
         }
     }
 
-    fn register(&mut self, peer: SocketAddr, direct: DirectTx) -> Result<Welcome, String> {
+    fn register(&mut self, peer: SocketAddr, sink: Sink) -> Result<Welcome, String> {
         if self.members.len() >= self.limits.max_members {
             return Err(format!("server full: {} members is the limit, try again later", self.limits.max_members));
         }
@@ -204,13 +188,15 @@ impl Registry {
         let nick = peer.to_string();
         *self.per_ip.entry(ip).or_insert(0) += 1;
         self.nicks.insert(nick_key(&nick), id);
-        self.members.insert(id, Member { nick: nick.clone(), ip, room: room.name.clone(), direct });
-        self.announce_member(&room.name, format!("{nick} joined {}", room.name));
+        self.members.insert(id, Member { nick: nick.clone(), ip, room: room.clone() });
+        // Placed before the notice goes out, so the member sees its own join.
+        self.fanout.attach(id, room.clone(), sink);
+        self.announce_member(&room, format!("{nick} joined {room}"));
         Ok(Welcome { id, nick, room })
     }
 
-    /// Creates the room if needed, counts one more member, hands out a receiver.
-    fn enter(&mut self, name: &str) -> Result<RoomHandle, String> {
+    /// Creates the room if needed and counts one more member.
+    fn enter(&mut self, name: &str) -> Result<Arc<str>, String> {
         if !self.rooms.contains_key(name) {
             if self.rooms.len() >= self.limits.max_rooms {
                 return Err(format!(
@@ -218,13 +204,12 @@ impl Registry {
                     self.limits.max_rooms
                 ));
             }
-            let (tx, _) = broadcast::channel(self.limits.ring.max(16));
-            self.rooms.insert(Arc::from(name), Room { tx, members: 0 });
+            self.rooms.insert(Arc::from(name), Room { members: 0 });
         }
         let key = self.rooms.get_key_value(name).map(|(k, _)| k.clone()).ok_or("room vanished")?;
         let room = self.rooms.get_mut(&key).ok_or("room vanished")?;
         room.members += 1;
-        Ok(RoomHandle { name: key, tx: room.tx.clone(), rx: room.tx.subscribe() })
+        Ok(key)
     }
 
     fn exit(&mut self, name: &str) {
@@ -237,8 +222,8 @@ impl Registry {
     }
 
     fn announce(&self, room: &str, text: String) {
-        if let Some(r) = self.rooms.get(room) {
-            let _ = r.tx.send(Shared::new(Event::notice(text).in_room(room), None));
+        if let Some((name, _)) = self.rooms.get_key_value(room) {
+            self.fanout.publish(name, Shared::new(Event::notice(text).in_room(room), None));
         }
     }
 
@@ -265,7 +250,7 @@ impl Registry {
         Ok(old)
     }
 
-    fn join(&mut self, id: MemberId, wanted: &str) -> Result<RoomHandle, String> {
+    fn join(&mut self, id: MemberId, wanted: &str) -> Result<Arc<str>, String> {
         let name = normalize_room(wanted).map_err(|e| e.to_string())?;
         let (old, nick) = match self.members.get(&id) {
             Some(m) => (m.room.clone(), m.nick.clone()),
@@ -274,14 +259,17 @@ impl Registry {
         if *old == *name {
             return Err(format!("you are already in {name}"));
         }
-        let handle = self.enter(&name)?;
+        let new = self.enter(&name)?;
+        // Moved first: the member sees its join in the new room, not its
+        // leaving notice in the old one.
+        self.fanout.move_to(id, new.clone());
         self.announce_member(&old, format!("{nick} left {old} for {name}"));
         self.exit(&old);
         if let Some(m) = self.members.get_mut(&id) {
-            m.room = handle.name.clone();
+            m.room = new.clone();
         }
         self.announce_member(&name, format!("{nick} joined {name}"));
-        Ok(handle)
+        Ok(new)
     }
 
     fn who(&self, id: MemberId) -> (String, Vec<String>) {
@@ -294,11 +282,11 @@ impl Registry {
 
     fn private(&self, id: MemberId, to: &str, text: String) -> Result<Event, String> {
         let from = self.members.get(&id).ok_or("you are not registered")?;
-        let target = self.nicks.get(&nick_key(to)).and_then(|t| self.members.get(t));
-        let Some(target) = target else { return Err(format!("no such nick {to}")) };
+        let target = self.nicks.get(&nick_key(to)).and_then(|t| Some((*t, self.members.get(t)?)));
+        let Some((target_id, target)) = target else { return Err(format!("no such nick {to}")) };
         let mut event = Event::new(Kind::Private, text).by(&from.nick);
         event.to = Some(target.nick.clone());
-        let _ = target.direct.send(Shared::new(event.clone(), Some(id)));
+        self.fanout.direct(target_id, Shared::new(event.clone(), Some(id)));
         Ok(event)
     }
 
@@ -319,42 +307,53 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fanout::ForwardTx;
 
     fn hub(max_per_ip: usize) -> Hub {
-        Hub::start(Arc::new(ChatConfig { max_per_ip, ..ChatConfig::default() }))
+        let config = ChatConfig { max_per_ip, ..ChatConfig::default() };
+        let fanout = Fanout::start(2, config.send_queue, config.batch_window);
+        Hub::start(Arc::new(config), fanout)
     }
 
     fn peer(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
-    async fn next_text(rx: &mut RoomRx) -> String {
+    fn sink() -> (Sink, mpsc::UnboundedReceiver<Arc<Shared>>) {
+        let (tx, rx): (ForwardTx, _) = mpsc::unbounded_channel();
+        (Sink::Forward(tx), rx)
+    }
+
+    async fn next_text(rx: &mut mpsc::UnboundedReceiver<Arc<Shared>>) -> String {
         rx.recv().await.unwrap().event.text.clone()
     }
 
     #[tokio::test]
     async fn nicks_rooms_and_leaving() {
         let hub = hub(10);
-        let (d1, _r1) = mpsc::unbounded_channel();
-        let (d2, mut r2) = mpsc::unbounded_channel();
-        let mut a = hub.register(peer(1), d1).await.unwrap();
+        let (s1, mut r1) = sink();
+        let (s2, mut r2) = sink();
+        let a = hub.register(peer(1), s1).await.unwrap();
         assert_eq!(a.nick, "127.0.0.1:1");
-        assert_eq!(next_text(&mut a.room.rx).await, "127.0.0.1:1 joined lobby");
-        let b = hub.register(peer(2), d2).await.unwrap();
-        assert_eq!(next_text(&mut a.room.rx).await, "127.0.0.1:2 joined lobby");
+        assert_eq!(next_text(&mut r1).await, "127.0.0.1:1 joined lobby");
+        let b = hub.register(peer(2), s2).await.unwrap();
+        assert_eq!(next_text(&mut r1).await, "127.0.0.1:2 joined lobby");
+        assert_eq!(next_text(&mut r2).await, "127.0.0.1:2 joined lobby");
         assert_eq!(hub.nick(a.id, "Al").await.unwrap(), "127.0.0.1:1");
         assert_eq!(hub.nick(b.id, "al").await.unwrap_err(), "nick al is taken");
         assert!(hub.nick(b.id, "x y").await.is_err());
-        assert_eq!(next_text(&mut a.room.rx).await, "127.0.0.1:1 is now known as Al");
-        let mut dev = hub.join(b.id, "#Dev").await.unwrap();
-        assert_eq!(&*dev.name, "dev");
-        assert_eq!(next_text(&mut a.room.rx).await, "127.0.0.1:2 left lobby for dev");
-        assert_eq!(next_text(&mut dev.rx).await, "127.0.0.1:2 joined dev");
+        assert_eq!(next_text(&mut r1).await, "127.0.0.1:1 is now known as Al");
+        assert_eq!(next_text(&mut r2).await, "127.0.0.1:1 is now known as Al");
+        let dev = hub.join(b.id, "#Dev").await.unwrap();
+        assert_eq!(&*dev, "dev");
+        assert_eq!(next_text(&mut r1).await, "127.0.0.1:2 left lobby for dev");
+        // The mover sees its arrival, not its departure.
+        assert_eq!(next_text(&mut r2).await, "127.0.0.1:2 joined dev");
         assert_eq!(hub.rooms().await, vec![("dev".to_string(), 1), ("lobby".to_string(), 1)]);
         assert_eq!(hub.who(a.id).await, ("lobby".to_string(), vec!["Al".to_string()]));
         let ev = hub.private(a.id, "127.0.0.1:2", "psst").await.unwrap();
         assert_eq!(ev.to.as_deref(), Some("127.0.0.1:2"));
-        assert_eq!(r2.recv().await.unwrap().event.text, "psst");
+        assert_eq!(next_text(&mut r2).await, "psst");
         hub.leave(b.id, "quit");
         assert_eq!(hub.rooms().await, vec![("lobby".to_string(), 1)]);
         assert!(hub.private(a.id, "127.0.0.1:2", "gone?").await.is_err());
@@ -363,13 +362,10 @@ mod tests {
     #[tokio::test]
     async fn per_ip_limit_and_release() {
         let hub = hub(1);
-        let (d1, _r1) = mpsc::unbounded_channel();
-        let (d2, _r2) = mpsc::unbounded_channel();
-        let (d3, _r3) = mpsc::unbounded_channel();
-        let a = hub.register(peer(1), d1).await.unwrap();
-        let err = hub.register(peer(2), d2).await.unwrap_err();
+        let a = hub.register(peer(1), sink().0).await.unwrap();
+        let err = hub.register(peer(2), sink().0).await.unwrap_err();
         assert_eq!(err, "too many members from 127.0.0.1: 1 is the limit per address");
         hub.leave(a.id, "quit");
-        assert!(hub.register(peer(3), d3).await.is_ok());
+        assert!(hub.register(peer(3), sink().0).await.is_ok());
     }
 }

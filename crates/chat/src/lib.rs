@@ -2,10 +2,12 @@
 //!
 //! Data flows one way: a transport ([`tcp`], [`udp`], [`ws`]) reads a line and hands
 //! it to the member's [`session::Session`], which parses it ([`command`]),
-//! room's broadcast ring or asks the registry ([`hub`]) to change
-//! membership. Every message is stored by the [`history`] writer thread.
-//! Receivers render each event at most once per format ([`event`]) and
-//! batch everything pending into one write. Wire formats: docs/protocol.md.
+//! then publishes it to the room through the writer shards ([`fanout`]) or
+//! asks the registry ([`hub`]) to change membership. Every message is stored
+//! by the [`history`] writer thread. Each event is rendered at most once per
+//! format ([`event`]); a shard copies those bytes into its members' send
+//! queues and writes each queue with one syscall. Wire formats:
+//! docs/protocol.md.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,6 +21,7 @@
 
 pub mod command;
 pub mod event;
+pub mod fanout;
 pub mod history;
 pub mod hub;
 pub mod server;

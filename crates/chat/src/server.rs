@@ -7,6 +7,7 @@ use std::time::Duration;
 use sockit_net::{Limits, Shutdown, StreamServer};
 use tokio::net::{TcpListener, UdpSocket};
 
+use crate::fanout::Fanout;
 use crate::history::{History, HistoryError, Store};
 use crate::hub::Hub;
 
@@ -20,9 +21,12 @@ pub struct ChatConfig {
     /// Kernel send buffer per TCP member (64 KiB; 0 = the kernel's
     /// autotuning, which lets one stalled member pin up to 4 MB).
     pub socket_buffer: usize,
-    /// After a member's room traffic is written, how long its task leaves
-    /// the room alone so that more messages go out in the next write (5 ms;
-    /// zero writes every message as it comes).
+    /// Writer shards that fan room events out to TCP members (one per
+    /// core; each member belongs to one shard).
+    pub writers: usize,
+    /// Under load, a writer shard writes to its members at most once per
+    /// window, so each write carries many messages (5 ms; zero writes as
+    /// fast as it can). The first message after a quiet spell goes at once.
     pub batch_window: Duration,
     /// Flood control: lines a member may send at once (20).
     pub flood_burst: u32,
@@ -38,8 +42,6 @@ pub struct ChatConfig {
     pub max_per_ip: usize,
     /// Rooms at once (1,000).
     pub max_rooms: usize,
-    /// Room events buffered for a member that has not caught up (4096).
-    pub ring: usize,
     /// The room members start in (`lobby`).
     pub default_room: String,
     /// Joins and leaves are announced only in rooms with at most this many
@@ -56,6 +58,7 @@ impl Default for ChatConfig {
             max_line: 8 * 1024,
             send_queue: 256 * 1024,
             socket_buffer: 64 * 1024,
+            writers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             batch_window: Duration::from_millis(5),
             flood_burst: 20,
             flood_rate: 10.0,
@@ -64,7 +67,6 @@ impl Default for ChatConfig {
             max_members: 10_000,
             max_per_ip: 1_000,
             max_rooms: 1_000,
-            ring: 4096,
             default_room: "lobby".into(),
             announce_limit: 1_000,
             store: Store::Memory,
@@ -72,22 +74,34 @@ impl Default for ChatConfig {
     }
 }
 
+impl ChatConfig {
+    /// Sets the number of writer shards; 0 keeps the default (one per core).
+    pub fn with_writers(mut self, writers: usize) -> Self {
+        if writers > 0 {
+            self.writers = writers;
+        }
+        self
+    }
+}
+
 /// A running chat service; clone it into every listener.
 #[derive(Debug, Clone)]
 pub struct Chat {
     pub(crate) hub: Hub,
+    pub(crate) fanout: Fanout,
     pub(crate) history: History,
     pub(crate) config: Arc<ChatConfig>,
 }
 
 impl Chat {
-    /// Opens the history store and starts the registry. On shutdown, history
+    /// Opens the history store and starts the registry and the writer shards. On shutdown, history
     /// is flushed by a task `shutdown` waits for.
     pub fn start(config: ChatConfig, shutdown: &Shutdown) -> Result<Chat, HistoryError> {
         let history = History::open(&config.store)?;
         let config = Arc::new(config);
-        let hub = Hub::start(config.clone());
-        let chat = Chat { hub, history, config };
+        let fanout = Fanout::start(config.writers, config.send_queue, config.batch_window);
+        let hub = Hub::start(config.clone(), fanout.clone());
+        let chat = Chat { hub, fanout, history, config };
         let closing = chat.clone();
         let stop = shutdown.clone();
         shutdown.spawn(async move {

@@ -8,12 +8,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use encoding_rs::{Encoding, UTF_8};
+use encoding_rs::UTF_8;
 use sockit_net::encoding::{lookup, Recoder};
 
 use crate::command::{parse, Command, Input, HELP};
-use crate::event::{ClientLine, Event, Format, Kind, MemberId, Shared};
-use crate::hub::{DirectTx, RoomHandle};
+use crate::event::{ClientLine, Event, Format, Kind, MemberId, Shared, Style};
+use crate::fanout::Sink;
 use crate::server::Chat;
 use crate::text::escape_controls;
 use sockit_net::rate::TokenBucket;
@@ -35,10 +35,9 @@ pub struct Session {
     chat: Chat,
     id: MemberId,
     nick: String,
-    /// The member's room: its ring receiver is polled by the transport.
-    pub room: RoomHandle,
-    format: Format,
-    encoding: Option<&'static Encoding>,
+    room: Arc<str>,
+    /// Format and encoding; the member's writer shard keeps a copy.
+    style: Style,
     bucket: TokenBucket,
     warned: bool,
     reason: &'static str,
@@ -48,18 +47,17 @@ pub struct Session {
 }
 
 impl Session {
-    /// Registers a member arriving from `peer`; `direct` receives events
-    /// meant for it alone (private messages).
-    pub async fn start(chat: &Chat, peer: SocketAddr, direct: DirectTx) -> Result<Session, String> {
-        let welcome = chat.hub.register(peer, direct).await?;
+    /// Registers a member arriving from `peer`; its events (room traffic,
+    /// private messages) go to `sink`.
+    pub async fn start(chat: &Chat, peer: SocketAddr, sink: Sink) -> Result<Session, String> {
+        let welcome = chat.hub.register(peer, sink).await?;
         let cfg = &chat.config;
         Ok(Session {
             chat: chat.clone(),
             id: welcome.id,
             nick: welcome.nick,
             room: welcome.room,
-            format: Format::Text,
-            encoding: None,
+            style: Style::default(),
             bucket: TokenBucket::new(cfg.flood_burst, cfg.flood_rate),
             warned: false,
             reason: "connection closed",
@@ -70,9 +68,13 @@ impl Session {
     /// Fixes this member to JSON mode in UTF-8 (WebSocket members): every
     /// line is a JSON object and `/text` and `/encoding` are refused.
     pub fn json_only(&mut self) {
-        self.format = Format::Json;
-        self.encoding = None;
+        self.set_style(Style { format: Format::Json, encoding: None });
         self.json_only = true;
+    }
+
+    fn set_style(&mut self, style: Style) {
+        self.style = style;
+        self.chat.fanout.set_style(self.id, style);
     }
 
     /// The member's nick.
@@ -94,7 +96,7 @@ impl Session {
     }
 
     async fn history(&self, n: usize, out: &mut Vec<Arc<Shared>>) {
-        for e in self.chat.history.recent(&self.room.name, n).await {
+        for e in self.chat.history.recent(&self.room, n).await {
             out.push(Shared::new(e, None));
         }
     }
@@ -106,7 +108,7 @@ impl Session {
             // A heartbeat in any mode (UDP members in JSON mode send it raw).
             return Flow::Continue;
         }
-        let text: Cow<'_, str> = match self.encoding {
+        let text: Cow<'_, str> = match self.style.encoding {
             Some(enc) => Cow::Owned(String::from_utf8_lossy(&Recoder::convert(enc, UTF_8, raw)).into_owned()),
             None => {
                 match std::str::from_utf8(raw) {
@@ -119,7 +121,7 @@ impl Session {
             }
         };
         let owned;
-        let line: &str = match self.format {
+        let line: &str = match self.style.format {
             Format::Text => &text,
             Format::Json => match serde_json::from_str::<ClientLine>(&text) {
                 Ok(l) => {
@@ -173,9 +175,9 @@ impl Session {
     }
 
     fn say(&self, kind: Kind, text: &str) {
-        let event = Event::new(kind, escape_controls(text)).by(&self.nick).in_room(&self.room.name);
+        let event = Event::new(kind, escape_controls(text)).by(&self.nick).in_room(&self.room);
         self.chat.history.append(event.clone());
-        let _ = self.room.tx.send(Shared::new(event, Some(self.id)));
+        self.chat.fanout.publish(&self.room, Shared::new(event, Some(self.id)));
     }
 
     async fn command(&mut self, cmd: Command<'_>, out: &mut Vec<Arc<Shared>>) -> Flow {
@@ -212,19 +214,19 @@ impl Session {
             Command::Me(action) => self.say(Kind::Me, action),
             Command::History(n) => self.history(n.unwrap_or(self.chat.config.replay.max(1)), out).await,
             Command::Json => {
-                self.format = Format::Json;
+                self.set_style(Style { format: Format::Json, ..self.style });
                 out.push(notice("json mode: one JSON object per line both ways; send {\"text\": \"...\"}"));
             }
             Command::Text | Command::Encoding(_) if self.json_only => {
                 out.push(err("this connection speaks JSON in UTF-8 only (WebSocket)"));
             }
             Command::Text => {
-                self.format = Format::Text;
+                self.set_style(Style { format: Format::Text, ..self.style });
                 out.push(notice("text mode"));
             }
             Command::Encoding(name) => match lookup(name) {
                 Ok(enc) => {
-                    self.encoding = (enc != UTF_8).then_some(enc);
+                    self.set_style(Style { encoding: (enc != UTF_8).then_some(enc), ..self.style });
                     out.push(notice(format!("encoding is now {}", enc.name())));
                 }
                 Err(e) => out.push(err(e.to_string())),
@@ -239,44 +241,42 @@ impl Session {
         Flow::Continue
     }
 
-    /// Whether this member should see `ev` (not its own messages).
-    fn wants(&self, ev: &Shared) -> bool {
-        ev.origin != Some(self.id) || ev.event.kind == Kind::Private
+    /// Sends `replies` to this member through its writer shard, in order
+    /// with its room's events (TCP members, whose shard writes for them).
+    pub fn deliver(&self, replies: &mut Vec<Arc<Shared>>) {
+        for ev in replies.drain(..) {
+            self.chat.fanout.direct(self.id, ev);
+        }
+    }
+
+    /// Stops room delivery to this member and takes back what its send
+    /// queue still held (for its last write before closing).
+    pub async fn detach(&self) -> BytesMut {
+        self.chat.fanout.detach(self.id).await
     }
 
     /// Appends `ev`, in this member's format and encoding, to `buf`.
     pub fn render_into(&self, ev: &Shared, buf: &mut BytesMut) {
-        if !self.wants(ev) {
-            return;
-        }
-        let line = ev.line(self.format);
-        match self.encoding {
-            None => buf.extend_from_slice(line),
-            Some(enc) => buf.extend_from_slice(&Recoder::convert(UTF_8, enc, line)),
+        if ev.is_for(self.id) {
+            self.style.append(ev, buf);
         }
     }
 
     /// `ev` as one datagram in this member's format, or `None` if not for it.
     pub fn render(&self, ev: &Shared) -> Option<Bytes> {
-        if !self.wants(ev) {
-            return None;
-        }
-        let line = ev.line(self.format);
-        Some(match self.encoding {
-            None => line.clone(),
-            Some(enc) => Bytes::from(Recoder::convert(UTF_8, enc, line)),
-        })
+        ev.is_for(self.id).then(|| self.style.bytes(ev))
     }
 
     /// A notice for this member alone, rendered in its format.
     pub fn local(&self, ev: Event) -> Bytes {
-        let shared = Shared::new(ev, None);
-        self.render(&shared).unwrap_or_default()
+        self.style.bytes(&Shared::new(ev, None))
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
+        // Off its shard first, so it is not written to after it has gone.
+        self.chat.fanout.forget(self.id);
         self.chat.hub.leave(self.id, self.reason);
     }
 }

@@ -1,13 +1,14 @@
 //! TCP members (nc, telnet, scripts, the terminal client): bounded lines,
 //! the idle-partial-line rule, and a byte-bounded send queue.
 //!
-//! One task per connection does everything with readiness calls
-//! (`readable`/`try_read`, `writable`/`try_write`), so reading, receiving
-//! room events and writing never wait on each other. Events are appended to
-//! one buffer and written with one syscall however many are pending
-//! (batching); when the buffer holds more than `--send-queue` bytes the
-//! member is too slow: it gets `! send queue exceeded` and is disconnected,
-//! and nobody else notices.
+//! The connection's task reads and handles the member's lines; its writer
+//! shard ([`crate::fanout`]) does all the writing — room events, private
+//! messages and the replies this task hands it — so everything reaches the
+//! member in order, in as few writes as possible. The shard holds the send
+//! queue: a member whose queue passes `--send-queue` bytes is let go by the
+//! shard, and this task tells it `! send queue exceeded` and closes;
+//! nobody else notices. When the member leaves, this task takes back what
+//! was still queued and writes it before closing.
 
 use std::io;
 use std::sync::Arc;
@@ -16,14 +17,13 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use sockit_net::codec::{Line, LineCodec};
 use sockit_net::{ConnInfo, Peer};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
 use crate::event::{Event, Shared};
+use crate::fanout::Sink;
 use crate::server::Chat;
 use crate::session::{Flow, Session};
 
@@ -33,92 +33,74 @@ pub const PARTIAL_IDLE: Duration = Duration::from_millis(100);
 const FLUSH_GRACE: Duration = Duration::from_secs(2);
 /// How long a member dropped for slowness gets to take its last line.
 const LAST_WORD: Duration = Duration::from_millis(100);
-/// Room events taken per wake-up before writing.
-const DRAIN: usize = 4096;
+
+/// How a member's connection ends.
+enum End {
+    /// It left, or the server is stopping: write what it is owed, then close.
+    Drain,
+    /// Its send queue overflowed: its last line only.
+    TooSlow,
+    /// The connection failed: nothing more to write.
+    Broken,
+}
 
 /// Serves one TCP member until it leaves, is dropped, or the server stops.
-pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo) {
+pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo) {
     let Peer::Ip(peer) = info.peer else { return };
     if chat.config.socket_buffer > 0 {
         // Bound what the kernel holds for a member that stops reading, so
         // the send queue (not a 4 MB autotuned buffer) decides when it goes.
         let _ = socket2::SockRef::from(&stream).set_send_buffer_size(chat.config.socket_buffer);
     }
-    let (direct_tx, mut direct) = mpsc::unbounded_channel();
-    let mut session = match Session::start(&chat, peer, direct_tx).await {
+    // Shared with the writer shard, which only ever calls `try_write`.
+    let stream = Arc::new(stream);
+    let (dropped_tx, mut dropped) = oneshot::channel();
+    let sink = Sink::Tcp { stream: stream.clone(), dropped: dropped_tx };
+    let mut session = match Session::start(&chat, peer, sink).await {
         Ok(s) => s,
         Err(e) => {
-            let _ = tokio::time::timeout(FLUSH_GRACE, stream.write_all(format!("! {e}\n").as_bytes())).await;
+            write_all(&stream, format!("! {e}\n").as_bytes(), FLUSH_GRACE).await;
             return;
         }
     };
     tracing::debug!(%peer, "chat member joined");
     let cfg = chat.config.clone();
-    let mut out = BytesMut::with_capacity(4096);
     let mut replies: Vec<Arc<Shared>> = Vec::new();
     session.replay(&mut replies).await;
-    flush_replies(&session, &mut replies, &mut out);
+    session.deliver(&mut replies);
 
     let mut codec = LineCodec::new(cfg.max_line);
     let mut inbuf = BytesMut::new();
     let mut partial_at: Option<Instant> = None;
-    let mut leave_by: Option<Instant> = None;
-    // After writing room traffic, the ring is left alone for the batch
-    // window: while this task is not waiting on it, sends do not wake it, so
-    // at 5,000 msg/s a member wakes ~200 times a second (not 5,000) and each
-    // write carries many messages. A quiet room still delivers at once.
-    // One timer and one shutdown waiter per connection, re-armed rather than
-    // re-created each time round the loop (each creation takes a lock shared
-    // by every member).
-    let mut room_paused = false;
-    let pause = tokio::time::sleep(Duration::ZERO);
-    tokio::pin!(pause);
     let stop = info.shutdown.triggered();
     tokio::pin!(stop);
-    let window = cfg.batch_window;
-    let mut last_room_write = Instant::now() - window;
-    loop {
-        if out.len() > cfg.send_queue {
-            tracing::warn!(%peer, queued = out.len(), "chat member too slow: send queue exceeded");
-            session.set_reason("send queue exceeded");
-            // Best effort: its kernel buffer is probably full too, so give the
-            // line a moment, never more.
-            let line = session.local(Event::error("send queue exceeded"));
-            let _ = tokio::time::timeout(LAST_WORD, stream.write_all(&line)).await;
-            break;
-        }
-        if leave_by.is_some() && out.is_empty() {
-            break;
-        }
+    let end = loop {
         tokio::select! {
             biased;
             _ = &mut stop => {
                 session.set_reason("server shutting down");
-                out.extend_from_slice(&session.local(Event::notice("server shutting down")));
-                let _ = tokio::time::timeout(FLUSH_GRACE, stream.write_all(&out)).await;
-                break;
+                replies.push(Shared::new(Event::notice("server shutting down"), None));
+                session.deliver(&mut replies);
+                break End::Drain;
             }
-            _ = sleep_until(leave_by), if leave_by.is_some() => break,
-            r = stream.writable(), if !out.is_empty() => {
-                if r.is_err() { break; }
-                match stream.try_write(&out) {
-                    Ok(n) => out.advance(n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
+            r = &mut dropped => {
+                // The shard let go of the member (queue over the bound); a
+                // closed channel without a message cannot happen while the
+                // member is attached, but ends the connection all the same.
+                break if r.is_ok() { End::TooSlow } else { End::Broken };
             }
-            r = stream.readable(), if leave_by.is_none() => {
-                if r.is_err() { break; }
+            r = stream.readable() => {
+                if r.is_err() { break End::Broken; }
                 inbuf.reserve(4096);
                 match stream.try_read_buf(&mut inbuf) {
                     Ok(0) => {
                         // The peer finished sending: its last partial line
-                        // counts, then we drain what it is owed and close.
-                        let last = codec.take_partial(&mut inbuf);
-                        if let Some(line) = last {
+                        // counts, then it gets what it is owed and we close.
+                        if let Some(line) = codec.take_partial(&mut inbuf) {
                             on_line(&mut session, line, &mut replies).await;
                         }
-                        leave_by = Some(Instant::now() + FLUSH_GRACE);
+                        session.deliver(&mut replies);
+                        break End::Drain;
                     }
                     Ok(_) => {
                         let mut quit = false;
@@ -128,73 +110,61 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
                                 break;
                             }
                         }
+                        session.deliver(&mut replies);
                         if quit {
-                            leave_by = Some(Instant::now() + FLUSH_GRACE);
+                            break End::Drain;
                         }
                         partial_at = (!inbuf.is_empty()).then(|| Instant::now() + PARTIAL_IDLE);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(_) => break,
+                    Err(_) => break End::Broken,
                 }
-                flush_replies(&session, &mut replies, &mut out);
             }
             _ = sleep_until(partial_at), if partial_at.is_some() => {
                 partial_at = None;
+                let mut quit = false;
                 if let Some(line) = codec.take_partial(&mut inbuf) {
-                    if on_line(&mut session, line, &mut replies).await == Flow::Quit {
-                        leave_by = Some(Instant::now() + FLUSH_GRACE);
-                    }
+                    quit = on_line(&mut session, line, &mut replies).await == Flow::Quit;
                 }
-                flush_replies(&session, &mut replies, &mut out);
+                session.deliver(&mut replies);
+                if quit {
+                    break End::Drain;
+                }
             }
-            _ = &mut pause, if room_paused => room_paused = false,
-            r = session.room.rx.recv(), if !room_paused => match r {
-                Ok(ev) => {
-                    session.render_into(&ev, &mut out);
-                    // Take whatever else is queued: one write for all of it.
-                    for _ in 0..DRAIN {
-                        match session.room.rx.try_recv() {
-                            Ok(ev) => session.render_into(&ev, &mut out),
-                            Err(TryRecvError::Lagged(n)) => {
-                                missed(&session, &mut out, n);
-                                break;
-                            }
-                            Err(_) => break,
-                        }
-                        if out.len() > cfg.send_queue { break; }
-                    }
-                    // Hand it to the kernel now: only what it refuses counts
-                    // against the member's queue.
-                    match stream.try_write(&out) {
-                        Ok(n) => out.advance(n),
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(_) => break,
-                    }
-                    // Pause only when traffic is frequent: a quiet room
-                    // (one message now and then) costs one wake per message.
-                    let now = Instant::now();
-                    if now.duration_since(last_room_write) < window {
-                        pause.as_mut().reset(now + window);
-                        room_paused = true;
-                    }
-                    last_room_write = now;
-                }
-                Err(RecvError::Lagged(n)) => missed(&session, &mut out, n),
-                Err(RecvError::Closed) => break,
-            },
-            Some(ev) = direct.recv() => session.render_into(&ev, &mut out),
         }
+    };
+    match end {
+        End::Drain => {
+            let rest = session.detach().await;
+            write_all(&stream, &rest, FLUSH_GRACE).await;
+        }
+        End::TooSlow => {
+            session.set_reason("send queue exceeded");
+            // Best effort: its kernel buffer is probably full too, so give
+            // the line a moment, never more.
+            write_all(&stream, &session.local(Event::error("send queue exceeded")), LAST_WORD).await;
+        }
+        End::Broken => {}
     }
     tracing::debug!(%peer, nick = session.nick(), "chat member left");
 }
 
-/// This task was not scheduled for so long that the room's ring moved on
-/// without it: the server's fault (it is overloaded), not the member's,
-/// since a member that reads slowly fills its send queue first. Say so and
-/// carry on rather than drop the member.
-fn missed(session: &Session, out: &mut BytesMut, n: u64) {
-    tracing::warn!(nick = session.nick(), missed = n, "chat server overloaded: a member fell a whole ring behind");
-    out.extend_from_slice(&session.local(Event::error(format!("you missed {n} messages (server overloaded)"))));
+/// Writes `buf` through a shared stream, giving up after `limit`.
+async fn write_all(stream: &TcpStream, buf: &[u8], limit: Duration) {
+    let mut buf = buf;
+    let _ = tokio::time::timeout(limit, async {
+        while !buf.is_empty() {
+            if stream.writable().await.is_err() {
+                return;
+            }
+            match stream.try_write(buf) {
+                Ok(n) => buf.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    })
+    .await;
 }
 
 async fn on_line(session: &mut Session, line: Line, replies: &mut Vec<Arc<Shared>>) -> Flow {
@@ -204,12 +174,6 @@ async fn on_line(session: &mut Session, line: Line, replies: &mut Vec<Arc<Shared
             session.too_long(replies);
             Flow::Continue
         }
-    }
-}
-
-fn flush_replies(session: &Session, replies: &mut Vec<Arc<Shared>>, out: &mut BytesMut) {
-    for ev in replies.drain(..) {
-        session.render_into(&ev, out);
     }
 }
 

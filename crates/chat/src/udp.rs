@@ -14,11 +14,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use sockit_net::Shutdown;
 use tokio::net::UdpSocket;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::event::{Event, Shared};
+use crate::fanout::Sink;
 use crate::server::Chat;
 use crate::session::{Flow, Session};
 
@@ -66,8 +66,9 @@ async fn member(
     mut inbox: mpsc::Receiver<Bytes>,
     shutdown: Shutdown,
 ) {
-    let (direct_tx, mut direct) = mpsc::unbounded_channel();
-    let mut session = match Session::start(&chat, peer, direct_tx).await {
+    // Room events and private messages, forwarded by the writer shard.
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let mut session = match Session::start(&chat, peer, Sink::Forward(events_tx)).await {
         Ok(s) => s,
         Err(e) => {
             let _ = socket.send_to(format!("! {e}\n").as_bytes(), peer).await;
@@ -129,14 +130,10 @@ async fn member(
                     break;
                 }
             }
-            r = session.room.rx.recv() => match r {
-                Ok(ev) => if let Some(b) = session.render(&ev) { send(b).await },
-                Err(RecvError::Lagged(n)) => {
-                    send(session.local(Event::error(format!("you missed {n} messages (too slow)")))).await;
-                }
-                Err(RecvError::Closed) => break,
+            ev = events.recv() => match ev {
+                Some(ev) => if let Some(b) = session.render(&ev) { send(b).await },
+                None => break,
             },
-            Some(ev) = direct.recv() => if let Some(b) = session.render(&ev) { send(b).await },
         }
     }
     tracing::debug!(%peer, nick = session.nick(), "udp member left");

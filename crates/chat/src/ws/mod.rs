@@ -26,7 +26,6 @@ use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use sockit_net::{ConnInfo, Peer};
 use tokio::net::TcpStream;
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -35,6 +34,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::event::{Event, Shared};
+use crate::fanout::Sink;
 use crate::server::Chat;
 use crate::session::{Flow, Session};
 
@@ -70,8 +70,9 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
     let writer = tokio::spawn(write_loop(sink, out_rx, queued.clone()));
     let out = Outbox { tx: out_tx, queued };
 
-    let (direct_tx, mut direct) = mpsc::unbounded_channel();
-    let mut session = match Session::start(&chat, peer, direct_tx).await {
+    // Room events and private messages, forwarded by the writer shard.
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let mut session = match Session::start(&chat, peer, Sink::Forward(events_tx)).await {
         Ok(s) => s,
         Err(e) => {
             out.json(Event::error(e).to_json_line());
@@ -140,36 +141,22 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
                 }
                 None => break,
             },
-            r = session.room.rx.recv() => match r {
-                Ok(ev) => {
+            ev = events.recv() => match ev {
+                Some(ev) => {
                     out.event(&session, &ev);
                     for _ in 0..DRAIN {
-                        match session.room.rx.try_recv() {
-                            Ok(ev) => out.event(&session, &ev),
-                            Err(TryRecvError::Lagged(n)) => {
-                                missed(&session, &out, n);
-                                break;
-                            }
-                            Err(_) => break,
-                        }
+                        let Ok(ev) = events.try_recv() else { break };
+                        out.event(&session, &ev);
                         if out.queued() > cfg.send_queue { break; }
                     }
                 }
-                Err(RecvError::Lagged(n)) => missed(&session, &out, n),
-                Err(RecvError::Closed) => break,
+                None => break,
             },
-            Some(ev) = direct.recv() => out.event(&session, &ev),
         }
     }
     tracing::debug!(%peer, nick = session.nick(), "chat web member left");
     drop(session);
     finish(out, writer, grace).await;
-}
-
-/// As for TCP members: the server, not the member, fell behind.
-fn missed(session: &Session, out: &Outbox, n: u64) {
-    tracing::warn!(nick = session.nick(), missed = n, "chat server overloaded: a member fell a whole ring behind");
-    out.json(session.local(Event::error(format!("you missed {n} messages (server overloaded)"))).to_vec());
 }
 
 /// The member task's side of the writer: messages with their bytes counted.

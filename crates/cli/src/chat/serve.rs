@@ -53,8 +53,11 @@ pub struct ServeArgs {
     /// Kernel send buffer per TCP member, bytes (0: kernel autotuning).
     #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
     pub socket_buffer: usize,
-    /// Milliseconds a member's writes are batched under load (a quiet room
-    /// delivers at once; 0 writes every message as it comes).
+    /// Writer shards fanning room events out to TCP members (0: one per core).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub writers: usize,
+    /// Milliseconds between a writer shard's writes under load (a quiet
+    /// room delivers at once; 0 writes as fast as the shard can).
     #[arg(long, default_value_t = 5, value_name = "MS")]
     pub batch_ms: u64,
     /// Flood control: lines a member may send in a burst.
@@ -99,7 +102,6 @@ impl ServeArgs {
             max_line: self.max_line.max(16),
             send_queue: self.send_queue.max(1024),
             socket_buffer: self.socket_buffer,
-            batch_window: Duration::from_millis(self.batch_ms),
             flood_burst: self.flood_burst,
             flood_rate: self.flood_rate,
             replay: self.replay.min(sockit_chat::command::MAX_HISTORY),
@@ -108,9 +110,11 @@ impl ServeArgs {
             max_per_ip: self.max_per_ip,
             max_rooms: self.max_rooms,
             announce_limit: self.announce_limit,
+            batch_window: Duration::from_millis(self.batch_ms),
             store,
             ..ChatConfig::default()
-        })
+        }
+        .with_writers(self.writers))
     }
 }
 

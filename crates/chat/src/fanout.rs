@@ -1,0 +1,480 @@
+//! Room fan-out by a few writer shards (one per core by default).
+//!
+//! Every member belongs to one shard for its whole connection. A room event
+//! goes once to each shard (a handful of channel sends, however big the
+//! room); the shard appends the event's shared rendering to the output
+//! buffer of each of its members in that room and then writes every buffer
+//! that has bytes with one non-blocking `write` — no task wake-up, no lock
+//! and no reference count per delivery. While a shard is writing, new events
+//! queue in its inbox and go out together in the next round, so batching
+//! grows with load by itself and a quiet room is delivered at once.
+//!
+//! Each member's buffer is its send queue: what the kernel refuses stays
+//! there, and a member whose queue passes `--send-queue` bytes is dropped
+//! (its task is told and says `! send queue exceeded`) while the others go
+//! on. Members whose own task writes (UDP, WebSocket) get their events
+//! forwarded to it instead.
+//!
+//! One inbox per shard carries membership changes, events and replies in
+//! the order they were sent, so a member sees its replies and the room's
+//! events in the order they happened, and sees every event sent to a room
+//! after it joined.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::event::{MemberId, Shared, Style};
+
+/// Events for a member whose own task writes (UDP, WebSocket).
+pub type ForwardTx = mpsc::UnboundedSender<Arc<Shared>>;
+
+/// Inbox messages taken per round before writing.
+const DRAIN: usize = 1024;
+/// How soon a shard retries members whose socket was full; doubled, up to
+/// `RETRY_MAX`, while retries write nothing (a member that stopped reading
+/// in a quiet room must not keep its shard polling every millisecond).
+const RETRY: Duration = Duration::from_millis(1);
+const RETRY_MAX: Duration = Duration::from_millis(64);
+/// An empty buffer above this capacity is given back, so a burst does not
+/// pin memory for the rest of the connection.
+const KEEP_CAPACITY: usize = 16 * 1024;
+
+/// Where a member's events go.
+#[derive(Debug)]
+pub enum Sink {
+    /// A TCP member: the shard writes to its socket. `dropped` fires when
+    /// the member's send queue overflows (the shard has let go of it).
+    Tcp {
+        /// The member's connection (its task reads from it).
+        stream: Arc<TcpStream>,
+        /// Told when the member is dropped for slowness.
+        dropped: oneshot::Sender<()>,
+    },
+    /// A member whose own task writes: events are forwarded to it.
+    Forward(ForwardTx),
+}
+
+enum Msg {
+    Attach { id: MemberId, room: Arc<str>, sink: Sink },
+    Move { id: MemberId, room: Arc<str> },
+    Style { id: MemberId, style: Style },
+    Room { room: Arc<str>, ev: Arc<Shared> },
+    Direct { id: MemberId, ev: Arc<Shared> },
+    Detach { id: MemberId, reply: Option<oneshot::Sender<BytesMut>> },
+}
+
+/// The writer shards. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Fanout {
+    shards: Arc<[mpsc::UnboundedSender<Msg>]>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("fanout::Msg")
+    }
+}
+
+impl Fanout {
+    /// Starts `shards` writer tasks (at least one); a member's send queue
+    /// holds at most `send_queue` bytes.
+    /// Under load a shard writes at most once per `window`.
+    pub fn start(shards: usize, send_queue: usize, window: Duration) -> Fanout {
+        let shards = (0..shards.max(1))
+            .map(|_| {
+                // Unbounded: what arrives is bounded by the senders' flood
+                // control and by each member's send queue, which the shard
+                // enforces as it goes.
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(Shard::new(send_queue, window).run(rx));
+                tx
+            })
+            .collect();
+        Fanout { shards }
+    }
+
+    fn shard(&self, id: MemberId) -> &mpsc::UnboundedSender<Msg> {
+        &self.shards[(id.0 % self.shards.len() as u64) as usize]
+    }
+
+    /// Starts delivering `room`'s events to member `id` through `sink`.
+    pub fn attach(&self, id: MemberId, room: Arc<str>, sink: Sink) {
+        let _ = self.shard(id).send(Msg::Attach { id, room, sink });
+    }
+
+    /// Moves member `id` to `room`: it gets that room's events from now on.
+    pub fn move_to(&self, id: MemberId, room: Arc<str>) {
+        let _ = self.shard(id).send(Msg::Move { id, room });
+    }
+
+    /// Sends `ev` to every member of `room`.
+    pub fn publish(&self, room: &Arc<str>, ev: Arc<Shared>) {
+        for shard in self.shards.iter() {
+            let _ = shard.send(Msg::Room { room: room.clone(), ev: ev.clone() });
+        }
+    }
+
+    /// Sends `ev` to member `id` alone, in order with its room's events.
+    pub fn direct(&self, id: MemberId, ev: Arc<Shared>) {
+        let _ = self.shard(id).send(Msg::Direct { id, ev });
+    }
+
+    /// Renders member `id`'s events in `style` from now on.
+    pub fn set_style(&self, id: MemberId, style: Style) {
+        let _ = self.shard(id).send(Msg::Style { id, style });
+    }
+
+    /// Stops delivering to member `id` and returns what its queue still
+    /// held (empty if it was dropped or forwarded).
+    pub async fn detach(&self, id: MemberId) -> BytesMut {
+        let (reply, rx) = oneshot::channel();
+        let _ = self.shard(id).send(Msg::Detach { id, reply: Some(reply) });
+        rx.await.unwrap_or_default()
+    }
+
+    /// Stops delivering to member `id`, dropping whatever it still had queued.
+    pub fn forget(&self, id: MemberId) {
+        let _ = self.shard(id).send(Msg::Detach { id, reply: None });
+    }
+}
+
+/// A TCP member's output: its socket and the bytes it has not taken yet.
+struct Conn {
+    stream: Arc<TcpStream>,
+    dropped: Option<oneshot::Sender<()>>,
+    out: BytesMut,
+    /// Listed in the shard's `dirty` list (has bytes to write).
+    dirty: bool,
+    /// The socket failed: nothing more is written (its task sees the error).
+    broken: bool,
+}
+
+enum Out {
+    Conn(Conn),
+    Forward(ForwardTx),
+}
+
+struct Member {
+    id: MemberId,
+    style: Style,
+    room: Arc<str>,
+    /// Index in the room's list (for O(1) removal).
+    pos: usize,
+    out: Out,
+}
+
+impl Member {
+    /// Queues `ev` for this member; returns true if there are bytes to write.
+    fn push(&mut self, ev: &Arc<Shared>) -> bool {
+        if !ev.is_for(self.id) {
+            return false;
+        }
+        match &mut self.out {
+            Out::Conn(c) if !c.broken => {
+                self.style.append(ev, &mut c.out);
+                !c.dirty
+            }
+            Out::Conn(_) => false,
+            Out::Forward(tx) => {
+                let _ = tx.send(ev.clone());
+                false
+            }
+        }
+    }
+}
+
+/// One writer shard: its members, by room, and the ones with bytes pending.
+struct Shard {
+    send_queue: usize,
+    window: Duration,
+    slots: Vec<Option<Member>>,
+    free: Vec<usize>,
+    index: HashMap<MemberId, usize>,
+    rooms: HashMap<Arc<str>, Vec<usize>>,
+    dirty: Vec<usize>,
+}
+
+impl Shard {
+    fn new(send_queue: usize, window: Duration) -> Self {
+        Shard {
+            send_queue,
+            window,
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::new(),
+            rooms: HashMap::new(),
+            dirty: Vec::new(),
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        let retry = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(retry);
+        let hold = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(hold);
+        let mut last_flush = Instant::now() - self.window;
+        let mut backoff = RETRY;
+        loop {
+            let msg = if self.dirty.is_empty() {
+                backoff = RETRY;
+                rx.recv().await
+            } else {
+                // Some sockets were full: try them again soon, or sooner if
+                // something new arrives.
+                retry.as_mut().reset(Instant::now() + backoff);
+                tokio::select! {
+                    m = rx.recv() => m,
+                    _ = &mut retry => {
+                        let wrote = self.flush();
+                        backoff = if wrote { RETRY } else { (backoff * 2).min(RETRY_MAX) };
+                        continue;
+                    }
+                }
+            };
+            let Some(msg) = msg else { break };
+            self.handle(msg);
+            self.drain(&mut rx);
+            // Traffic is frequent: gather until a window has passed since
+            // the last write, so each member gets one write per window.
+            let due = last_flush + self.window;
+            if Instant::now() < due && !self.dirty.is_empty() {
+                hold.as_mut().reset(due);
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = &mut hold => break,
+                        m = rx.recv() => match m {
+                            Some(msg) => {
+                                self.handle(msg);
+                                self.drain(&mut rx);
+                            }
+                            None => break,
+                        },
+                    }
+                }
+            }
+            last_flush = Instant::now();
+            self.flush();
+        }
+    }
+
+    /// Handles what is already queued (up to a bound, so writing is not
+    /// put off forever by a busy inbox).
+    fn drain(&mut self, rx: &mut mpsc::UnboundedReceiver<Msg>) {
+        for _ in 0..DRAIN {
+            match rx.try_recv() {
+                Ok(msg) => self.handle(msg),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Room { room, ev } => {
+                let Some(list) = self.rooms.get(&room) else { return };
+                for &slot in list {
+                    if let Some(m) = self.slots[slot].as_mut() {
+                        if m.push(&ev) {
+                            mark(m, slot, &mut self.dirty);
+                        }
+                    }
+                }
+            }
+            Msg::Direct { id, ev } => {
+                let Some(&slot) = self.index.get(&id) else { return };
+                if let Some(m) = self.slots[slot].as_mut() {
+                    if m.push(&ev) {
+                        mark(m, slot, &mut self.dirty);
+                    }
+                }
+            }
+            Msg::Attach { id, room, sink } => self.attach(id, room, sink),
+            Msg::Move { id, room } => {
+                let Some(&slot) = self.index.get(&id) else { return };
+                self.leave_room(slot);
+                self.enter_room(slot, room);
+            }
+            Msg::Style { id, style } => {
+                if let Some(m) = self.index.get(&id).and_then(|&s| self.slots[s].as_mut()) {
+                    m.style = style;
+                }
+            }
+            Msg::Detach { id, reply } => {
+                let pending = match self.remove(id) {
+                    Some(Member { out: Out::Conn(c), .. }) if !c.broken => c.out,
+                    _ => BytesMut::new(),
+                };
+                if let Some(reply) = reply {
+                    let _ = reply.send(pending);
+                }
+            }
+        }
+    }
+
+    fn attach(&mut self, id: MemberId, room: Arc<str>, sink: Sink) {
+        // A member attaches once; a second attach replaces the first.
+        self.remove(id);
+        let out = match sink {
+            Sink::Tcp { stream, dropped } => {
+                Out::Conn(Conn { stream, dropped: Some(dropped), out: BytesMut::new(), dirty: false, broken: false })
+            }
+            Sink::Forward(tx) => Out::Forward(tx),
+        };
+        let member = Member { id, style: Style::default(), room: room.clone(), pos: 0, out };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s] = Some(member);
+                s
+            }
+            None => {
+                self.slots.push(Some(member));
+                self.slots.len() - 1
+            }
+        };
+        self.index.insert(id, slot);
+        self.enter_room(slot, room);
+    }
+
+    fn enter_room(&mut self, slot: usize, room: Arc<str>) {
+        let list = self.rooms.entry(room.clone()).or_default();
+        list.push(slot);
+        let pos = list.len() - 1;
+        if let Some(m) = self.slots[slot].as_mut() {
+            m.room = room;
+            m.pos = pos;
+        }
+    }
+
+    fn leave_room(&mut self, slot: usize) {
+        let Some((room, pos)) = self.slots[slot].as_ref().map(|m| (m.room.clone(), m.pos)) else { return };
+        let Some(list) = self.rooms.get_mut(&room) else { return };
+        if list.get(pos) != Some(&slot) {
+            return;
+        }
+        list.swap_remove(pos);
+        if let Some(&moved) = list.get(pos) {
+            if let Some(m) = self.slots[moved].as_mut() {
+                m.pos = pos;
+            }
+        }
+        if list.is_empty() {
+            self.rooms.remove(&room);
+        }
+    }
+
+    /// Takes member `id` out of the shard (its slot is reused later; a stale
+    /// entry in `dirty` is skipped by `flush`).
+    fn remove(&mut self, id: MemberId) -> Option<Member> {
+        let slot = self.index.remove(&id)?;
+        self.leave_room(slot);
+        self.free.push(slot);
+        self.slots[slot].take()
+    }
+
+    /// Writes every member with bytes pending, once each. Members the kernel
+    /// does not take everything from stay dirty; a member whose queue is
+    /// over the bound is dropped, and nobody else waits for it. Returns
+    /// whether any bytes were written.
+    fn flush(&mut self) -> bool {
+        let mut wrote = false;
+        let mut still = Vec::new();
+        let mut too_slow = Vec::new();
+        for slot in std::mem::take(&mut self.dirty) {
+            let Some(Member { id, out: Out::Conn(c), .. }) = self.slots[slot].as_mut() else { continue };
+            if !c.dirty {
+                continue;
+            }
+            match c.stream.try_write(&c.out) {
+                Ok(n) => {
+                    c.out.advance(n);
+                    wrote |= n > 0;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => {
+                    // The member's task sees the failure on its side too
+                    // and leaves; until then it gets nothing.
+                    c.broken = true;
+                    c.out = BytesMut::new();
+                }
+            }
+            if c.out.is_empty() {
+                c.dirty = false;
+                if c.out.capacity() > KEEP_CAPACITY {
+                    c.out = BytesMut::new();
+                }
+            } else if c.out.len() > self.send_queue {
+                too_slow.push(*id);
+            } else {
+                still.push(slot);
+            }
+        }
+        self.dirty = still;
+        for id in too_slow {
+            if let Some(Member { out: Out::Conn(mut c), .. }) = self.remove(id) {
+                tracing::warn!(member = id.0, queued = c.out.len(), "chat member too slow: send queue exceeded");
+                if let Some(tell) = c.dropped.take() {
+                    let _ = tell.send(());
+                }
+            }
+        }
+        wrote
+    }
+}
+
+fn mark(m: &mut Member, slot: usize, dirty: &mut Vec<usize>) {
+    if let Out::Conn(c) = &mut m.out {
+        c.dirty = true;
+        dirty.push(slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+
+    fn ev(text: &str) -> Arc<Shared> {
+        Shared::new(Event::notice(text), None)
+    }
+
+    #[tokio::test]
+    async fn slow_member_is_dropped_and_the_others_get_everything_in_order() {
+        let fanout = Fanout::start(2, 4096, Duration::ZERO);
+        let room: Arc<str> = Arc::from("lobby");
+        // A TCP member that never reads, with a small kernel buffer.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server_side, _) = listener.accept().await.unwrap();
+        let _ = socket2::SockRef::from(&server_side).set_send_buffer_size(4096);
+        let (dropped_tx, dropped_rx) = oneshot::channel();
+        fanout.attach(MemberId(1), room.clone(), Sink::Tcp { stream: Arc::new(server_side), dropped: dropped_tx });
+        // A forwarded member on the other shard.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        fanout.attach(MemberId(2), room.clone(), Sink::Forward(tx));
+        let line = "x".repeat(200);
+        for i in 0..2000 {
+            fanout.publish(&room, ev(&format!("{i} {line}")));
+            if i == 10 {
+                fanout.direct(MemberId(2), ev("just for you"));
+            }
+        }
+        tokio::time::timeout(Duration::from_secs(5), dropped_rx).await.unwrap().unwrap();
+        let mut got = Vec::new();
+        while got.len() < 2001 {
+            got.push(rx.recv().await.unwrap().event.text.clone());
+        }
+        assert_eq!(got[11], "just for you");
+        assert!(got[12].starts_with("11 "));
+        assert!(got[2000].starts_with("1999 "));
+        // Gone from its shard: nothing is left to hand back.
+        assert!(fanout.detach(MemberId(1)).await.is_empty());
+    }
+}
