@@ -1,21 +1,25 @@
 //! A whole receiver session fed by arbitrary bytes after a valid hello: it
-//! must end with an error or a summary, never panic, and never write outside
-//! its `--out` folder.
+//! must end with an error or a summary, never panic or hang, and never write
+//! outside its `--out` folder. The first input byte picks the wire: an
+//! in-memory stream (data frames are copied through a buffer) or a real
+//! socket pair (data frames take the `splice(2)` path, socket → pipe → file).
 #![no_main]
 
 use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use sockit_transfer::frame::{self, Kind};
 use sockit_transfer::handshake::{Hello, VERSION};
 use sockit_transfer::{Caps, NoProgress, ReceiveOptions};
 
-struct Wire {
+struct Memory {
     input: Vec<u8>,
     pos: usize,
 }
 
-impl Read for Wire {
+impl Read for Memory {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = buf.len().min(self.input.len() - self.pos);
         buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
@@ -24,10 +28,7 @@ impl Read for Wire {
     }
 }
 
-/// In-memory: no socket to splice from, so frames are copied.
-impl sockit_transfer::splice::Wire for Wire {}
-
-impl Write for Wire {
+impl Write for Memory {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         Ok(buf.len())
     }
@@ -36,21 +37,43 @@ impl Write for Wire {
     }
 }
 
+/// No socket to splice from: frames are copied.
+impl sockit_transfer::splice::Wire for Memory {}
+
+/// Runs a session over a socket pair whose other end sends `input`,
+/// half-closes, and drains the replies.
+fn over_socket(input: Vec<u8>, opts: &ReceiveOptions) {
+    let Ok((mut ours, mut theirs)) = UnixStream::pair() else { return };
+    let peer = std::thread::spawn(move || {
+        let _ = theirs.write_all(&input);
+        let _ = theirs.shutdown(std::net::Shutdown::Write);
+        let _ = io::copy(&mut theirs, &mut io::sink());
+    });
+    let _ = ours.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = sockit_transfer::receive_session(&mut ours, opts, &NoProgress);
+    drop(ours);
+    let _ = peer.join();
+}
+
 fuzz_target!(|data: &[u8]| {
+    let Some((&mode, data)) = data.split_first() else { return };
     let Ok(root) = tempfile::tempdir() else { return };
     let out = root.path().join("out");
     let mut input = Vec::new();
     let hello = Hello { version: VERSION, role: 1, has_code: false, nonce: [0; 32] };
     let _ = frame::write_frame(&mut input, Kind::Hello, &hello.encode());
     input.extend_from_slice(data);
-    let mut wire = Wire { input, pos: 0 };
     let opts = ReceiveOptions {
         out: out.clone(),
         code: None,
         overwrite: false,
         caps: Caps { max_size: 1 << 20, max_files: 100 },
     };
-    let _ = sockit_transfer::receive_session(&mut wire, &opts, &NoProgress);
+    if mode & 1 == 0 {
+        let _ = sockit_transfer::receive_session(&mut Memory { input, pos: 0 }, &opts, &NoProgress);
+    } else {
+        over_socket(input, &opts);
+    }
     for e in std::fs::read_dir(root.path()).into_iter().flatten().flatten() {
         assert_eq!(e.file_name(), "out", "wrote outside --out");
     }
