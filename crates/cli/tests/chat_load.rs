@@ -1,5 +1,6 @@
-//! A member that stops reading is dropped at its send-queue bound while a
-//! 200-member room keeps receiving everything.
+//! Chat under load: a member that stops reading is dropped at its
+//! send-queue bound while a 200-member room keeps receiving everything, and
+//! the `sockit bench chat` load generator counts every delivery.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -144,4 +145,30 @@ print("BYTES", len(got), "MSGS", sum(1 for l in lines if b"> m " in l), "QUEUE",
     let msgs: usize = report.split_whitespace().skip_while(|w| *w != "MSGS").nth(1).unwrap().parse().unwrap();
     assert!(msgs < MESSAGES / 2, "slow member got {msgs} messages: {report}");
     assert!(!report.contains("ERR"), "slow member's connection was not closed cleanly: {report}");
+}
+
+/// The load generator against the real server: every message reaches every
+/// other member, and the report carries the figures the bench script reads.
+#[test]
+fn bench_chat_counts_every_delivery() {
+    let s =
+        Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-web", "--no-history", "--flood-rate", "0"], 2);
+    let out = Command::new(bin())
+        .args(["bench", "chat", &s.addr("tcp").to_string()])
+        .args(["--members", "30", "--senders", "3", "--rate", "20", "--secs", "1", "--settle", "0.5", "--drain", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let field = |name: &str| -> u64 {
+        let at = text.find(&format!(" {name}=")).unwrap_or_else(|| panic!("no {name} in {text}"));
+        let v = &text[at + name.len() + 2..];
+        v[..v.find(' ').unwrap_or(v.len())].trim().parse().unwrap()
+    };
+    let sent = field("sent");
+    assert!(sent >= 45, "3 senders x 20/s x 1 s sent only {sent}");
+    assert_eq!(field("expected"), sent * 29);
+    assert_eq!(field("delivered"), sent * 29, "{text}");
+    assert_eq!(field("disconnected"), 0);
+    assert!(field("p99_us") > 0);
 }

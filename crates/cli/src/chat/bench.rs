@@ -11,19 +11,20 @@
 //!
 //! The generator runs on the same machine as the server, so its own cost is
 //! part of every latency it reports. Reading is therefore kept cheap: one
-//! reader thread per core, each with its own single-threaded runtime (no
-//! cross-thread wake-ups per delivery), one deadline timer per member, and
-//! samples gathered in small batches into one histogram per thread (not one
-//! 140 KB histogram per member, which costs a cache miss per sample).
+//! reader thread per core, each a plain readiness loop over its members'
+//! sockets (mio: one `epoll_wait` for many deliveries, then one `recv` per
+//! ready socket; no task, waker or timer per member), and one histogram per
+//! thread.
 
+use std::io::{ErrorKind, Read};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::bench::stats::Latency;
@@ -63,9 +64,6 @@ struct Received {
     latency: Latency,
     closed: usize,
 }
-
-/// Latency samples a member keeps before adding them to its thread's histogram.
-const SAMPLE_BATCH: usize = 256;
 
 /// Runs the benchmark and prints its results.
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -200,74 +198,83 @@ struct ReadCfg {
     buf_size: usize,
 }
 
-/// One reader thread: its members, each a task on this thread's runtime.
-fn read_group(group: Vec<std::net::TcpStream>, cfg: ReadCfg) -> std::io::Result<Received> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async move {
-        // Only this thread's tasks touch it: the lock is never contended.
-        let tally = Arc::new(Mutex::new(Received::default()));
-        let mut tasks = Vec::with_capacity(group.len());
-        for s in group {
-            let s = TcpStream::from_std(s)?;
-            tasks.push(tokio::spawn(read_member(s, cfg, tally.clone())));
-        }
-        for t in tasks {
-            let _ = t.await;
-        }
-        let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(std::mem::take(&mut *tally))
-    })
+/// One member's socket and the partial line it holds.
+struct Member {
+    stream: mio::net::TcpStream,
+    buf: Vec<u8>,
+    have: usize,
+    open: bool,
 }
 
-async fn read_member(mut r: TcpStream, cfg: ReadCfg, tally: Arc<Mutex<Received>>) {
+/// One reader thread: waits for any of its members' sockets to be readable
+/// and reads each ready one, until `cfg.until` or every socket closed.
+fn read_group(group: Vec<std::net::TcpStream>, cfg: ReadCfg) -> std::io::Result<Received> {
+    let mut poll = mio::Poll::new()?;
+    let mut members = Vec::with_capacity(group.len());
+    for (i, s) in group.into_iter().enumerate() {
+        s.set_nonblocking(true)?;
+        let mut stream = mio::net::TcpStream::from_std(s);
+        poll.registry().register(&mut stream, mio::Token(i), mio::Interest::READABLE)?;
+        members.push(Member { stream, buf: vec![0u8; cfg.buf_size], have: 0, open: true });
+    }
     let tag = format!("> B{} ", cfg.run_id);
-    let tag = tag.as_bytes();
-    let mut buf = vec![0u8; cfg.buf_size];
-    let mut have = 0usize;
-    let mut samples: Vec<u64> = Vec::with_capacity(SAMPLE_BATCH);
-    let mut closed = false;
-    let deadline = tokio::time::sleep_until(tokio::time::Instant::from_std(cfg.until));
-    tokio::pin!(deadline);
-    loop {
-        if have == buf.len() {
-            // A line longer than the buffer: not ours; drop it.
-            have = 0;
+    let mut got = Received::default();
+    let mut events = mio::Events::with_capacity(1024);
+    let mut open = members.len();
+    while open > 0 {
+        let Some(left) = cfg.until.checked_duration_since(Instant::now()) else { break };
+        match poll.poll(&mut events, Some(left)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         }
-        let n = tokio::select! {
-            r = r.read(&mut buf[have..]) => match r {
-                Ok(0) | Err(_) => { closed = true; break }
-                Ok(n) => n,
-            },
-            _ = &mut deadline => break,
-        };
-        have += n;
         let now_us = cfg.clock.elapsed().as_micros() as u64;
+        for ev in events.iter() {
+            let Some(m) = members.get_mut(ev.token().0) else { continue };
+            if m.open && !read_member(m, tag.as_bytes(), now_us, &mut got) {
+                m.open = false;
+                open -= 1;
+                got.closed += 1;
+                let _ = poll.registry().deregister(&mut m.stream);
+            }
+        }
+    }
+    Ok(got)
+}
+
+/// Reads what `m`'s socket holds (until it would block: readiness is
+/// edge-triggered) and records a latency sample per line of ours. Returns
+/// false when the connection closed or failed.
+fn read_member(m: &mut Member, tag: &[u8], now_us: u64, got: &mut Received) -> bool {
+    loop {
+        if m.have == m.buf.len() {
+            // A line longer than the buffer: not ours; drop it.
+            m.have = 0;
+        }
+        let space = m.buf.len() - m.have;
+        let n = match m.stream.read(&mut m.buf[m.have..]) {
+            Ok(0) => return false,
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        };
+        m.have += n;
         let mut start = 0;
-        while let Some(i) = memchr_nl(&buf[start..have]) {
-            let line = &buf[start..start + i];
-            if let Some(ts) = sent_at(line, tag) {
-                samples.push(now_us.saturating_sub(ts));
+        while let Some(i) = memchr_nl(&m.buf[start..m.have]) {
+            if let Some(ts) = sent_at(&m.buf[start..start + i], tag) {
+                got.delivered += 1;
+                got.latency.record(Duration::from_micros(now_us.saturating_sub(ts)));
             }
             start += i + 1;
         }
-        buf.copy_within(start..have, 0);
-        have -= start;
-        if samples.len() >= SAMPLE_BATCH {
-            record(&tally, &mut samples, false);
+        m.buf.copy_within(start..m.have, 0);
+        m.have -= start;
+        if n < space {
+            // Drained: new data will raise a new readiness edge.
+            return true;
         }
     }
-    record(&tally, &mut samples, closed);
-}
-
-/// Adds a member's samples to its thread's tally.
-fn record(tally: &Mutex<Received>, samples: &mut Vec<u64>, closed: bool) {
-    let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
-    t.delivered += samples.len() as u64;
-    for &us in samples.iter() {
-        t.latency.record(Duration::from_micros(us));
-    }
-    t.closed += usize::from(closed);
-    samples.clear();
 }
 
 fn memchr_nl(b: &[u8]) -> Option<usize> {
