@@ -419,7 +419,7 @@ impl Shard {
             if !c.dirty {
                 continue;
             }
-            match c.stream.try_write(&c.out) {
+            match send_now(&c.stream, &c.out) {
                 Ok(n) => {
                     c.out.advance(n);
                     wrote |= n > 0;
@@ -454,6 +454,15 @@ impl Shard {
         }
         wrote
     }
+}
+
+/// One non-blocking `send` straight on the socket. Not tokio's `try_write`:
+/// that first checks the stream's readiness record, one more cache miss
+/// per member, which in a 10,000-member fan-out cost ~6% of the server's
+/// CPU. Nobody waits on the stream's write readiness while the shard owns
+/// its output, so skipping the record loses nothing.
+fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    socket2::SockRef::from(stream).send_with_flags(bytes, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
 }
 
 fn mark(m: &mut Member, slot: usize, dirty: &mut Vec<usize>) {
