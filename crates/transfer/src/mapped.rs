@@ -48,6 +48,11 @@ impl<F: Borrow<File>> RangeHasher<F> {
         RangeHasher { file, end, window: None, buf: Vec::new() }
     }
 
+    /// The file back (any mapped window is dropped).
+    pub fn into_file(self) -> F {
+        self.file
+    }
+
     /// Feeds bytes `from..to` of the file to `hasher`. An error (the file is
     /// shorter than `to`, a read failed) is a message for the user.
     pub fn hash(&mut self, hasher: &mut blake3::Hasher, from: u64, to: u64) -> Result<(), String> {

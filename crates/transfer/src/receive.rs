@@ -333,7 +333,8 @@ struct Checking {
     index: usize,
     /// Where the next written bytes start.
     pos: u64,
-    file: File,
+    /// The `.part`, read back a mapped window at a time.
+    file: RangeHasher<File>,
     part: PathBuf,
     target: PathBuf,
     hasher: blake3::Hasher,
@@ -349,25 +350,18 @@ fn check_stage(
 ) -> HashMap<usize, Outcome> {
     let mut outcomes: HashMap<usize, Outcome> = HashMap::new();
     let mut cur: Option<Checking> = None;
-    // The current file's pages, mapped a window at a time.
-    let mut ranges: Option<RangeHasher<File>> = None;
     for item in rx {
         match item {
             Item::Start { index, offset, file, part, target, hasher } => {
                 outcomes.insert(index, Outcome { resumed: offset, ..Outcome::default() });
-                let reader = file.try_clone();
-                ranges = reader.ok().map(|f| RangeHasher::new(f, entries[index].size));
+                let file = RangeHasher::new(file, entries[index].size);
                 cur = Some(Checking { index, pos: offset, file, part, target, hasher: *hasher });
             }
             Item::Written(n) => {
                 let Some(c) = cur.as_mut() else { continue };
                 let o = outcomes.entry(c.index).or_default();
                 if o.error.is_none() {
-                    let hashed = match ranges.as_mut() {
-                        Some(r) => r.hash(&mut c.hasher, c.pos, c.pos + n),
-                        None => Err("cannot read back what was written".into()),
-                    };
-                    match hashed {
+                    match c.file.hash(&mut c.hasher, c.pos, c.pos + n) {
                         Ok(()) => o.bytes += n,
                         Err(e) => o.error = Some(e),
                     }
@@ -381,7 +375,6 @@ fn check_stage(
                 }
             }
             Item::End(digest) => {
-                ranges = None;
                 let Some(c) = cur.take() else { continue };
                 let e = &entries[c.index];
                 let o = outcomes.entry(c.index).or_default();
@@ -392,7 +385,7 @@ fn check_stage(
                     );
                 }
                 if o.error.is_none() {
-                    match finish_file(c.file, &c.part, &c.target, e, overwrite) {
+                    match finish_file(c.file.into_file(), &c.part, &c.target, e, overwrite) {
                         Ok(to) => o.placed = Some(to),
                         Err(err) => o.error = Some(format!("cannot finish: {err}")),
                     }
@@ -404,9 +397,8 @@ fn check_stage(
                 progress.file_end(&e.path, &outcome);
             }
             Item::Abort(reason) => {
-                ranges = None;
                 if let Some(c) = cur.take() {
-                    let _ = c.file.sync_data();
+                    let _ = c.file.into_file().sync_data();
                     let o = outcomes.entry(c.index).or_default();
                     o.error = Some(format!("the sender stopped sending it: {reason}"));
                     progress.file_end(&entries[c.index].path, &FileOutcome::Failed(reason));
