@@ -25,10 +25,14 @@ impl Shutdown {
     }
 
     /// Triggers this handle when the process gets Ctrl-C (SIGINT) or SIGTERM.
+    /// The handlers are in place when this returns, so a signal sent right
+    /// after the server says it is listening stops it cleanly instead of
+    /// killing it.
     pub fn trigger_on_signals(&self) {
         let token = self.token.clone();
+        let signals = wait_for_signal();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.await;
             // Cancel before logging: if stderr is gone (a closed pipe), a
             // failing log write must not stand between the signal and the stop.
             token.cancel();
@@ -78,31 +82,61 @@ impl Shutdown {
     }
 }
 
-async fn wait_for_signal() {
+/// Registers for SIGINT and SIGTERM now (not on first poll, as
+/// `tokio::signal::ctrl_c` would) and returns a future that completes on
+/// either.
+fn wait_for_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut int = signal(SignalKind::interrupt()).ok();
+        async move {
+            tokio::select! {
+                _ = next(&mut term) => {}
+                _ = next(&mut int) => {}
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// The next delivery of `signal`; a kind we could not register for never
+/// fires.
+#[cfg(unix)]
+async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A SIGTERM that arrives before the runtime ever polled the watcher
+    /// task still triggers the handle (with a lazily installed handler it
+    /// would kill the test process instead).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_signal_right_after_registering_triggers_the_handle() {
+        let s = Shutdown::new();
+        s.trigger_on_signals();
+        // No await between registering and the signal: on this
+        // current-thread runtime the spawned task has not run yet.
+        let sent = std::process::Command::new("kill").args(["-TERM", &std::process::id().to_string()]).status();
+        assert!(sent.as_ref().is_ok_and(|st| st.success()), "{sent:?}");
+        let fired = tokio::time::timeout(Duration::from_secs(10), s.triggered()).await;
+        assert!(fired.is_ok(), "SIGTERM did not trigger shutdown");
+    }
 
     #[tokio::test]
     async fn drain_waits_for_tasks_and_reports_overrun() {
