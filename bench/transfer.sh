@@ -3,17 +3,25 @@
 # verification on, receiver writing to disk) vs `socat -u -b 262144` and
 # `nc`, on the same random file in the same run, page cache warm.
 #
-#   bench/transfer.sh [SIZE_MIB] [RUNS]      (defaults: 2048 MiB, 3 runs each)
+#   bench/transfer.sh [SIZE_MIB] [ROUNDS]      (defaults: 2048 MiB, 3 rounds)
 #
-# Prints MB/s (10^6 bytes) per tool (best of RUNS), the ratios, the CPU
-# seconds both sides used in that run (user+sys; less sensitive than wall time
-# to other load on the machine), and the peak RSS of both sockit sides. Temp files live under ${TMPDIR:-/tmp} and are
-# removed at exit. Bounded: every transfer is killed after 120 s.
+# Each round runs every tool once, in a rotating order, and each run starts
+# the same way: the previous output deleted, `sync`, the source file read
+# again (so it is in the page cache whatever the kernel evicted meanwhile).
+# Interleaving matters on a shared VM: memory freed by one run and handed out
+# to the next, or cold pages being paged out in the background, otherwise
+# favour whichever tool happens to run in a good stretch.
+#
+# Prints MB/s (10^6 bytes) per run, then per tool the best and the median,
+# the ratios, the CPU seconds both sides used in the best run (user+sys; less
+# sensitive than wall time to other load on the machine), and the peak RSS of
+# both sockit sides. Temp files live under ${TMPDIR:-/tmp} and are removed at
+# exit. Bounded: every transfer is killed after 120 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SIZE_MIB=${1:-2048}
-RUNS=${2:-3}
+ROUNDS=${2:-3}
 LIMIT=120
 
 cargo build --release -q
@@ -28,7 +36,6 @@ SRC=$WORK/src.bin
 echo "making a ${SIZE_MIB} MiB random file in $WORK …"
 head -c $((SIZE_MIB << 20)) /dev/urandom >"$SRC"
 BYTES=$(stat -c %s "$SRC")
-cat "$SRC" >/dev/null # warm the page cache
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
@@ -89,25 +96,33 @@ run_sockit() {
     result "$t0" "$t1" "$WORK/tx.t" "$WORK/rx.t"
 }
 
-declare -A R C
-for tool in socat nc sockit; do
-    vals=()
-    best=0
-    for _ in $(seq "$RUNS"); do
-        rm -f "$WORK/out.bin"
+TOOLS=(socat nc sockit)
+declare -A BEST MED CPU RUNS
+for round in $(seq "$ROUNDS"); do
+    for k in 0 1 2; do
+        tool=${TOOLS[$(((round + k) % 3))]}
+        rm -rf "$WORK/out.bin" "$WORK/out"
         sync
+        cat "$SRC" >/dev/null
         read -r mb cpu <<<"$(run_$tool)"
-        vals+=("$mb MB/s (cpu ${cpu}s)")
-        if [ "$mb" -gt "$best" ]; then best=$mb; C[$tool]=$cpu; fi
+        RUNS[$tool]+="$mb:$cpu "
     done
-    R[$tool]=$best
-    echo "$tool: ${vals[*]}"
+done
+for tool in "${TOOLS[@]}"; do
+    read -r BEST[$tool] MED[$tool] CPU[$tool] <<<"$(python3 -c '
+import statistics, sys
+runs = [r.split(":") for r in sys.argv[1].split()]
+best = max(runs, key=lambda r: int(r[0]))
+print(best[0], int(statistics.median(int(r[0]) for r in runs)), best[1])' "${RUNS[$tool]}")"
+    echo "$tool: ${RUNS[$tool]}(MB/s:cpu-s per run)"
 done
 
 echo
 echo "file: $SIZE_MIB MiB random, loopback, page cache warm, receiver writing to $WORK ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-printf 'socat -u -b 262144 : %6s MB/s  cpu %ss both sides\n' "${R[socat]}" "${C[socat]}"
-printf 'nc                  : %6s MB/s  cpu %ss both sides\n' "${R[nc]}" "${C[nc]}"
-printf 'sockit (BLAKE3 on)  : %6s MB/s  cpu %ss both sides\n' "${R[sockit]}" "${C[sockit]}"
-python3 -c "print(f'sockit / socat = {${R[sockit]}/${R[socat]}:.2f}x   sockit / nc = {${R[sockit]}/${R[nc]}:.2f}x')"
+for tool in "${TOOLS[@]}"; do
+    printf '%-20s: best %5s MB/s (cpu %ss both sides), median %5s MB/s\n' \
+        "$(case $tool in socat) echo 'socat -u -b 262144' ;; sockit) echo 'sockit (BLAKE3 on)' ;; *) echo "$tool" ;; esac)" \
+        "${BEST[$tool]}" "${CPU[$tool]}" "${MED[$tool]}"
+done
+python3 -c "print(f'sockit / socat = {${BEST[sockit]}/${BEST[socat]}:.2f}x best, {${MED[sockit]}/${MED[socat]}:.2f}x median   sockit / nc = {${BEST[sockit]}/${BEST[nc]}:.2f}x best, {${MED[sockit]}/${MED[nc]}:.2f}x median')"
 echo "sockit peak RSS: sender $(( $(cut -d' ' -f4 "$WORK/tx.rss") / 1024 )) MiB, receiver $(( $(cut -d' ' -f4 "$WORK/rx.rss") / 1024 )) MiB"

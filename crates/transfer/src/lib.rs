@@ -24,6 +24,7 @@
 pub mod error;
 pub mod frame;
 pub mod handshake;
+pub mod local;
 pub mod manifest;
 pub mod mapped;
 pub mod receive;

@@ -116,6 +116,8 @@ pub fn send_session<S: Read + Write + AsFd>(
         // Small chunks keep a throttled stream smooth.
         chunk = chunk.min((rate / 8).max(4096) as usize);
     }
+    // Same-host transfers go faster with a small send buffer ([`crate::local`]).
+    crate::local::fit_send_buffer(&*s);
     let (to_write, write_rx) = sync_channel::<Item>(AHEAD);
     let rate = opts.rate_limit;
     std::thread::scope(|scope| {
