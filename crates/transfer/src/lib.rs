@@ -19,7 +19,9 @@
 //! our memory: the sender hashes the file through a memory map
 //! ([`mapped`]) while the other thread sends it with `sendfile(2)`; the
 //! receiver splices each frame from the socket into the file ([`splice`])
-//! while the other thread hashes what landed, again through a map.
+//! while the other thread hashes what landed, again through a map. Towards
+//! a receiver on the same host the sender keeps a small send buffer
+//! ([`local`]).
 
 pub mod error;
 pub mod frame;
