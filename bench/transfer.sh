@@ -3,14 +3,16 @@
 # verification on, receiver writing to disk) vs `socat -u -b 262144` and
 # `nc`, on the same random file in the same run, page cache warm.
 #
-#   bench/transfer.sh [SIZE_MIB] [ROUNDS]      (defaults: 2048 MiB, 3 rounds)
+#   bench/transfer.sh [SIZE_MIB] [ROUNDS]      (defaults: 2048 MiB, 3 measured runs per tool)
 #
-# Each round runs every tool once, in a rotating order, and each run starts
-# the same way: the previous output deleted, `sync`, the source file read
-# again (so it is in the page cache whatever the kernel evicted meanwhile).
-# Interleaving matters on a shared VM: memory freed by one run and handed out
-# to the next, or cold pages being paged out in the background, otherwise
-# favour whichever tool happens to run in a good stretch.
+# Each tool runs in a block: one warm-up run that is not counted, then
+# ROUNDS measured runs, each starting the same way: the previous output
+# deleted, `sync`, the source file read again (so it is in the page cache
+# whatever the kernel evicted meanwhile). The warm-up matters on a VM like
+# ours: page-cache writes right after *another* program's big write was
+# deleted can run several times slower (`dd bs=1M`: 1.6–3.3 s for 2 GiB
+# after an `nc` run, 0.42 s after another `dd`), so every measured run
+# follows a run of the same tool.
 #
 # Prints MB/s (10^6 bytes) per run, then per tool the best and the median,
 # the ratios, the CPU seconds both sides used in the best run (user+sys; less
@@ -98,14 +100,13 @@ run_sockit() {
 
 TOOLS=(socat nc sockit)
 declare -A BEST MED CPU RUNS
-for round in $(seq "$ROUNDS"); do
-    for k in 0 1 2; do
-        tool=${TOOLS[$(((round + k) % 3))]}
+for tool in "${TOOLS[@]}"; do
+    for round in $(seq 0 "$ROUNDS"); do
         rm -rf "$WORK/out.bin" "$WORK/out"
         sync
         cat "$SRC" >/dev/null
         read -r mb cpu <<<"$(run_$tool)"
-        RUNS[$tool]+="$mb:$cpu "
+        [ "$round" -gt 0 ] && RUNS[$tool]+="$mb:$cpu "
     done
 done
 for tool in "${TOOLS[@]}"; do
