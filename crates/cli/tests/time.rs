@@ -86,6 +86,12 @@ bad = []
 for f in sys.argv[3:]:
     want = f if f else '%Y-%m-%d %X'
     for attempt in range(3):
+        # Python's strftime reads time(2), the kernel's coarse clock, which
+        # runs a few ms behind the precise one sockit reads: just after a
+        # second boundary they differ by one second. A retry waits, so it
+        # is not at that boundary again.
+        if attempt:
+            time.sleep(0.25)
         before = time.strftime(want)
         s.sendto(f.encode(), addr)
         got = s.recv(65535).decode()
