@@ -1,14 +1,20 @@
 //! The receiving side of a session.
 //!
-//! Two threads. The calling thread reads frames, checks every one against
-//! the manifest, and moves each data frame's bytes into `name.part` —
-//! spliced from the socket, so they never pass through our memory
-//! ([`crate::splice`]). A checker thread follows it file by file: it hashes
-//! each frame's bytes where they now lie, in the page cache ([`crate::mapped`];
-//! a few MiB behind the socket, so still in the CPU cache), and once a file's
-//! digest matched it sets the mode and mtime and renames it into place
-//! ([`crate::safety::place`]). Receiving and hashing thus run on two cores,
-//! and memory stays flat whatever the file sizes.
+//! Three threads, in a line:
+//! - the calling thread reads frames, checks every one against the
+//!   manifest, and takes each data frame's bytes off the socket into a pipe
+//!   ([`crate::splice::Intake`]: page references only, no copy);
+//! - a writer thread splices them on into `name.part`
+//!   ([`crate::splice::Outlet`]). That copy into fresh page-cache pages is
+//!   the costliest step of the whole transfer (and on a VM whose host takes
+//!   freed memory back, by far), so it gets a thread to itself;
+//! - a checker thread follows it file by file: it hashes the bytes where
+//!   they now lie, in the page cache ([`crate::mapped`]; at most a few
+//!   dozen MiB behind, so still in the CPU's last-level cache), and once a file's digest matched it sets
+//!   the mode and mtime and renames it into place ([`crate::safety::place`]).
+//!
+//! Memory stays flat whatever the file sizes: the pipes and the queues
+//! between the threads are bounded.
 
 use std::collections::HashMap;
 use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
@@ -25,13 +31,20 @@ use crate::manifest::{Caps, Entry, EntryKind, Have, Manifest, ResumeOffer, Summa
 use crate::mapped::RangeHasher;
 use crate::safety::{ensure_dir, free_space, place, prepare_parent};
 use crate::send::prefix_hasher;
-use crate::splice::{Landed, Mover, Wire};
+use crate::splice::{self, Piece, Wire};
 use crate::{FileOutcome, Progress};
 
-/// Pipe-fulls (1 MiB) the socket side may be ahead of the checker: enough to
-/// keep both busy, few enough that the bytes are still in the CPU cache when
-/// hashed.
-const AHEAD: usize = 2;
+/// Items the socket side may be ahead of the writer. The pipes bound the
+/// bytes in flight; this only bounds the queue.
+const WRITE_AHEAD: usize = 64;
+/// Pieces (at most a pipe-full each) the writer may be ahead of the
+/// checker: slack, so that a checker that lost its core for a moment does
+/// not stall the writer, with the bytes still in the (last-level) CPU
+/// cache when hashed.
+const CHECK_AHEAD: usize = 64;
+/// Bytes the checker lets pile up before hashing them, so that BLAKE3 gets
+/// runs long enough for its widest SIMD path.
+const HASH_BATCH: u64 = 512 << 10;
 
 /// How a receiver behaves.
 #[derive(Debug, Clone)]
@@ -61,12 +74,15 @@ pub fn receive_session<S: Wire>(s: &mut S, opts: &ReceiveOptions, progress: &dyn
     s.flush().map_err(|e| Error::net("while answering the manifest", e))?;
     progress.begin(plan.manifest.file_count(), plan.manifest.total_size());
 
-    let (to_check, check_rx) = sync_channel::<Item>(AHEAD);
+    let (to_write, write_rx) = sync_channel::<Item<Piece>>(WRITE_AHEAD);
     let overwrite = opts.overwrite;
     let entries = &plan.manifest.entries;
     let (read, outcomes) = std::thread::scope(|scope| {
+        let (intake, outlet) = splice::pair();
+        let (to_check, check_rx) = sync_channel::<Item<Landed>>(CHECK_AHEAD);
         let checker = scope.spawn(move || check_stage(check_rx, entries, overwrite, progress));
-        let read = read_stage(s, &plan, to_check, progress);
+        scope.spawn(move || write_stage(write_rx, outlet, to_check));
+        let read = read_stage(s, &plan, intake, to_write, progress);
         (read, checker.join().unwrap_or_default())
     });
     let mut summary = finish(&plan, &outcomes, progress);
@@ -174,19 +190,27 @@ fn hash_if_len(path: &Path, max: u64, accept: impl Fn(u64) -> bool) -> Option<(u
     prefix_hasher(&mut f, len).map(|h| (len, h))
 }
 
-/// What the socket side tells the checker, in stream order.
-enum Item {
-    /// A file starts: its `.part` (open for reading), where the data starts,
-    /// and the hash state of the proven prefix before it.
+/// What one thread tells the next, in stream order: the socket side tells
+/// the writer (`D` = [`Piece`], the bytes), the writer tells the checker
+/// (`D` = [`Landed`], what became of them).
+enum Item<D> {
+    /// A file starts: its `.part` (open for writing and reading, positioned
+    /// where the data starts), that offset, and the hash state of the proven
+    /// prefix before it.
     Start { index: usize, offset: u64, file: File, part: PathBuf, target: PathBuf, hasher: Box<blake3::Hasher> },
-    /// The next `n` bytes of the current file are in its `.part`.
-    Written(u64),
-    /// Writing the current file failed; its remaining data is dropped.
-    Failed(String),
+    /// The next bytes of the current file.
+    Data(D),
     /// The sender's digest for the current file.
     End([u8; 32]),
     /// The sender gave up on the current file.
     Abort(String),
+}
+
+/// Bytes of the current file the writer dealt with.
+struct Landed {
+    len: u64,
+    /// Why writing them failed; the file's remaining bytes are then dropped.
+    error: Option<String>,
 }
 
 /// What happened to one file.
@@ -203,17 +227,20 @@ struct Outcome {
 struct Current {
     index: usize,
     remaining: u64,
-    /// Its `.part`, until a write to it fails.
-    file: Option<File>,
 }
 
-fn read_stage<S: Wire>(s: &mut S, plan: &Plan, tx: SyncSender<Item>, progress: &dyn Progress) -> Result<()> {
+fn read_stage<S: Wire>(
+    s: &mut S,
+    plan: &Plan,
+    mut intake: splice::Intake,
+    tx: SyncSender<Item<Piece>>,
+    progress: &dyn Progress,
+) -> Result<()> {
     let entries = &plan.manifest.entries;
     let mut current: Option<Current> = None;
     let mut next_index = 0usize;
     let mut scratch = Vec::new();
-    let mut mover = Mover::new();
-    let gone = || Error::Protocol("the checker stopped".into());
+    let gone = || Error::Protocol("the writer stopped".into());
     loop {
         let h = frame::read_header(s)?.ok_or(Error::Closed("in the middle of the transfer"))?;
         match h.kind {
@@ -226,19 +253,7 @@ fn read_stage<S: Wire>(s: &mut S, plan: &Plan, tx: SyncSender<Item>, progress: &
                     )));
                 }
                 cur.remaining -= u64::from(h.len);
-                // The checker hashes each pipe-full as soon as it landed,
-                // while it is still in the CPU cache.
-                let mut checker_gone = false;
-                let landed = mover.copy(s, cur.file.as_ref(), u64::from(h.len), |n| {
-                    checker_gone |= tx.send(Item::Written(n)).is_err();
-                })?;
-                if checker_gone {
-                    return Err(gone());
-                }
-                if let Landed::Failed(why) = landed {
-                    cur.file = None;
-                    tx.send(Item::Failed(why)).map_err(|_| gone())?;
-                }
+                intake.take(s, u64::from(h.len), |piece| tx.send(Item::Data(piece)).map_err(|_| gone()))?;
                 continue;
             }
             Kind::Done => {
@@ -272,10 +287,9 @@ fn read_stage<S: Wire>(s: &mut S, plan: &Plan, tx: SyncSender<Item>, progress: &
                 progress.file_begin(&e.path, e.size, offset);
                 let cannot = |err| Error::io(format!("cannot write {}", part_name(&e.path)), err);
                 let (file, part, target) = open_part(&plan.out, e, offset).map_err(cannot)?;
-                let checker_file = file.try_clone().map_err(cannot)?;
-                tx.send(Item::Start { index, offset, file: checker_file, part, target, hasher: Box::new(hasher) })
+                tx.send(Item::Start { index, offset, file, part, target, hasher: Box::new(hasher) })
                     .map_err(|_| gone())?;
-                current = Some(Current { index, remaining: e.size - offset, file: Some(file) });
+                current = Some(Current { index, remaining: e.size - offset });
             }
             Kind::FileEnd => {
                 let digest = frame::decode_digest(&scratch)?;
@@ -328,11 +342,50 @@ fn open_part(out: &Path, e: &Entry, offset: u64) -> io::Result<(File, PathBuf, P
     Ok((f, part, target))
 }
 
+/// Writes each file's bytes into its `.part` as the socket side hands them
+/// over, and tells the checker what landed.
+fn write_stage(rx: Receiver<Item<Piece>>, mut outlet: splice::Outlet, tx: SyncSender<Item<Landed>>) {
+    // The current `.part` (the checker holds another handle), until a
+    // write to it fails.
+    let mut file: Option<File> = None;
+    for item in rx {
+        let landed = match item {
+            Item::Start { index, offset, file: f, part, target, hasher } => {
+                file = f.try_clone().ok();
+                let error = file.is_none().then(|| "cannot open the .part twice".to_string());
+                if tx.send(Item::Start { index, offset, file: f, part, target, hasher }).is_err() {
+                    return;
+                }
+                match error {
+                    // The file fails before any of its bytes arrive.
+                    Some(error) => Item::Data(Landed { len: 0, error: Some(error) }),
+                    None => continue,
+                }
+            }
+            Item::Data(piece) => {
+                let len = piece.len() as u64;
+                let error = outlet.put(piece, file.as_ref());
+                if error.is_some() {
+                    file = None;
+                }
+                Item::Data(Landed { len, error })
+            }
+            Item::End(digest) => Item::End(digest),
+            Item::Abort(reason) => Item::Abort(reason),
+        };
+        if tx.send(landed).is_err() {
+            return;
+        }
+    }
+}
+
 /// The file being checked.
 struct Checking {
     index: usize,
-    /// Where the next written bytes start.
+    /// Where the bytes not hashed yet start.
     pos: u64,
+    /// Where the bytes not landed yet start.
+    written: u64,
     /// The `.part`, read back a mapped window at a time.
     file: RangeHasher<File>,
     part: PathBuf,
@@ -340,10 +393,23 @@ struct Checking {
     hasher: blake3::Hasher,
 }
 
-/// Hashes each file's bytes as the socket side reports them written, then
+impl Checking {
+    /// Hashes what landed since the last call (unless the file failed).
+    fn hash_written(&mut self, o: &mut Outcome) {
+        if o.error.is_none() {
+            match self.file.hash(&mut self.hasher, self.pos, self.written) {
+                Ok(()) => o.bytes += self.written - self.pos,
+                Err(e) => o.error = Some(e),
+            }
+        }
+        self.pos = self.written;
+    }
+}
+
+/// Hashes each file's bytes as the writer reports them landed, then
 /// finishes the file (digest check, mode, mtime, rename into place).
 fn check_stage(
-    rx: Receiver<Item>,
+    rx: Receiver<Item<Landed>>,
     entries: &[Entry],
     overwrite: bool,
     progress: &dyn Progress,
@@ -355,29 +421,25 @@ fn check_stage(
             Item::Start { index, offset, file, part, target, hasher } => {
                 outcomes.insert(index, Outcome { resumed: offset, ..Outcome::default() });
                 let file = RangeHasher::new(file, entries[index].size);
-                cur = Some(Checking { index, pos: offset, file, part, target, hasher: *hasher });
+                cur = Some(Checking { index, pos: offset, written: offset, file, part, target, hasher: *hasher });
             }
-            Item::Written(n) => {
+            Item::Data(Landed { len, error }) => {
                 let Some(c) = cur.as_mut() else { continue };
                 let o = outcomes.entry(c.index).or_default();
-                if o.error.is_none() {
-                    match c.file.hash(&mut c.hasher, c.pos, c.pos + n) {
-                        Ok(()) => o.bytes += n,
-                        Err(e) => o.error = Some(e),
-                    }
+                if let Some(why) = error {
+                    o.error.get_or_insert(why);
                 }
-                c.pos += n;
-                progress.advance(n);
-            }
-            Item::Failed(why) => {
-                if let Some(c) = &cur {
-                    outcomes.entry(c.index).or_default().error.get_or_insert(why);
+                c.written += len;
+                if c.written - c.pos >= HASH_BATCH {
+                    c.hash_written(o);
                 }
+                progress.advance(len);
             }
             Item::End(digest) => {
-                let Some(c) = cur.take() else { continue };
+                let Some(mut c) = cur.take() else { continue };
                 let e = &entries[c.index];
                 let o = outcomes.entry(c.index).or_default();
+                c.hash_written(o);
                 if o.error.is_none() && c.hasher.finalize().as_bytes() != &digest {
                     let _ = fs::remove_file(&c.part);
                     o.error = Some(

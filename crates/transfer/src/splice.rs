@@ -1,18 +1,28 @@
-//! Moving a data frame's bytes from the connection into the file.
+//! Moving a data frame's bytes from the connection into the file, split
+//! over two threads.
 //!
-//! From a TCP socket the bytes go with `splice(2)`, socket → pipe → file, so
-//! they never pass through our memory: the kernel copies them once, into the
-//! file's page cache, and [`crate::mapped`] hashes them there. From any other
-//! reader (in-memory streams in tests and the fuzz target, or a filesystem
-//! that cannot take a splice) they are read into a buffer and written.
+//! The connection side ([`Intake`]) takes a frame's bytes off a TCP or Unix
+//! socket with `splice(2)` into a pipe: the kernel only passes page
+//! references, so this is cheap. The file side ([`Outlet`]), on a thread of
+//! its own, splices them on from the pipe into the file: that is the one
+//! copy of the data, into the file's page cache, and the costliest step of
+//! the transfer. Pipes travel between the two and back (a pipe's lock is
+//! held for a whole splice, so with one shared pipe the threads would take
+//! turns); [`crate::mapped`] then hashes the bytes where they landed.
+//!
+//! From any other reader (in-memory streams in tests and the fuzz target)
+//! the bytes are read into a buffer that travels to the file side instead;
+//! a filesystem that takes no splice gets the pipe's bytes written through
+//! a buffer.
 //!
 //! Written by hand because no crate offers socket-to-file splicing with the
 //! split we need: a failed file write (disk full) fails that file only, and
-//! the frame's bytes are still read off the connection so the session goes on.
+//! the frame's bytes still leave the pipe so the session goes on.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, splice, FcntlArg, SpliceFFlags};
@@ -41,130 +51,201 @@ impl Wire for std::os::unix::net::UnixStream {
 
 /// Pipe capacity asked for (Linux's default limit for unprivileged users).
 const PIPE_SIZE: usize = 1 << 20;
+/// Pipes per session: while the file side empties one, the connection side
+/// fills another (a pipe's lock is held for a whole splice, so one shared
+/// pipe would make the two threads take turns).
+const PIPES: usize = 3;
 /// Bytes read at a time when copying through a buffer.
 const PIECE: usize = 256 << 10;
 
-/// What became of a frame's bytes.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Landed {
-    /// All of them are in the file.
-    Written,
-    /// Writing the file failed (the message says why); the rest of the
-    /// frame was read off the connection and dropped.
-    Failed(String),
+/// A pipe that travels between the two sides: filled by [`Intake`], emptied
+/// by [`Outlet`], then handed back.
+#[derive(Debug)]
+pub struct Pipe {
+    r: File,
+    w: File,
+    cap: usize,
 }
 
-/// Moves frame payloads from a connection into files; one per session.
-#[derive(Debug, Default)]
-pub struct Mover {
-    /// The pipe bytes pass through and its capacity, made on first use.
-    pipe: Option<(File, File, usize)>,
-    /// Set once a splice was refused: from then on every frame is copied.
+impl Pipe {
+    fn new() -> Option<Pipe> {
+        let (r, w) = nix::unistd::pipe().ok()?;
+        let (r, w) = (File::from(r), File::from(w));
+        // A larger pipe means fewer splices; the default (64 KiB) works too.
+        let cap = fcntl(&w, FcntlArg::F_SETPIPE_SZ(PIPE_SIZE as i32)).map_or(64 << 10, |c| c as usize);
+        Some(Pipe { r, w, cap })
+    }
+}
+
+/// Some of a frame's bytes, on their way from [`Intake`] to [`Outlet`].
+#[derive(Debug)]
+pub enum Piece {
+    /// This many bytes are waiting in this pipe.
+    Piped(Pipe, usize),
+    /// Bytes that were read into memory.
+    Copied(Vec<u8>),
+}
+
+impl Piece {
+    /// How many bytes of the frame this is.
+    pub fn len(&self) -> usize {
+        match self {
+            Piece::Piped(_, n) => *n,
+            Piece::Copied(v) => v.len(),
+        }
+    }
+
+    /// Whether it holds no bytes (never made so; for completeness).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The connection side: takes frame bytes off the wire.
+#[derive(Debug)]
+pub struct Intake {
+    /// Empty pipes coming back from the outlet; `None` when no pipe could
+    /// be made or a splice was refused (then every frame is copied).
+    free: Option<Receiver<Pipe>>,
+    /// A pipe taken but not filled (a splice failed).
+    held: Option<Pipe>,
+}
+
+/// The file side: puts each [`Piece`] into a file, in order.
+#[derive(Debug)]
+pub struct Outlet {
+    /// Where emptied pipes go back to the intake.
+    back: SyncSender<Pipe>,
+    /// Set once the filesystem refused a splice: pipe bytes are then
+    /// written through `buf`.
     no_splice: bool,
     buf: Vec<u8>,
 }
 
-/// Bytes of a frame consumed by one step, and a file error if one happened.
-type Step = (u64, Option<String>);
-
-impl Mover {
-    /// A mover that splices when it can.
-    pub fn new() -> Mover {
-        Mover::default()
+/// A connected intake and outlet (one pair per session; the pipes between
+/// them are made here).
+pub fn pair() -> (Intake, Outlet) {
+    let (back, free) = sync_channel(PIPES);
+    let pipes: Vec<Pipe> = (0..PIPES).map_while(|_| Pipe::new()).collect();
+    let splicing = !pipes.is_empty();
+    for p in pipes {
+        let _ = back.send(p);
     }
+    (Intake { free: splicing.then_some(free), held: None }, Outlet { back, no_splice: false, buf: Vec::new() })
+}
 
-    /// Moves the next `len` bytes of `wire` to `file` at its current offset,
-    /// calling `landed(n)` each time `n` more bytes are in the file (at most
-    /// a pipe-full, so they are still in the CPU cache); with no file (it
-    /// failed earlier) they are read and dropped. `Err` is a connection or
-    /// protocol failure that ends the session.
-    pub fn copy<W: Wire + ?Sized>(
+fn writer_stopped() -> Error {
+    Error::Protocol("the writer stopped".into())
+}
+
+impl Intake {
+    /// Takes the next `len` bytes off `wire`, handing them to `emit` piece
+    /// by piece (a pipe-full at most). `emit` fails when the file side is
+    /// gone; that and any connection or protocol failure ends the session.
+    pub fn take<W: Wire + ?Sized>(
         &mut self,
         wire: &mut W,
-        file: Option<&File>,
         len: u64,
-        mut landed: impl FnMut(u64),
-    ) -> Result<Landed> {
-        let mut file = file;
-        let mut failed = None;
+        mut emit: impl FnMut(Piece) -> Result<()>,
+    ) -> Result<()> {
         let mut left = len;
         while left > 0 {
-            let step = match file {
-                Some(f) if !self.no_splice => self.splice_step(wire, f, left)?,
-                _ => None,
+            let piece = match self.splice_step(wire, left)? {
+                Some(piece) => piece,
+                None => copy_step(wire, left)?,
             };
-            let (n, error) = match step {
-                Some(step) => step,
-                None => self.copy_step(wire, file, left)?,
-            };
-            match error {
-                Some(e) => {
-                    file = None;
-                    failed.get_or_insert(e);
-                }
-                None if file.is_some() => landed(n),
-                None => {}
-            }
-            left -= n;
+            left -= piece.len() as u64;
+            emit(piece)?;
         }
-        Ok(failed.map_or(Landed::Written, Landed::Failed))
+        Ok(())
     }
 
-    /// One pipe-full from the socket into `file`; `None` when splicing is
-    /// not possible here (nothing was consumed; copy instead).
-    fn splice_step<W: Wire + ?Sized>(&mut self, wire: &W, file: &File, left: u64) -> Result<Option<Step>> {
-        let Some(sock) = wire.splice_fd() else { return Ok(None) };
-        if self.pipe.is_none() {
-            let (r, w) = nix::unistd::pipe().map_err(|e| Error::io("cannot make a pipe", e.into()))?;
-            let (r, w) = (File::from(r), File::from(w));
-            // A larger pipe means fewer splices; the default (64 KiB) works too.
-            let cap = fcntl(&w, FcntlArg::F_SETPIPE_SZ(PIPE_SIZE as i32)).map_or(64 << 10, |c| c as usize);
-            self.pipe = Some((r, w, cap));
-        }
-        let Some((r, w, cap)) = self.pipe.as_mut() else { return Ok(None) };
-        let want = usize::try_from(left).unwrap_or(usize::MAX).min(*cap);
-        let n = loop {
-            match splice(sock, None, &*w, None, want, flags()) {
+    /// Up to a pipe-full from the socket into an empty pipe; `None` when
+    /// splicing is not possible here (nothing was consumed; copy instead).
+    fn splice_step<W: Wire + ?Sized>(&mut self, wire: &W, left: u64) -> Result<Option<Piece>> {
+        let (Some(sock), Some(free)) = (wire.splice_fd(), self.free.as_ref()) else { return Ok(None) };
+        let pipe = match self.held.take() {
+            Some(p) => p,
+            None => free.recv().map_err(|_| writer_stopped())?,
+        };
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(pipe.cap);
+        loop {
+            match splice(sock, None, &pipe.w, None, want, flags()) {
                 Ok(0) => return Err(truncated()),
-                Ok(n) => break n,
+                Ok(n) => return Ok(Some(Piece::Piped(pipe, n))),
                 Err(Errno::EINTR) => {}
                 Err(Errno::EINVAL) => {
-                    self.no_splice = true;
+                    self.free = None;
                     return Ok(None);
                 }
-                Err(e) => return Err(Error::net("while reading", io::Error::from(e))),
-            }
-        };
-        // Now out of the pipe into the file; whatever the file refuses is
-        // still taken out of the pipe, so the next frame starts clean.
-        let mut in_pipe = n;
-        while in_pipe > 0 {
-            match splice(&*r, None, file, None, in_pipe, flags()) {
-                Ok(0) => return Ok(Some((n as u64, drop_from_pipe(r, in_pipe, &mut self.buf, "short write")))),
-                Ok(k) => in_pipe -= k,
-                Err(Errno::EINTR) => {}
-                Err(Errno::EINVAL) => {
-                    // This filesystem takes no splice: write through a buffer.
-                    self.no_splice = true;
-                    return Ok(Some((n as u64, pipe_to_file(r, in_pipe, file, &mut self.buf))));
+                Err(e) => {
+                    self.held = Some(pipe);
+                    return Err(Error::net("while reading", io::Error::from(e)));
                 }
-                Err(e) => return Ok(Some((n as u64, drop_from_pipe(r, in_pipe, &mut self.buf, e.desc())))),
             }
         }
-        Ok(Some((n as u64, None)))
     }
+}
 
-    /// One buffer-full read from `wire` and written to `file` (if any).
-    fn copy_step<W: Wire + ?Sized>(&mut self, wire: &mut W, file: Option<&File>, left: u64) -> Result<Step> {
-        let n = usize::try_from(left).unwrap_or(usize::MAX).min(PIECE);
-        self.buf.resize(PIECE, 0);
-        wire.read_exact(&mut self.buf[..n]).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => truncated(),
-            _ => Error::net("while reading", e),
-        })?;
-        let error = file.and_then(|mut f| f.write_all(&self.buf[..n]).err()).map(|e| format!("write error: {e}"));
-        Ok((n as u64, error))
+/// One buffer-full read from `wire`.
+fn copy_step<W: Wire + ?Sized>(wire: &mut W, left: u64) -> Result<Piece> {
+    let mut buf = vec![0; usize::try_from(left).unwrap_or(usize::MAX).min(PIECE)];
+    wire.read_exact(&mut buf).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => truncated(),
+        _ => Error::net("while reading", e),
+    })?;
+    Ok(Piece::Copied(buf))
+}
+
+/// What putting a piped piece did: the file error, if any, and whether the
+/// pipe is empty again (only a failed read of the pipe itself leaves bytes).
+type Put = (Option<String>, bool);
+
+impl Outlet {
+    /// Writes `piece` to `file` at its current offset; with no file (it
+    /// failed earlier) the bytes are dropped. Either way they leave the
+    /// pipe, which goes back to the intake. The error, if any, is a message
+    /// for the user about this file.
+    pub fn put(&mut self, piece: Piece, file: Option<&File>) -> Option<String> {
+        let (pipe, n) = match (piece, file) {
+            (Piece::Copied(bytes), Some(mut f)) => {
+                return f.write_all(&bytes).err().map(|e| format!("write error: {e}"))
+            }
+            (Piece::Copied(_), None) => return None,
+            (Piece::Piped(pipe, n), _) => (pipe, n),
+        };
+        let (error, emptied) = match file {
+            Some(f) if !self.no_splice => splice_out(&pipe.r, n, f, &mut self.buf, &mut self.no_splice),
+            Some(f) => pipe_to_file(&pipe.r, n, f, &mut self.buf),
+            None => drop_from_pipe(&pipe.r, n, &mut self.buf, None),
+        };
+        // A pipe that may still hold bytes is never reused: a fresh one
+        // takes its place. The intake may be gone already (it ended the
+        // session); then the pipe is simply dropped.
+        if let Some(p) = if emptied { Some(pipe) } else { Pipe::new() } {
+            let _ = self.back.try_send(p);
+        }
+        error
     }
+}
+
+/// Splices `n` bytes from the pipe `r` into `file`; sets `no_splice` (and
+/// writes through `buf`) when the filesystem refuses.
+fn splice_out(r: &File, n: usize, file: &File, buf: &mut Vec<u8>, no_splice: &mut bool) -> Put {
+    let mut in_pipe = n;
+    while in_pipe > 0 {
+        match splice(r, None, file, None, in_pipe, flags()) {
+            Ok(0) => return drop_from_pipe(r, in_pipe, buf, Some("short write")),
+            Ok(k) => in_pipe -= k,
+            Err(Errno::EINTR) => {}
+            Err(Errno::EINVAL) => {
+                *no_splice = true;
+                return pipe_to_file(r, in_pipe, file, buf);
+            }
+            Err(e) => return drop_from_pipe(r, in_pipe, buf, Some(e.desc())),
+        }
+    }
+    (None, true)
 }
 
 fn flags() -> SpliceFFlags {
@@ -176,19 +257,21 @@ fn truncated() -> Error {
 }
 
 /// Writes the `n` bytes waiting in the pipe to `file` through `buf`.
-fn pipe_to_file(mut r: &File, n: usize, mut file: &File, buf: &mut Vec<u8>) -> Option<String> {
+fn pipe_to_file(mut r: &File, n: usize, mut file: &File, buf: &mut Vec<u8>) -> Put {
     buf.resize(n, 0);
     if let Err(e) = r.read_exact(&mut buf[..n]) {
-        return Some(format!("pipe error: {e}"));
+        return (Some(format!("pipe error: {e}")), false);
     }
-    file.write_all(&buf[..n]).err().map(|e| format!("write error: {e}"))
+    (file.write_all(&buf[..n]).err().map(|e| format!("write error: {e}")), true)
 }
 
-/// Empties the `n` bytes waiting in the pipe after the file refused them.
-fn drop_from_pipe(mut r: &File, n: usize, buf: &mut Vec<u8>, why: &str) -> Option<String> {
+/// Empties the `n` bytes waiting in the pipe; `why` the file refused them.
+fn drop_from_pipe(mut r: &File, n: usize, buf: &mut Vec<u8>, why: Option<&str>) -> Put {
     buf.resize(n, 0);
-    let _ = r.read_exact(&mut buf[..n]);
-    Some(format!("write error: {why}"))
+    match r.read_exact(&mut buf[..n]) {
+        Err(e) => (Some(format!("pipe error: {e}")), false),
+        Ok(()) => (why.map(|why| format!("write error: {why}")), true),
+    }
 }
 
 #[cfg(test)]
@@ -197,56 +280,75 @@ mod tests {
     use super::*;
     use std::net::{TcpListener, TcpStream};
 
-    /// Sends `data` then `tail` over loopback and moves `data.len()` bytes
-    /// of it into a file with `mover`; returns the file's bytes and what is
-    /// left on the wire.
-    fn through(data: &[u8], tail: &[u8], to_file: bool) -> (Landed, Vec<u8>, Vec<u8>) {
+    /// A connected loopback pair: (sending end, receiving end).
+    fn loopback() -> (TcpStream, TcpStream) {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut tx = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (mut rx, _) = l.accept().unwrap();
-        let all = [data, tail].concat();
-        let writer = std::thread::spawn(move || tx.write_all(&all).unwrap());
-        let f = tempfile::tempfile().unwrap();
-        let mut reported = 0;
-        let landed = Mover::new().copy(&mut rx, to_file.then_some(&f), data.len() as u64, |n| reported += n).unwrap();
-        // Every landed byte is reported once; dropped bytes are not.
-        assert_eq!(reported, if to_file { data.len() as u64 } else { 0 });
-        writer.join().unwrap();
-        let mut rest = vec![0; tail.len()];
-        rx.read_exact(&mut rest).unwrap();
-        let mut file = Vec::new();
-        std::io::Seek::rewind(&mut &f).unwrap();
-        (&f).read_to_end(&mut file).unwrap();
-        (landed, file, rest)
+        let tx = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (rx, _) = l.accept().unwrap();
+        (tx, rx)
+    }
+
+    /// Moves `len` bytes of `rx` into `file` (or drops them) with one
+    /// intake and outlet on this thread; returns the kinds of pieces seen
+    /// and what the outlet reported.
+    fn pass<W: Wire>(rx: &mut W, len: u64, file: Option<&File>) -> (Vec<(bool, usize)>, Vec<String>) {
+        let (mut intake, mut outlet) = pair();
+        let (mut seen, mut errors) = (Vec::new(), Vec::new());
+        intake
+            .take(rx, len, |piece| {
+                seen.push((matches!(piece, Piece::Piped(..)), piece.len()));
+                errors.extend(outlet.put(piece, file));
+                Ok(())
+            })
+            .unwrap();
+        (seen, errors)
+    }
+
+    fn file_bytes(f: &File) -> Vec<u8> {
+        let mut out = Vec::new();
+        std::io::Seek::rewind(&mut &*f).unwrap();
+        (&*f).read_to_end(&mut out).unwrap();
+        out
     }
 
     #[test]
     fn splices_exactly_the_frame_and_leaves_the_rest() {
+        let (mut tx, mut rx) = loopback();
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-        let (landed, file, rest) = through(&data, b"next frame", true);
-        assert_eq!(landed, Landed::Written);
-        assert!(file == data, "file differs");
-        assert_eq!(rest, b"next frame");
+        let all = [data.as_slice(), b"next frame"].concat();
+        let writer = std::thread::spawn(move || tx.write_all(&all).unwrap());
+        let f = tempfile::tempfile().unwrap();
+        let (seen, errors) = pass(&mut rx, data.len() as u64, Some(&f));
+        writer.join().unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(seen.iter().all(|&(piped, _)| piped), "a socket is spliced");
+        assert_eq!(seen.iter().map(|&(_, n)| n).sum::<usize>(), data.len());
+        assert!(file_bytes(&f) == data, "file differs");
+        let mut rest = [0; 10];
+        rx.read_exact(&mut rest).unwrap();
+        assert_eq!(&rest, b"next frame");
     }
 
     #[test]
     fn without_a_file_the_bytes_are_dropped() {
-        let (landed, file, rest) = through(&[7; 100_000], b"after", false);
-        assert_eq!(landed, Landed::Written);
-        assert!(file.is_empty());
-        assert_eq!(rest, b"after");
+        let (mut tx, mut rx) = loopback();
+        let writer = std::thread::spawn(move || tx.write_all(&[[7u8; 100_000].as_slice(), b"after"].concat()).unwrap());
+        let (_, errors) = pass(&mut rx, 100_000, None);
+        writer.join().unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut rest = [0; 5];
+        rx.read_exact(&mut rest).unwrap();
+        assert_eq!(&rest, b"after");
     }
 
     #[test]
     fn a_refused_write_fails_the_file_and_still_consumes_the_frame() {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut tx = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (mut rx, _) = l.accept().unwrap();
+        let (mut tx, mut rx) = loopback();
         let writer = std::thread::spawn(move || tx.write_all(&[[1u8; 500_000].as_slice(), b"tail"].concat()).unwrap());
         let dir = tempfile::tempdir().unwrap();
         let ro = File::create(dir.path().join("f")).and_then(|_| File::open(dir.path().join("f"))).unwrap();
-        let landed = Mover::new().copy(&mut rx, Some(&ro), 500_000, |_| {}).unwrap();
-        assert!(matches!(landed, Landed::Failed(_)), "{landed:?}");
+        let (_, errors) = pass(&mut rx, 500_000, Some(&ro));
+        assert!(!errors.is_empty() && errors.iter().all(|e| e.starts_with("write error")), "{errors:?}");
         writer.join().unwrap();
         let mut rest = [0; 4];
         rx.read_exact(&mut rest).unwrap();
@@ -255,14 +357,34 @@ mod tests {
 
     #[test]
     fn a_stream_that_ends_inside_the_frame_is_a_truncated_frame() {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut tx = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (mut rx, _) = l.accept().unwrap();
+        let (mut tx, mut rx) = loopback();
         tx.write_all(&[0; 1000]).unwrap();
         drop(tx);
+        let (mut intake, mut outlet) = pair();
         let f = tempfile::tempfile().unwrap();
-        let e = Mover::new().copy(&mut rx, Some(&f), 5000, |_| {}).unwrap_err();
+        let e = intake
+            .take(&mut rx, 5000, |p| {
+                outlet.put(p, Some(&f));
+                Ok(())
+            })
+            .unwrap_err();
         assert!(e.to_string().contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn a_gone_file_side_stops_the_intake() {
+        let (mut tx, mut rx) = loopback();
+        let writer = std::thread::spawn(move || {
+            let _ = tx.write_all(&[3u8; 4 << 20]);
+        });
+        let (mut intake, outlet) = pair();
+        drop(outlet);
+        // With the file side gone no pipe comes back: once the ones it had
+        // are used, the intake must fail rather than wait forever.
+        let e = intake.take(&mut rx, 4 << 20, |_| Ok(())).unwrap_err();
+        assert!(e.to_string().contains("writer stopped"), "{e}");
+        drop(rx);
+        writer.join().unwrap();
     }
 
     #[test]
@@ -282,9 +404,12 @@ mod tests {
             }
         }
         impl Wire for Mem {}
-        let mut m = Mem(std::io::Cursor::new(vec![9; 600_000]));
+        let data: Vec<u8> = (0..600_000u32).map(|i| (i % 13) as u8).collect();
+        let mut m = Mem(std::io::Cursor::new(data.clone()));
         let f = tempfile::tempfile().unwrap();
-        assert_eq!(Mover::new().copy(&mut m, Some(&f), 600_000, |_| {}).unwrap(), Landed::Written);
-        assert_eq!(f.metadata().unwrap().len(), 600_000);
+        let (seen, errors) = pass(&mut m, 600_000, Some(&f));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(seen.iter().all(|&(piped, _)| !piped));
+        assert!(file_bytes(&f) == data);
     }
 }
