@@ -3,12 +3,10 @@
 //! After the handshake and the manifest, two threads move the data: a
 //! hasher (opens files, proves resume prefixes, hashes chunk after chunk
 //! where it lies in the page cache ([`crate::mapped`]), applies
-//! `--rate-limit`) and the calling thread, which writes each chunk's frame:
-//! a 5-byte header, then the bytes straight from the file with
-//! `sendfile(2)`. So the sender never copies file data at all. The digest
-//! is needed only after a file's last byte, so the writer may run a few
-//! chunks ahead of the hasher (`LEAD`): the two overlap, and neither
-//! waits for the other while it has work.
+//! `--rate-limit`) and the calling thread, which writes each hashed chunk's
+//! frame: a 5-byte header, then the bytes straight from the file with
+//! `sendfile(2)`. So the sender never copies file data at all, and hashing
+//! chunk n+1 overlaps with sending chunk n.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -25,10 +23,8 @@ use crate::mapped::RangeHasher;
 use crate::walk::Source;
 use crate::{FileOutcome, Progress};
 
-/// Items the hasher may queue for the writer.
+/// Hashed chunks the reader may be ahead of the socket.
 const AHEAD: usize = 4;
-/// Chunks the writer may send ahead of the hasher.
-const LEAD: usize = 8;
 
 /// How a sender behaves.
 #[derive(Debug, Clone)]
@@ -292,24 +288,15 @@ fn read_file(
     if tx.send(Item::Start { index, offset, file: writer_file }).is_err() {
         return Ok(Next::Stop);
     }
-    // The writer may send up to `lead` bytes the hasher has not reached
-    // yet: the digest is needed only after the file's last byte, and so a
-    // hasher that lost its core for a moment does not stall the stream.
-    // Throttled streams keep strict pacing.
-    let lead = if limiter.is_some() { 0 } else { LEAD as u64 * chunk as u64 };
-    let (mut hashed, mut announced) = (offset, offset);
+    let mut pos = offset;
     let mut reader = RangeHasher::new(&f, size);
-    while hashed < size {
-        while announced < size && announced <= hashed + lead {
-            let len = chunk.min(usize::try_from(size - announced).unwrap_or(chunk));
-            if tx.send(Item::Chunk { len }).is_err() {
-                return Ok(Next::Stop);
-            }
-            announced += len as u64;
+    while pos < size {
+        let want = chunk.min(usize::try_from(size - pos).unwrap_or(chunk));
+        reader.hash(&mut hasher, pos, pos + want as u64)?;
+        if tx.send(Item::Chunk { len: want }).is_err() {
+            return Ok(Next::Stop);
         }
-        let want = chunk.min(usize::try_from(size - hashed).unwrap_or(chunk));
-        reader.hash(&mut hasher, hashed, hashed + want as u64)?;
-        hashed += want as u64;
+        pos += want as u64;
         if let Some(l) = limiter.as_mut() {
             l.pace(want);
         }

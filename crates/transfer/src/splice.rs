@@ -51,10 +51,14 @@ impl Wire for std::os::unix::net::UnixStream {
 
 /// Pipe capacity asked for (Linux's default limit for unprivileged users).
 const PIPE_SIZE: usize = 1 << 20;
-/// Pipes per session: while the file side empties one, the connection side
+/// Pipes per session. While the file side empties one, the connection side
 /// fills another (a pipe's lock is held for a whole splice, so one shared
-/// pipe would make the two threads take turns).
-const PIPES: usize = 3;
+/// pipe would make the two threads take turns), and the rest let the
+/// socket run ahead of a writer that stalls for a moment (measured on
+/// 2 GiB over loopback, median of 6 runs: 3 pipes 1.66 GB/s, 8 pipes 1.89,
+/// 12 pipes 2.0–2.07, 24 pipes 1.94). A pipe holds page references, not
+/// copies: 12 MiB in flight per session, whatever the file sizes.
+const PIPES: usize = 12;
 /// Bytes read at a time when copying through a buffer.
 const PIECE: usize = 256 << 10;
 
@@ -68,12 +72,18 @@ pub struct Pipe {
 }
 
 impl Pipe {
-    fn new() -> Option<Pipe> {
+    /// A pipe of [`PIPE_SIZE`], or when the kernel refuses that size (a
+    /// user's pipes are over `/proc/sys/fs/pipe-user-pages-soft`) one of
+    /// whatever size it has if `any_size`, else none.
+    fn new(any_size: bool) -> Option<Pipe> {
         let (r, w) = nix::unistd::pipe().ok()?;
         let (r, w) = (File::from(r), File::from(w));
-        // A larger pipe means fewer splices; the default (64 KiB) works too.
-        let cap = fcntl(&w, FcntlArg::F_SETPIPE_SZ(PIPE_SIZE as i32)).map_or(64 << 10, |c| c as usize);
-        Some(Pipe { r, w, cap })
+        let cap = match fcntl(&w, FcntlArg::F_SETPIPE_SZ(PIPE_SIZE as i32)) {
+            Ok(cap) => cap,
+            Err(_) if any_size => fcntl(&w, FcntlArg::F_GETPIPE_SZ).ok()?,
+            Err(_) => return None,
+        };
+        Some(Pipe { r, w, cap: usize::try_from(cap).ok().filter(|&c| c > 0)? })
     }
 }
 
@@ -126,7 +136,8 @@ pub struct Outlet {
 /// them are made here).
 pub fn pair() -> (Intake, Outlet) {
     let (back, free) = sync_channel(PIPES);
-    let pipes: Vec<Pipe> = (0..PIPES).map_while(|_| Pipe::new()).collect();
+    // The first pipe of any size; more only while they get the full size.
+    let pipes: Vec<Pipe> = (0..PIPES).map_while(|i| Pipe::new(i == 0)).collect();
     let splicing = !pipes.is_empty();
     for p in pipes {
         let _ = back.send(p);
@@ -222,7 +233,7 @@ impl Outlet {
         // A pipe that may still hold bytes is never reused: a fresh one
         // takes its place. The intake may be gone already (it ended the
         // session); then the pipe is simply dropped.
-        if let Some(p) = if emptied { Some(pipe) } else { Pipe::new() } {
+        if let Some(p) = if emptied { Some(pipe) } else { Pipe::new(true) } {
             let _ = self.back.try_send(p);
         }
         error
@@ -373,18 +384,35 @@ mod tests {
 
     #[test]
     fn a_gone_file_side_stops_the_intake() {
+        // More bytes than all the pipes hold, so they must run out.
+        let len = (PIPES + 4) * PIPE_SIZE;
         let (mut tx, mut rx) = loopback();
         let writer = std::thread::spawn(move || {
-            let _ = tx.write_all(&[3u8; 4 << 20]);
+            let _ = tx.write_all(&vec![3u8; len]);
         });
         let (mut intake, outlet) = pair();
         drop(outlet);
         // With the file side gone no pipe comes back: once the ones it had
         // are used, the intake must fail rather than wait forever.
-        let e = intake.take(&mut rx, 4 << 20, |_| Ok(())).unwrap_err();
+        let e = intake.take(&mut rx, len as u64, |_| Ok(())).unwrap_err();
         assert!(e.to_string().contains("writer stopped"), "{e}");
         drop(rx);
         writer.join().unwrap();
+    }
+
+    #[test]
+    fn pipes_come_back_and_are_reused() {
+        // Far more pieces than pipes, all through one intake and outlet.
+        let (mut tx, mut rx) = loopback();
+        let data: Vec<u8> = (0..(PIPES as u32 * 3 + 1) << 20).map(|i| (i % 241) as u8).collect();
+        let expected = data.clone();
+        let writer = std::thread::spawn(move || tx.write_all(&data).unwrap());
+        let f = tempfile::tempfile().unwrap();
+        let (seen, errors) = pass(&mut rx, expected.len() as u64, Some(&f));
+        writer.join().unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(seen.len() > PIPES, "only {} pieces", seen.len());
+        assert!(file_bytes(&f) == expected, "file differs");
     }
 
     #[test]
