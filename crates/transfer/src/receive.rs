@@ -10,8 +10,9 @@
 //!   freed memory back, by far), so it gets a thread to itself;
 //! - a checker thread follows it file by file: it hashes the bytes where
 //!   they now lie, in the page cache ([`crate::mapped`]; at most a few
-//!   dozen MiB behind, so still in the CPU's last-level cache), and once a file's digest matched it sets
-//!   the mode and mtime and renames it into place ([`crate::safety::place`]).
+//!   dozen MiB behind, so still in the CPU's last-level cache), and once a
+//!   file's digest matched it sets the mode and mtime and renames it into
+//!   place ([`crate::safety::place`]).
 //!
 //! Memory stays flat whatever the file sizes: the pipes and the queues
 //! between the threads are bounded.
@@ -459,9 +460,10 @@ fn check_stage(
                 progress.file_end(&e.path, &outcome);
             }
             Item::Abort(reason) => {
-                if let Some(c) = cur.take() {
-                    let _ = c.file.into_file().sync_data();
+                if let Some(mut c) = cur.take() {
                     let o = outcomes.entry(c.index).or_default();
+                    c.hash_written(o); // counts what did arrive
+                    let _ = c.file.into_file().sync_data();
                     o.error = Some(format!("the sender stopped sending it: {reason}"));
                     progress.file_end(&entries[c.index].path, &FileOutcome::Failed(reason));
                 }
