@@ -124,8 +124,10 @@ pub struct Intake {
 /// The file side: puts each [`Piece`] into a file, in order.
 #[derive(Debug)]
 pub struct Outlet {
-    /// Where emptied pipes go back to the intake.
-    back: SyncSender<Pipe>,
+    /// Where emptied pipes go back to the intake; `None` once a pipe was
+    /// lost for good, so that the intake fails when the rest run out
+    /// instead of waiting for one that never comes.
+    back: Option<SyncSender<Pipe>>,
     /// Set once the filesystem refused a splice: pipe bytes are then
     /// written through `buf`.
     no_splice: bool,
@@ -142,7 +144,10 @@ pub fn pair() -> (Intake, Outlet) {
     for p in pipes {
         let _ = back.send(p);
     }
-    (Intake { free: splicing.then_some(free), held: None }, Outlet { back, no_splice: false, buf: Vec::new() })
+    (
+        Intake { free: splicing.then_some(free), held: None },
+        Outlet { back: Some(back), no_splice: false, buf: Vec::new() },
+    )
 }
 
 fn writer_stopped() -> Error {
@@ -231,10 +236,16 @@ impl Outlet {
             None => drop_from_pipe(&pipe.r, n, &mut self.buf, None),
         };
         // A pipe that may still hold bytes is never reused: a fresh one
-        // takes its place. The intake may be gone already (it ended the
-        // session); then the pipe is simply dropped.
-        if let Some(p) = if emptied { Some(pipe) } else { Pipe::new(true) } {
-            let _ = self.back.try_send(p);
+        // takes its place, and if none can be made the pool stops coming
+        // back. The intake may be gone already (it ended the session); then
+        // the pipe is simply dropped.
+        match if emptied { Some(pipe) } else { Pipe::new(true) } {
+            Some(p) => {
+                if let Some(back) = &self.back {
+                    let _ = back.try_send(p);
+                }
+            }
+            None => self.back = None,
         }
         error
     }
