@@ -536,3 +536,6 @@ fn set_dir_times(out: &Path, entries: &[Entry]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
