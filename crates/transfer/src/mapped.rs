@@ -48,11 +48,6 @@ impl<F: Borrow<File>> RangeHasher<F> {
         RangeHasher { file, end, window: None, buf: Vec::new() }
     }
 
-    /// The file.
-    pub fn file(&self) -> &File {
-        self.file.borrow()
-    }
-
     /// The file back (any mapped window is dropped).
     pub fn into_file(self) -> F {
         self.file

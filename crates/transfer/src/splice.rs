@@ -117,8 +117,6 @@ pub struct Intake {
     /// Empty pipes coming back from the outlet; `None` when no pipe could
     /// be made or a splice was refused (then every frame is copied).
     free: Option<Receiver<Pipe>>,
-    /// A pipe taken but not filled (a splice failed).
-    held: Option<Pipe>,
 }
 
 /// The file side: puts each [`Piece`] into a file, in order.
@@ -144,10 +142,7 @@ pub fn pair() -> (Intake, Outlet) {
     for p in pipes {
         let _ = back.send(p);
     }
-    (
-        Intake { free: splicing.then_some(free), held: None },
-        Outlet { back: Some(back), no_splice: false, buf: Vec::new() },
-    )
+    (Intake { free: splicing.then_some(free) }, Outlet { back: Some(back), no_splice: false, buf: Vec::new() })
 }
 
 fn writer_stopped() -> Error {
@@ -180,10 +175,7 @@ impl Intake {
     /// splicing is not possible here (nothing was consumed; copy instead).
     fn splice_step<W: Wire + ?Sized>(&mut self, wire: &W, left: u64) -> Result<Option<Piece>> {
         let (Some(sock), Some(free)) = (wire.splice_fd(), self.free.as_ref()) else { return Ok(None) };
-        let pipe = match self.held.take() {
-            Some(p) => p,
-            None => free.recv().map_err(|_| writer_stopped())?,
-        };
+        let pipe = free.recv().map_err(|_| writer_stopped())?;
         let want = usize::try_from(left).unwrap_or(usize::MAX).min(pipe.cap);
         loop {
             match splice(sock, None, &pipe.w, None, want, flags()) {
@@ -194,10 +186,8 @@ impl Intake {
                     self.free = None;
                     return Ok(None);
                 }
-                Err(e) => {
-                    self.held = Some(pipe);
-                    return Err(Error::net("while reading", io::Error::from(e)));
-                }
+                // The session ends; the pipe goes with it.
+                Err(e) => return Err(Error::net("while reading", io::Error::from(e))),
             }
         }
     }
