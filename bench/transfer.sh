@@ -3,7 +3,7 @@
 # verification on, receiver writing to disk) vs `socat -u -b 262144` and
 # `nc`, on the same random file in the same run, page cache warm.
 #
-#   bench/transfer.sh [SIZE_MIB] [ROUNDS]      (defaults: 2048 MiB, 3 measured runs per tool)
+#   bench/transfer.sh [SIZE_MIB] [ROUNDS]      (defaults: 2048 MiB, 10 measured runs per tool)
 #
 # Each tool runs in a block: one warm-up run that is not counted, then
 # ROUNDS measured runs, each starting the same way: the previous output
@@ -23,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SIZE_MIB=${1:-2048}
-ROUNDS=${2:-3}
+ROUNDS=${2:-10}
 LIMIT=120
 
 cargo build --release -q
