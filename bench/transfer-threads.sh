@@ -24,20 +24,9 @@ SIZE_MIB=${1:-2048}
 ROUNDS=${2:-5}
 LIMIT=120
 
-cargo build --release -q
-BIN=$PWD/target/release/sockit
-for t in socat python3; do
-    command -v "$t" >/dev/null || { echo "missing $t (apt-get install socat python3)"; exit 1; }
-done
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sockit-bench-threads.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-SRC=$WORK/src.bin
-echo "making a ${SIZE_MIB} MiB random file in $WORK …"
-head -c $((SIZE_MIB << 20)) /dev/urandom >"$SRC"
-BYTES=$(stat -c %s "$SRC")
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+NEEDS="socat:socat python3:python3"
+# shellcheck source=lib/transfer-setup.sh
+. bench/lib/transfer-setup.sh
 
 # Samples the threads of the given PIDs until all have exited; prints one
 # line per thread: side, user+sys CPU seconds, user, sys.
@@ -129,6 +118,9 @@ lines = open(path).read().split("\n")
 mb = lines[0]
 threads = sorted(([l.split()[0]] + [float(x) for x in l.split()[1:]] for l in lines[1:] if l.strip()),
                  key=lambda t: -t[1])
+if not threads:
+    print(f"{tool:7}: {mb} MB/s, too short to sample (try a bigger file)")
+    sys.exit(0)
 total = sum(t[1] for t in threads)
 busiest = threads[0]
 print(f"{tool:7}: {mb} MB/s, {total:.2f} CPU-s in all, busiest thread {busiest[1]:.2f} CPU-s ({busiest[0]})")

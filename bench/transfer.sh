@@ -26,20 +26,9 @@ SIZE_MIB=${1:-2048}
 ROUNDS=${2:-10}
 LIMIT=120
 
-cargo build --release -q
-BIN=$PWD/target/release/sockit
-for t in socat nc /usr/bin/time; do
-    command -v "$t" >/dev/null || { echo "missing $t (apt-get install socat netcat-openbsd time)"; exit 1; }
-done
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sockit-bench-transfer.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-SRC=$WORK/src.bin
-echo "making a ${SIZE_MIB} MiB random file in $WORK …"
-head -c $((SIZE_MIB << 20)) /dev/urandom >"$SRC"
-BYTES=$(stat -c %s "$SRC")
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+NEEDS="socat:socat nc:netcat-openbsd /usr/bin/time:time python3:python3"
+# shellcheck source=lib/transfer-setup.sh
+. bench/lib/transfer-setup.sh
 now() { date +%s.%N; }
 # "MB/s cpu-seconds" from start/end times and the two /usr/bin/time files.
 result() {
