@@ -111,7 +111,7 @@ pub fn parse(line: &str) -> Result<Input<'_>, ParseError> {
         "quit" | "exit" | "part" => Command::Quit,
         "help" | "?" => Command::Help,
         _ => {
-            let shown: String = crate::text::escape_controls(name).chars().take(32).collect();
+            let shown: String = sockit_net::text::escape_untrusted(name).chars().take(32).collect();
             return Err(ParseError::Unknown(shown));
         }
     };

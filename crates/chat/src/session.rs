@@ -15,8 +15,8 @@ use crate::command::{parse, Command, Input, HELP};
 use crate::event::{ClientLine, Event, Format, Kind, MemberId, Shared, Style};
 use crate::fanout::Sink;
 use crate::server::Chat;
-use crate::text::escape_controls;
 use sockit_net::rate::TokenBucket;
+use sockit_net::text::escape_untrusted;
 
 /// Names `/who` lists before summarising the rest.
 const WHO_SHOWN: usize = 200;
@@ -175,7 +175,7 @@ impl Session {
     }
 
     fn say(&self, kind: Kind, text: &str) {
-        let event = Event::new(kind, escape_controls(text)).by(&self.nick).in_room(&self.room);
+        let event = Event::new(kind, escape_untrusted(text)).by(&self.nick).in_room(&self.room);
         self.chat.history.append(event.clone());
         self.chat.fanout.publish(&self.room, Shared::new(event, Some(self.id)));
     }
@@ -207,7 +207,7 @@ impl Session {
                 let list: Vec<String> = rooms.iter().map(|(n, c)| format!("{n} ({c})")).collect();
                 out.push(notice(format!("rooms: {}", list.join(", "))));
             }
-            Command::Msg { to, text } => match hub.private(self.id, to, &escape_controls(text)).await {
+            Command::Msg { to, text } => match hub.private(self.id, to, &escape_untrusted(text)).await {
                 Ok(event) => out.push(Shared::new(event, None)),
                 Err(e) => out.push(err(e)),
             },

@@ -1,41 +1,12 @@
-//! Text hygiene: escaping control characters (no terminal injection) and the
-//! rules for nicks and room names.
+//! The rules for nicks and room names. (Escaping what members say is
+//! [`sockit_net::text`], shared with every service.)
 
-use std::borrow::Cow;
-use std::fmt::Write;
+use sockit_net::text::escape_untrusted;
 
 /// Longest nick, in characters.
 pub const MAX_NICK: usize = 32;
 /// Longest room name, in characters.
 pub const MAX_ROOM: usize = 32;
-
-/// Replaces control characters (C0 except tab, DEL, C1) with visible
-/// `\xNN` / `\u{NN}` escapes, so a member cannot move another member's
-/// cursor, change colours or clear a screen.
-pub fn escape_controls(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_unsafe) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if is_unsafe(c) {
-            if (c as u32) < 0x80 {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            } else {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn is_unsafe(c: char) -> bool {
-    (c.is_control() && c != '\t')
-        // Bidirectional overrides can make a line display as something else.
-        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
 
 /// Why a nick or room name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,7 +53,7 @@ pub fn nick_key(nick: &str) -> String {
 }
 
 fn truncate(s: &str) -> String {
-    let t: String = escape_controls(s).chars().take(40).collect();
+    let t: String = escape_untrusted(s).chars().take(40).collect();
     t
 }
 
@@ -90,14 +61,6 @@ fn truncate(s: &str) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn escapes_terminal_sequences() {
-        assert_eq!(escape_controls("hi"), "hi");
-        assert_eq!(escape_controls("a\x1b[2Jb\x07"), "a\\x1b[2Jb\\x07");
-        assert_eq!(escape_controls("x\u{9b}y\u{202e}"), "x\\u{9b}y\\u{202e}");
-        assert_eq!(escape_controls("tab\tok"), "tab\tok");
-    }
 
     #[test]
     fn nick_and_room_rules() {
@@ -115,12 +78,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn escaped_text_has_no_controls(s in "\\PC*|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}a-z]*") {
-            let e = escape_controls(&s);
-            prop_assert!(!e.chars().any(is_unsafe));
-        }
-
         #[test]
         fn valid_names_survive_normalisation(r in "[a-z0-9_.-]{1,32}") {
             prop_assert_eq!(normalize_room(&r).unwrap(), r.clone());

@@ -104,6 +104,19 @@ pub fn announce_unix(path: &std::path::Path) {
     eprintln!("listening on unix://{}", path.display());
 }
 
+/// The address a client is counted under by per-client limits (rates,
+/// connections per IP): IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64,
+/// since one host can hold a whole /64.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,7 @@
 //! - [`codec`]: framing (why: TCP is a byte stream) — bounded lines and frames.
 //! - [`encoding`]: streaming transcoding between UTF-8 and legacy charsets.
 //! - [`echo`]: the echo service (RFC 862), the reference handler.
+//! - [`text`]: escaping peers' text before it reaches a terminal or a page.
 
 pub mod addr;
 pub mod bind;
@@ -47,6 +48,7 @@ pub mod limits;
 pub mod rate;
 pub mod server;
 pub mod shutdown;
+pub mod text;
 pub mod udp;
 
 pub use addr::{announce, lan_addresses, parse_host_port, resolve_bind, AddrError};

@@ -142,7 +142,7 @@ impl RateLimiter {
 
     /// Counts one request from `ip` at `now`.
     pub fn check(&mut self, ip: IpAddr, now: Instant) -> Decision {
-        let key = client_key(ip);
+        let key = crate::addr::client_key(ip);
         let limit = self.limit;
         if !self.clients.contains_key(&key) && self.clients.len() >= self.max_clients {
             self.sweep(now);
@@ -173,18 +173,6 @@ impl RateLimiter {
         }
         self.last_sweep = Some(now);
         self.clients.retain(|_, b| !b.tokens.is_full_at(now));
-    }
-}
-
-/// The address a client is counted under: IPv4 as is (IPv4-mapped IPv6
-/// too), IPv6 by its /64.
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-        },
     }
 }
 

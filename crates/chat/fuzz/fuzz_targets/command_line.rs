@@ -6,12 +6,13 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use sockit_chat::command::{parse, Command, Input};
-use sockit_chat::text::{escape_controls, normalize_room, validate_nick};
+use sockit_chat::text::{normalize_room, validate_nick};
 use sockit_net::codec::{Line, LineCodec};
+use sockit_net::text::{escape_untrusted, is_unsafe};
 use tokio_util::codec::Decoder;
 
 fn no_controls(s: &str) -> bool {
-    !s.chars().any(|c| c.is_control() && c != '\t')
+    !s.chars().any(is_unsafe)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -28,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         let Line::Text(bytes) = line else { continue };
         let Ok(text) = std::str::from_utf8(&bytes) else { continue };
         match parse(text) {
-            Ok(Input::Say(t)) => assert!(no_controls(&escape_controls(t))),
+            Ok(Input::Say(t)) => assert!(no_controls(&escape_untrusted(t))),
             Ok(Input::Command(Command::Nick(n))) => {
                 if validate_nick(n).is_ok() {
                     assert!(no_controls(n) && !n.contains(' ') && !n.contains(':'));

@@ -43,7 +43,7 @@ fn nick_color(nick: &str) -> &'static str {
 /// A line that is not JSON (before `/json` took effect, or an old server):
 /// shown as is, with control characters escaped.
 pub fn raw_line(line: &str, color: bool) -> String {
-    let safe = sockit_chat::text::escape_controls(line);
+    let safe = sockit_net::text::escape_untrusted(line);
     if color {
         format!("{DIM}{safe}{RESET}")
     } else {
