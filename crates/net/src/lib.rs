@@ -32,6 +32,7 @@
 //! - [`bind`]: opening TCP/UDP/Unix sockets with the right options and errors.
 //! - [`limits`]: connection counting (total, per IP) and the other bounds.
 //! - [`rate`]: message rates — token buckets, per member or per client address.
+//! - [`reflect`]: what a UDP service may answer (no loops, no amplifying).
 //! - [`shutdown`]: signal handling and draining with a deadline.
 //! - [`server`]: the accept loop for streams; [`udp`]: the datagram loop.
 //! - [`codec`]: framing (why: TCP is a byte stream) — bounded lines and frames.
@@ -46,6 +47,7 @@ pub mod echo;
 pub mod encoding;
 pub mod limits;
 pub mod rate;
+pub mod reflect;
 pub mod server;
 pub mod shutdown;
 pub mod text;

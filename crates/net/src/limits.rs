@@ -10,12 +10,15 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::addr::client_key;
+
 /// The bounds a server enforces. Every field has a documented default.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Live connections at once, all peers together (default 10,000).
     pub max_connections: usize,
-    /// Live connections at once from one IP address (default 1,000).
+    /// Live connections at once from one client (default 1,000): one IPv4
+    /// address, or one IPv6 /64 (see [`crate::addr::client_key`]).
     pub max_per_ip: usize,
     /// Close a connection that sends nothing for this long (default: never).
     pub idle_timeout: Option<Duration>,
@@ -38,8 +41,9 @@ pub enum Refusal {
         /// The configured maximum.
         max: usize,
     },
-    /// This IP holds its maximum number of connections.
-    #[error("too many connections from {ip}: {max} is the limit per address")]
+    /// This client (IPv4 address or IPv6 /64) holds its maximum number of
+    /// connections.
+    #[error("too many connections from {ip}: {max} is the limit per address (IPv6: per /64)")]
     PerIp {
         /// The peer's address.
         ip: IpAddr,
@@ -51,6 +55,7 @@ pub enum Refusal {
 #[derive(Debug, Default)]
 struct Counts {
     total: usize,
+    /// Live connections per [`client_key`].
     per_ip: HashMap<IpAddr, usize>,
 }
 
@@ -69,21 +74,23 @@ impl ConnectionGate {
     }
 
     /// Takes a slot for a connection from `ip` (`None` for Unix peers, which
-    /// count only toward the total).
+    /// count only toward the total). IPv6 peers are counted per /64, since
+    /// one host can hold a whole /64 and would otherwise get 2^64 quotas.
     pub fn try_acquire(&self, ip: Option<IpAddr>) -> Result<Permit, Refusal> {
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         if c.total >= self.max_total {
             return Err(Refusal::Full { max: self.max_total });
         }
-        if let Some(ip) = ip {
-            let n = c.per_ip.entry(ip).or_insert(0);
+        let key = ip.map(client_key);
+        if let (Some(ip), Some(key)) = (ip, key) {
+            let n = c.per_ip.entry(key).or_insert(0);
             if *n >= self.max_per_ip {
                 return Err(Refusal::PerIp { ip, max: self.max_per_ip });
             }
             *n += 1;
         }
         c.total += 1;
-        Ok(Permit { gate: self.clone(), ip })
+        Ok(Permit { gate: self.clone(), key })
     }
 
     /// Connections currently holding a slot.
@@ -96,18 +103,19 @@ impl ConnectionGate {
 #[derive(Debug)]
 pub struct Permit {
     gate: ConnectionGate,
-    ip: Option<IpAddr>,
+    /// The client key the slot was counted under (not the exact address).
+    key: Option<IpAddr>,
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
         let mut c = self.gate.counts.lock().unwrap_or_else(|p| p.into_inner());
         c.total -= 1;
-        if let Some(ip) = self.ip {
-            if let Some(n) = c.per_ip.get_mut(&ip) {
+        if let Some(key) = self.key {
+            if let Some(n) = c.per_ip.get_mut(&key) {
                 *n -= 1;
                 if *n == 0 {
-                    c.per_ip.remove(&ip);
+                    c.per_ip.remove(&key);
                 }
             }
         }
@@ -131,5 +139,23 @@ mod tests {
         drop(p1);
         assert_eq!(gate.live(), 2);
         assert!(gate.try_acquire(Some(a)).is_ok());
+    }
+
+    #[test]
+    fn ipv6_counts_per_64() {
+        let gate = ConnectionGate::new(&Limits { max_per_ip: 2, ..Limits::default() });
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let _p1 = gate.try_acquire(Some(ip("2001:db8:1:2::1"))).unwrap();
+        let p2 = gate.try_acquire(Some(ip("2001:db8:1:2:ffff:ffff:ffff:fffe"))).unwrap();
+        let third = ip("2001:db8:1:2:abcd::9");
+        assert_eq!(gate.try_acquire(Some(third)).unwrap_err(), Refusal::PerIp { ip: third, max: 2 });
+        // Another /64 is another client; IPv4-mapped counts as the IPv4 address.
+        let _p3 = gate.try_acquire(Some(ip("2001:db8:1:3::1"))).unwrap();
+        let _p4 = gate.try_acquire(Some(ip("::ffff:192.0.2.7"))).unwrap();
+        let _p5 = gate.try_acquire(Some(ip("192.0.2.7"))).unwrap();
+        assert!(gate.try_acquire(Some(ip("192.0.2.7"))).is_err());
+        // A slot taken under one address of the /64 is given back to the /64.
+        drop(p2);
+        assert!(gate.try_acquire(Some(third)).is_ok());
     }
 }

@@ -14,11 +14,17 @@
 //! answer per second (the caller sends a kiss-o'-death) and silence
 //! otherwise, so the limiter never sends more than it receives.
 //!
-//! Memory is bounded: the table holds at most `max_clients` buckets. When it
-//! is full, buckets that have refilled (idle clients, the same as new ones)
-//! are swept, at most once a second; if it is still full, new clients are
-//! served untracked — failing open keeps the service up for real clients
-//! during a flood from many (probably spoofed) addresses.
+//! Memory is bounded: the table holds at most `max_clients` buckets, and a
+//! full table evicts — it never stops limiting (an untracked client would
+//! be an unlimited one, and a flood of spoofed sources would switch the
+//! limiter off for everyone). The victim is chosen CLOCK-style, as chrony's
+//! client log does within a hash bucket: a hand walks the table, looks at
+//! the next [`EVICTION_SAMPLE`] entries and evicts the one that says least —
+//! first a bucket that has refilled (an idle client, the same as a new one),
+//! then one never told to slow down, with the most tokens left — and the
+//! newcomer takes its slot. Each check is O(1), eviction O(sample); a client
+//! that has been limited survives a flood of new addresses, since it loses
+//! its slot only when every entry under the hand has been limited too.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -26,8 +32,8 @@ use std::time::{Duration, Instant};
 
 /// How often an over-limit client may be told to slow down.
 const KOD_INTERVAL: Duration = Duration::from_secs(1);
-/// Least time between two sweeps of a full table.
-const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// Entries a full table looks at to pick one to evict.
+pub const EVICTION_SAMPLE: usize = 8;
 
 /// A token bucket: holds up to `burst` tokens, refilled at `rate` per second.
 /// A rate of 0 turns flood control off.
@@ -56,6 +62,12 @@ impl TokenBucket {
     pub fn is_full_at(&self, now: Instant) -> bool {
         let dt = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens + dt * self.rate >= self.burst
+    }
+
+    /// Tokens the bucket will hold at `now` (at most `burst`).
+    pub fn tokens_at(&self, now: Instant) -> f64 {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        (self.tokens + dt * self.rate).min(self.burst)
     }
 
     /// Takes one token at `now`; false when the member must slow down.
@@ -120,40 +132,68 @@ struct Bucket {
     last_warned: Option<Instant>,
 }
 
+impl Bucket {
+    /// How little this entry would be missed: the largest is evicted first.
+    /// A refilled bucket carries no information; a client never limited
+    /// carries less than one that was; among equals, more tokens less.
+    fn eviction_rank(&self, now: Instant) -> (bool, bool, f64) {
+        (self.tokens.is_full_at(now), self.last_warned.is_none(), self.tokens.tokens_at(now))
+    }
+}
+
+/// One tracked client.
+#[derive(Debug, Clone)]
+struct Slot {
+    key: IpAddr,
+    bucket: Bucket,
+}
+
 /// Token buckets per client; see the module docs.
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: RateLimit,
-    clients: HashMap<IpAddr, Bucket>,
+    /// The table: at most `max_clients` entries, never shrinks.
+    slots: Vec<Slot>,
+    /// Client key to its index in `slots`.
+    index: HashMap<IpAddr, usize>,
     max_clients: usize,
-    last_sweep: Option<Instant>,
+    /// Where the next eviction starts looking.
+    hand: usize,
+    evicted: u64,
 }
 
 impl RateLimiter {
     /// A limiter with `limit`, remembering at most `max_clients` clients.
     pub fn new(limit: RateLimit, max_clients: usize) -> RateLimiter {
-        RateLimiter { limit, clients: HashMap::new(), max_clients: max_clients.max(1), last_sweep: None }
+        RateLimiter {
+            limit,
+            slots: Vec::new(),
+            index: HashMap::new(),
+            max_clients: max_clients.max(1),
+            hand: 0,
+            evicted: 0,
+        }
     }
 
-    /// Clients currently tracked.
+    /// Clients currently tracked (never more than `max_clients`).
     pub fn tracked(&self) -> usize {
-        self.clients.len()
+        self.slots.len()
     }
 
-    /// Counts one request from `ip` at `now`.
+    /// How many clients a full table has evicted so far.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Counts one request from `ip` at `now`. Every client is counted: a
+    /// new one on a full table takes an evicted client's slot.
     pub fn check(&mut self, ip: IpAddr, now: Instant) -> Decision {
         let key = crate::addr::client_key(ip);
-        let limit = self.limit;
-        if !self.clients.contains_key(&key) && self.clients.len() >= self.max_clients {
-            self.sweep(now);
-            if self.clients.len() >= self.max_clients {
-                return Decision::Allow;
-            }
-        }
-        let bucket = self
-            .clients
-            .entry(key)
-            .or_insert_with(|| Bucket { tokens: TokenBucket::new_at(limit.burst, limit.rate, now), last_warned: None });
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => self.admit(key, now),
+        };
+        let bucket = &mut self.slots[i].bucket;
         if bucket.tokens.take_at(now) {
             return Decision::Allow;
         }
@@ -166,13 +206,40 @@ impl RateLimiter {
         }
     }
 
-    /// Forgets clients whose bucket has refilled.
-    fn sweep(&mut self, now: Instant) {
-        if self.last_sweep.is_some_and(|t| now.saturating_duration_since(t) < SWEEP_INTERVAL) {
-            return;
+    /// Gives `key` a fresh bucket, in a new slot or an evicted one's.
+    fn admit(&mut self, key: IpAddr, now: Instant) -> usize {
+        let bucket = Bucket { tokens: TokenBucket::new_at(self.limit.burst, self.limit.rate, now), last_warned: None };
+        let i = if self.slots.len() < self.max_clients {
+            self.slots.push(Slot { key, bucket });
+            self.slots.len() - 1
+        } else {
+            let i = self.victim(now);
+            self.index.remove(&self.slots[i].key);
+            self.slots[i] = Slot { key, bucket };
+            self.evicted += 1;
+            i
+        };
+        self.index.insert(key, i);
+        i
+    }
+
+    /// The slot to evict: the least informative of the next
+    /// [`EVICTION_SAMPLE`] under the hand, which then moves past them.
+    fn victim(&mut self, now: Instant) -> usize {
+        let n = self.slots.len();
+        let sample = EVICTION_SAMPLE.min(n);
+        let mut best = self.hand % n;
+        let mut best_rank = self.slots[best].bucket.eviction_rank(now);
+        for k in 1..sample {
+            let i = (self.hand + k) % n;
+            let rank = self.slots[i].bucket.eviction_rank(now);
+            if (rank.0, rank.1).cmp(&(best_rank.0, best_rank.1)).then(rank.2.total_cmp(&best_rank.2)).is_gt() {
+                best = i;
+                best_rank = rank;
+            }
         }
-        self.last_sweep = Some(now);
-        self.clients.retain(|_, b| !b.tokens.is_full_at(now));
+        self.hand = (self.hand + sample) % n;
+        best
     }
 }
 
@@ -234,18 +301,70 @@ mod tests {
     }
 
     #[test]
-    fn table_is_bounded_and_fails_open() {
+    fn a_full_table_evicts_and_keeps_limiting_new_clients() {
         let t0 = Instant::now();
-        let mut l = RateLimiter::new(RateLimit { rate: 0.001, burst: 1 }, 4);
+        let mut l = RateLimiter::new(RateLimit { rate: 0.001, burst: 2 }, 4);
         for i in 0..100u32 {
-            let a = IpAddr::V4(i.into());
-            assert_eq!(l.check(a, t0), Decision::Allow);
+            assert_eq!(l.check(IpAddr::V4(i.into()), t0), Decision::Allow);
+            assert!(l.tracked() <= 4);
         }
         assert_eq!(l.tracked(), 4);
-        // Idle clients are swept once they have refilled.
-        let much_later = t0 + Duration::from_secs(10_000);
-        assert_eq!(l.check(ip("192.0.2.1"), much_later), Decision::Allow);
-        assert_eq!(l.tracked(), 1);
+        assert_eq!(l.evicted(), 96);
+        // A newcomer to the full table is tracked, so it is limited.
+        let new = ip("192.0.2.1");
+        assert_eq!(l.check(new, t0), Decision::Allow);
+        assert_eq!(l.check(new, t0), Decision::Allow);
+        assert_eq!(l.check(new, t0), Decision::SlowDown);
+        assert_eq!(l.check(new, t0), Decision::Drop);
+    }
+
+    #[test]
+    fn idle_clients_go_before_limited_ones() {
+        let t0 = Instant::now();
+        let mut l = RateLimiter::new(RateLimit { rate: 1.0, burst: 1 }, 3);
+        let abuser = ip("10.9.9.9");
+        assert_eq!(l.check(abuser, t0), Decision::Allow);
+        assert_eq!(l.check(abuser, t0), Decision::SlowDown);
+        assert_eq!(l.check(ip("10.0.0.1"), t0), Decision::Allow);
+        assert_eq!(l.check(ip("10.0.0.2"), t0), Decision::Allow);
+        // Full: 10 newcomers, each evicting someone, never the limited client.
+        let t1 = t0 + Duration::from_millis(100);
+        for i in 0..10u32 {
+            assert_eq!(l.check(IpAddr::V4((0x0a01_0000 + i).into()), t1), Decision::Allow);
+        }
+        assert_eq!(l.check(abuser, t1), Decision::Drop, "still tracked, still limited");
+    }
+
+    proptest::proptest! {
+        /// A flood of new addresses through a full table never frees a client
+        /// that has been limited: it still gets no more than burst + rate ×
+        /// elapsed, and the table never grows past its bound.
+        #[test]
+        fn a_flood_of_new_addresses_does_not_free_a_limited_client(
+            flood_per_request in proptest::collection::vec(0u32..200, 1..200),
+            gaps_ms in proptest::collection::vec(0u64..50, 200),
+            burst in 1u32..8, rate in 0.1f64..10.0, max in 2usize..64,
+        ) {
+            let t0 = Instant::now();
+            let mut l = RateLimiter::new(RateLimit { rate, burst }, max);
+            let abuser = ip("198.51.100.7");
+            let (mut now, mut allowed, mut next_ip) = (t0, 0u32, 0x0a00_0000u32);
+            // Its burst, and one more: it has been told to slow down.
+            for _ in 0..=burst {
+                allowed += u32::from(l.check(abuser, now) == Decision::Allow);
+            }
+            for (flood, gap) in flood_per_request.iter().zip(&gaps_ms) {
+                for _ in 0..*flood {
+                    l.check(IpAddr::V4(next_ip.into()), now);
+                    next_ip += 1;
+                    proptest::prop_assert!(l.tracked() <= max);
+                }
+                now += Duration::from_millis(*gap);
+                allowed += u32::from(l.check(abuser, now) == Decision::Allow);
+            }
+            let budget = f64::from(burst) + rate * (now - t0).as_secs_f64();
+            proptest::prop_assert!(f64::from(allowed) <= budget + 1e-9, "{allowed} allowed, budget {budget}");
+        }
     }
 
     #[test]
