@@ -30,8 +30,9 @@ pub use packet::{Packet, PacketError, HEADER_LEN};
 use crate::timestamp::NtpTimestamp;
 use sockit_net::rate::{Decision, RateLimit, RateLimiter};
 
-/// How many clients the rate limiter remembers (about 64 bytes each).
-pub const MAX_TRACKED_CLIENTS: usize = 65_536;
+/// How many clients the rate limiter remembers; a full table evicts (see
+/// [`sockit_net::rate`]).
+pub const MAX_TRACKED_CLIENTS: usize = sockit_net::rate::DEFAULT_MAX_CLIENTS;
 
 /// What the server says about itself in every reply.
 #[derive(Debug, Clone, PartialEq)]

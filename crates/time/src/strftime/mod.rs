@@ -12,11 +12,16 @@
 
 mod parse;
 mod render;
+mod reply;
+
+pub use reply::{answer, pad_request, padding_asked};
 
 use crate::moment::Moment;
 
-/// Longest format accepted, in bytes. Bounds the reply as well: no directive
-/// prints more than [`MAX_WIDTH`] bytes, so a reply stays under 16 KiB.
+/// Longest format accepted, in bytes. Bounds the rendered text as well: no
+/// directive prints more than [`MAX_WIDTH`] bytes from at least 2, so a
+/// rendering stays under 16 KiB (what is sent is capped tighter, see
+/// [`answer`]).
 pub const MAX_FORMAT: usize = 512;
 /// Largest field width (`%64d`).
 pub const MAX_WIDTH: usize = 64;
@@ -150,35 +155,6 @@ impl Format {
         self.render(moment, &mut out);
         out
     }
-}
-
-/// Answers one strftime datagram: the formatted time, or `error: …`.
-///
-/// An empty datagram means [`DEFAULT_FORMAT`]. One trailing line ending
-/// (`\n` or `\r\n`, as `nc -u` sends) is set aside before formatting and put
-/// back after, so `echo '%H:%M' | nc -u HOST 9000` prints a whole line and a
-/// bare newline gets the default format.
-pub fn answer(datagram: &[u8], moment: &Moment, reply: &mut Vec<u8>) {
-    let (body, ending): (&[u8], &[u8]) = if let Some(b) = datagram.strip_suffix(b"\r\n") {
-        (b, b"\r\n")
-    } else if let Some(b) = datagram.strip_suffix(b"\n") {
-        (b, b"\n")
-    } else {
-        (datagram, b"")
-    };
-    let body = if body.is_empty() { DEFAULT_FORMAT.as_bytes() } else { body };
-    match Format::parse_bytes(body) {
-        Ok(format) => {
-            let mut out = String::new();
-            format.render(moment, &mut out);
-            reply.extend_from_slice(out.as_bytes());
-        }
-        Err(e) => {
-            reply.extend_from_slice(b"error: ");
-            reply.extend_from_slice(e.to_string().as_bytes());
-        }
-    }
-    reply.extend_from_slice(ending);
 }
 
 #[cfg(test)]

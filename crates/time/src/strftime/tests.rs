@@ -116,12 +116,63 @@ fn answer_defaults_errors_and_line_endings() {
     assert_eq!(ask(b""), "2025-11-22 00:20:06");
     assert_eq!(ask(b"\n"), "2025-11-22 00:20:06\n");
     assert_eq!(ask(b"%H:%M\r\n"), "00:20\r\n");
-    assert_eq!(ask(b"%Q"), "error: unknown directive \"%Q\" (write %% for a percent sign)");
+    assert_eq!(ask(b"%Q"), "error: unknown directive \"%Q\"", "short form: the full one is over the cap");
+    assert_eq!(ask(b"%Q\0\0\0\0\0\0\0\0\0\0\0\0\0\0"), "error: unknown directive \"%Q\" (write %% for a percent sign)");
     assert!(ask(b"%").starts_with("error: "));
     assert!(ask(&b"%c".repeat(1024)).starts_with("error: format is 2048 bytes"));
 }
 
+#[test]
+fn answers_are_capped_and_padding_lifts_the_cap() {
+    let m = moment(1_763_770_806, &TimeZone::UTC);
+    let ask = |d: &[u8]| {
+        let mut r = Vec::new();
+        answer(d, &m, &mut r);
+        r
+    };
+    // The case: 512 bytes in, 8 KiB out; now twice in IPv4 bytes.
+    let big = "%64a".repeat(128);
+    let reply = ask(big.as_bytes());
+    assert!(reply.len() <= sockit_net::reflect::reply_cap(512), "{} bytes", reply.len());
+    let want = padding_asked(&reply).expect("a pad error");
+    assert_eq!(want, (8192 - 28) / 2);
+    let padded = ask(&pad_request(big.as_bytes(), want));
+    assert_eq!(padded.len(), 8192);
+    assert_eq!(&padded[..64], format!("{:>64}", "Sat").as_bytes());
+    // Small ones: `%c%c` is 4 bytes in, 49 out; the error fits 36 bytes.
+    let reply = ask(b"%c %c\n");
+    assert_eq!(String::from_utf8_lossy(&reply), "error: pad the request to 11 bytes\n");
+    assert_eq!(
+        String::from_utf8(ask(&pad_request(b"%c %c\n", 11))).unwrap(),
+        "Sat Nov 22 00:20:06 2025 Sat Nov 22 00:20:06 2025\n"
+    );
+    // Within the cap nothing changes, and NUL padding is invisible.
+    assert_eq!(ask(b"%c"), b"Sat Nov 22 00:20:06 2025");
+    assert_eq!(ask(b"%H:%M\n\0\0"), b"00:20\n");
+    assert_eq!(ask(b"\0\0\0"), b"2025-11-22 00:20:06");
+    assert_eq!(padding_asked(b"2025"), None);
+    assert_eq!(padding_asked(b"error: pad to 99"), Some(99));
+}
+
 proptest! {
+    /// However it is built, an answer never passes the cap.
+    #[test]
+    fn answers_never_pass_the_cap(
+        parts in proptest::collection::vec(
+            prop_oneof![Just("%c".to_string()), Just("%64a".to_string()), Just("%Q".to_string()), "[ -~]{0,4}"],
+            0..40,
+        ),
+        nuls in 0usize..300, ending in 0usize..3,
+    ) {
+        let mut d = parts.concat().into_bytes();
+        d.extend_from_slice(["", "\n", "\r\n"][ending].as_bytes());
+        d.resize(d.len() + nuls, 0);
+        let mut reply = Vec::new();
+        answer(&d, &moment(1_763_770_806, &TimeZone::UTC), &mut reply);
+        prop_assert!(!reply.is_empty());
+        prop_assert!(reply.len() <= sockit_net::reflect::reply_cap(d.len()), "{} bytes for {}", reply.len(), d.len());
+    }
+
     #[test]
     fn any_string_validates_without_panic_and_renders_bounded(s in ".{0,80}", unix in 0i64..8_000_000_000) {
         if let Ok(f) = Format::parse(&s) {
@@ -154,5 +205,6 @@ proptest! {
         let mut reply = Vec::new();
         answer(&bytes, &moment(1_763_770_806, &TimeZone::UTC), &mut reply);
         prop_assert!(!reply.is_empty());
+        prop_assert!(reply.len() <= sockit_net::reflect::reply_cap(bytes.len()));
     }
 }
