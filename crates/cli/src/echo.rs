@@ -1,10 +1,12 @@
 //! `sockit echo`: the echo service over TCP + UDP, or a Unix socket.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use sockit_net::echo::{echo_datagram, echo_lines, echo_stream};
+use sockit_net::echo::{echo_lines, echo_stream, UdpEcho};
+use sockit_net::rate::{RateLimit, DEFAULT_MAX_CLIENTS};
 use sockit_net::{
     announce, bind_tcp, bind_udp, bind_unix, resolve_bind, ConnInfo, DatagramServer, Shutdown, StreamServer,
 };
@@ -39,13 +41,41 @@ pub struct EchoArgs {
     /// Serve on this Unix socket instead of TCP and UDP.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["tcp_only", "udp_only"])]
     pub unix: Option<PathBuf>,
+    /// UDP datagrams per second answered per client address (IPv6: per /64),
+    /// on average; over it datagrams are dropped, so echo cannot be used to
+    /// reflect a flood at a spoofed address or ping-pong with another server.
+    #[arg(long, default_value_t = 20.0, value_name = "PER_SEC")]
+    pub udp_rate: f64,
+    /// UDP datagrams a client may send at once before --udp-rate applies.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub udp_burst: u32,
+    /// No per-address UDP limit (load tests from one address). Datagrams
+    /// from loop-risk sources (our own port, service ports) are still dropped.
+    #[arg(long)]
+    pub no_rate_limit: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+impl EchoArgs {
+    /// The per-address UDP limit, or none under --no-rate-limit.
+    fn udp_limit(&self) -> anyhow::Result<Option<RateLimit>> {
+        if self.no_rate_limit {
+            return Ok(None);
+        }
+        anyhow::ensure!(
+            self.udp_rate > 0.0 && self.udp_rate.is_finite(),
+            "--udp-rate must be above 0 (or use --no-rate-limit)"
+        );
+        anyhow::ensure!(self.udp_burst >= 1, "--udp-burst must be at least 1");
+        Ok(Some(RateLimit { rate: self.udp_rate, burst: self.udp_burst }))
+    }
 }
 
 /// Binds and spawns the echo listeners; returns where they listen.
 pub async fn start(args: EchoArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Listener>> {
     let upper = args.upper;
+    let udp_limit = args.udp_limit()?;
     let mode = Mode { upper, lines: args.lines.then_some(args.max_line) };
     let limits = args.limits.limits();
     let mut rows = Vec::new();
@@ -91,7 +121,12 @@ pub async fn start(args: EchoArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
             try_it: format!("nc -u {} {}", local.ip(), local.port()),
         });
         let server = DatagramServer::new(socket, shutdown.clone());
-        shutdown.spawn(server.run(move |data, _from, reply| echo_datagram(data, upper, reply)));
+        let mut echo = UdpEcho::new(local, upper, udp_limit, DEFAULT_MAX_CLIENTS);
+        shutdown.spawn(server.run(move |data, from, reply| {
+            if let Err(why) = echo.answer(data, from, Instant::now(), reply) {
+                tracing::debug!(%from, ?why, "echo datagram dropped");
+            }
+        }));
     }
     Ok(rows)
 }

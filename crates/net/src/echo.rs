@@ -6,12 +6,18 @@
 //! [`echo_lines`] is the line-at-a-time variant (the tutorial "line server"):
 //! it answers whole lines, bounded by a maximum length; an over-long line gets
 //! an error line and the connection carries on.
+//!
+//! [`UdpEcho`] is the datagram side, with the guards every UDP service that
+//! answers anything needs ([`crate::reflect`]).
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::codec::{Line, LineCodec};
+use crate::rate::RateLimit;
+use crate::reflect::{DatagramGate, Refused};
 
 /// First read buffer; grows while reads keep filling it.
 const BUF_START: usize = 4 * 1024;
@@ -132,11 +138,38 @@ where
     }
 }
 
-/// The UDP answer to one datagram.
+/// The UDP answer to one datagram (no checks; see [`UdpEcho`]).
 pub fn echo_datagram(input: &[u8], upper: bool, reply: &mut Vec<u8>) {
     reply.extend_from_slice(input);
     if upper {
         reply.make_ascii_uppercase();
+    }
+}
+
+/// The UDP echo service on one socket: answers a datagram with itself unless
+/// its source is a loop risk (our own port, a service port: two echo
+/// servers would answer each other forever) or over the per-address rate
+/// limit, which also ends a ping-pong between servers on arbitrary ports
+/// after `burst` round trips. The answer is the request's size, so echo
+/// never amplifies.
+#[derive(Debug)]
+pub struct UdpEcho {
+    upper: bool,
+    gate: DatagramGate,
+}
+
+impl UdpEcho {
+    /// Echo for the socket bound at `local`; `limit: None` serves every
+    /// address at full speed (load tests) but still refuses loop sources.
+    pub fn new(local: SocketAddr, upper: bool, limit: Option<RateLimit>, max_clients: usize) -> UdpEcho {
+        UdpEcho { upper, gate: DatagramGate::new(local, limit, max_clients) }
+    }
+
+    /// Answers `input` from `from` into `reply`, or says why not.
+    pub fn answer(&mut self, input: &[u8], from: SocketAddr, now: Instant, reply: &mut Vec<u8>) -> Result<(), Refused> {
+        self.gate.admit(from, now)?;
+        echo_datagram(input, self.upper, reply);
+        Ok(())
     }
 }
 
@@ -167,6 +200,26 @@ mod tests {
         let mut got = String::new();
         r.read_to_string(&mut got).await.unwrap();
         assert_eq!(got, "abc\nerror: line longer than 4 bytes\nok\n");
+    }
+
+    #[test]
+    fn udp_echo_refuses_its_own_address_and_rate_limits() {
+        let local: SocketAddr = "127.0.0.1:40007".parse().unwrap();
+        let now = Instant::now();
+        let mut echo = UdpEcho::new(local, true, Some(RateLimit { rate: 0.001, burst: 3 }), 16);
+        let mut reply = Vec::new();
+        // A spoofed datagram "from" the server itself: answering would loop.
+        assert!(matches!(echo.answer(b"loop", local, now, &mut reply), Err(Refused::Loop(_))));
+        assert!(reply.is_empty());
+        let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        for _ in 0..3 {
+            reply.clear();
+            echo.answer(b"hi", peer, now, &mut reply).unwrap();
+            assert_eq!(reply, b"HI");
+        }
+        reply.clear();
+        assert_eq!(echo.answer(b"hi", peer, now, &mut reply), Err(Refused::RateLimited));
+        assert!(reply.is_empty());
     }
 
     #[tokio::test(start_paused = true)]

@@ -43,7 +43,7 @@ pub enum Refusal {
     },
     /// This client (IPv4 address or IPv6 /64) holds its maximum number of
     /// connections.
-    #[error("too many connections from {ip}: {max} is the limit per address (IPv6: per /64)")]
+    #[error("too many connections from {ip}: {max} is the limit per address")]
     PerIp {
         /// The peer's address.
         ip: IpAddr,

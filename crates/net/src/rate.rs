@@ -32,6 +32,10 @@ use std::time::{Duration, Instant};
 
 /// How often an over-limit client may be told to slow down.
 const KOD_INTERVAL: Duration = Duration::from_secs(1);
+/// How many clients a limiter remembers by default (≈130 bytes each, so
+/// about 8 MiB when full).
+pub const DEFAULT_MAX_CLIENTS: usize = 65_536;
+
 /// Entries a full table looks at to pick one to evict.
 pub const EVICTION_SAMPLE: usize = 8;
 

@@ -7,13 +7,18 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use sockit_time::client::{sntp_request, sntp_sample, ReplyError};
-use sockit_time::rfc868;
 use sockit_time::timestamp::{self, NtpTimestamp};
+use sockit_time::{rfc868, strftime};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpStream, UdpSocket};
 
 /// Most bytes read from a daytime server (a line is ~30).
 const MAX_ANSWER: usize = 64 * 1024;
+/// Most NUL padding a strftime query adds when the server asks for it (the
+/// largest answer, 8 KiB, needs 4,082 bytes).
+const MAX_PADDED_REQUEST: usize = 8 * 1024;
+/// Bytes in a daytime-over-UDP request: room for a 156-byte line.
+const DAYTIME_REQUEST: usize = 64;
 /// UDP tries before giving up (datagrams may be lost).
 const UDP_TRIES: u32 = 3;
 
@@ -67,7 +72,12 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
     let timeout = Duration::try_from_secs_f64(args.timeout).context("--timeout takes a number of seconds")?;
     match args.proto {
         Proto::Strftime => {
-            let answer = udp_ask(addr, args.format.as_bytes(), timeout).await?;
+            let mut answer = udp_ask(addr, args.format.as_bytes(), timeout).await?;
+            // A long answer needs a longer request (the server's amplification
+            // cap): pad with NULs as much as it asks, once.
+            if let Some(len) = strftime::padding_asked(&answer).filter(|&n| n <= MAX_PADDED_REQUEST) {
+                answer = udp_ask(addr, &strftime::pad_request(args.format.as_bytes(), len), timeout).await?;
+            }
             let text = String::from_utf8_lossy(&answer);
             if let Some(err) = text.strip_prefix("error:") {
                 eprintln!("server refused the format:{err}");
@@ -76,7 +86,13 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
             println!("{text}");
         }
         Proto::Daytime => {
-            let answer = if args.udp { udp_ask(addr, b"", timeout).await? } else { tcp_read(addr, timeout).await? };
+            // RFC 867 ignores what the datagram holds; a padded one lets a
+            // server send a line longer than an empty datagram's reply cap.
+            let answer = if args.udp {
+                udp_ask(addr, &[0; DAYTIME_REQUEST], timeout).await?
+            } else {
+                tcp_read(addr, timeout).await?
+            };
             println!("{}", String::from_utf8_lossy(&answer).trim_end());
         }
         Proto::Time => {

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use clap::Args;
-use sockit_net::rate::{Decision, RateLimit, RateLimiter};
+use sockit_net::rate::RateLimit;
+use sockit_net::reflect::{reply_cap, DatagramGate};
 use sockit_net::{announce, bind_tcp, bind_udp, resolve_bind, ConnInfo, DatagramServer, Shutdown, StreamServer};
 use sockit_time::daytime::{self, Daytime};
 use sockit_time::sntp::{packet, Outcome, Responder, SntpConfig, MAX_TRACKED_CLIENTS};
@@ -147,7 +148,7 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
         let local = socket.local_addr().context("reading the bound address")?;
         push("strftime", "udp", local, format!("echo '%A %H:%M' | nc -u -w1 {} {}", local.ip(), local.port()));
         let server = DatagramServer::new(socket, shutdown.clone());
-        let mut allowed = udp_gate(udp_limit);
+        let mut allowed = udp_gate(local, udp_limit);
         shutdown.spawn(server.run(move |data, from, reply| {
             if allowed(from) {
                 strftime::answer(data, &Moment::now(), reply);
@@ -169,10 +170,17 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
             answer_and_close(stream, info, text.into_bytes())
         }));
         let server = DatagramServer::new(udp, shutdown.clone());
-        let mut allowed = udp_gate(udp_limit);
-        shutdown.spawn(server.run(move |_data, from, reply| {
+        let mut allowed = udp_gate(local, udp_limit);
+        shutdown.spawn(server.run(move |data, from, reply| {
             if allowed(from) {
-                reply.extend_from_slice(daytime.line(&Moment::now()).as_bytes());
+                // The default line (30 bytes) fits the cap of any datagram; a
+                // longer --daytime-format needs a request long enough.
+                let line = daytime.line(&Moment::now());
+                if line.len() <= reply_cap(data.len()) {
+                    reply.extend_from_slice(line.as_bytes());
+                } else {
+                    tracing::debug!(%from, len = data.len(), "daytime line over the reply cap for this request: dropped");
+                }
             }
         }));
     }
@@ -188,7 +196,8 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
             server.run(|stream, info| answer_and_close(stream, info, rfc868::encode(SystemTime::now()).to_vec())),
         );
         let server = DatagramServer::new(udp, shutdown.clone());
-        let mut allowed = udp_gate(udp_limit);
+        let mut allowed = udp_gate(local, udp_limit);
+        // 4 bytes: within the cap of any request (even an empty one).
         shutdown.spawn(server.run(move |_data, from, reply| {
             if allowed(from) {
                 reply.extend_from_slice(&rfc868::encode(SystemTime::now()));
@@ -223,17 +232,18 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
     Ok(rows)
 }
 
-/// A per-client gate for the UDP services that answer any datagram
-/// (strftime, daytime, time): over the limit a datagram is dropped, so a
-/// spoofed source cannot use the server as an amplifier at full speed.
-fn udp_gate(limit: Option<RateLimit>) -> impl FnMut(SocketAddr) -> bool {
-    let mut limiter = limit.map(|l| RateLimiter::new(l, MAX_TRACKED_CLIENTS));
-    move |from| {
-        let ok = limiter.as_mut().is_none_or(|l| l.check(from.ip(), Instant::now()) == Decision::Allow);
-        if !ok {
-            tracing::debug!(%from, "datagram over the per-client limit: dropped");
+/// The gate for a UDP service that answers any datagram (strftime, daytime,
+/// time) on the socket at `local`: loop-risk sources (our own port, service
+/// ports) are dropped, and over the per-client limit a datagram is dropped,
+/// so a spoofed source cannot use the server as an amplifier at full speed.
+fn udp_gate(local: SocketAddr, limit: Option<RateLimit>) -> impl FnMut(SocketAddr) -> bool {
+    let mut gate = DatagramGate::new(local, limit, MAX_TRACKED_CLIENTS);
+    move |from| match gate.admit(from, Instant::now()) {
+        Ok(()) => true,
+        Err(why) => {
+            tracing::debug!(%from, ?why, "datagram dropped");
+            false
         }
-        ok
     }
 }
 
