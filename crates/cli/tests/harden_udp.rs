@@ -227,7 +227,8 @@ fn echo_udp_still_works_with_socat_and_nc() {
 /// Sends one strftime and one SNTP request from each of `count` addresses in
 /// 127.10.0.0/15 and returns how many addresses got both answers. Batches
 /// wait for their answers, so the server's receive buffer never overflows
-/// unnoticed.
+/// unnoticed. (A few sources are refused on purpose: a socket whose
+/// ephemeral port happens to be the strftime port is a loop risk.)
 fn flood_from_distinct_addresses(strftime: SocketAddr, sntp: SocketAddr, count: u32) -> u32 {
     let base = u32::from(Ipv4Addr::new(127, 10, 0, 0));
     let request = sntp_request();
@@ -243,14 +244,12 @@ fn flood_from_distinct_addresses(strftime: SocketAddr, sntp: SocketAddr, count: 
                 s
             })
             .collect();
-        let deadline = Instant::now() + Duration::from_secs(2);
+        let deadline = Instant::now() + Duration::from_secs(1);
         for s in &socks {
             let mut got = 0;
             while got < 2 {
+                // Past the deadline, still take what is already queued.
                 let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
                 s.set_read_timeout(Some(left.max(Duration::from_millis(1)))).unwrap();
                 match s.recv_from(&mut buf) {
                     Ok(_) => got += 1,
@@ -312,9 +311,13 @@ fn a_flood_of_70k_new_sources_does_not_switch_the_limiter_off() {
     assert_eq!(ask_on(&abuser_sock, strftime, b"%%", wait), None, "abuser limited before the flood");
     assert_eq!(stratum(&ask_on(&abuser_sock, sntp, &sntp_request(), wait).unwrap()), 0, "a kiss-o'-death");
 
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_time(s.pid()));
     let answered = flood_from_distinct_addresses(strftime, sntp, 70_000);
-    eprintln!("flood: {answered} of 70000 sources answered in {:?}", started.elapsed());
+    eprintln!(
+        "flood: {answered} of 70000 sources answered in {:?}, server CPU {:?}",
+        started.elapsed(),
+        cpu_time(s.pid()) - cpu
+    );
     assert!(answered > 66_000, "the flood must overfill the 65,536-entry table; only {answered} sources got through");
 
     // A client new to the full table is limited like any other…

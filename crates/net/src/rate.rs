@@ -342,11 +342,12 @@ mod tests {
     proptest::proptest! {
         /// A flood of new addresses through a full table never frees a client
         /// that has been limited: it still gets no more than burst + rate ×
-        /// elapsed, and the table never grows past its bound.
+        /// elapsed; a newcomer is limited like anyone; and the table never
+        /// grows past its bound.
         #[test]
         fn a_flood_of_new_addresses_does_not_free_a_limited_client(
-            flood_per_request in proptest::collection::vec(0u32..200, 1..200),
-            gaps_ms in proptest::collection::vec(0u64..50, 200),
+            flood_per_request in proptest::collection::vec(0u32..100, 1..100),
+            gaps_ms in proptest::collection::vec(0u64..100, 100),
             burst in 1u32..8, rate in 0.1f64..10.0, max in 2usize..64,
         ) {
             let t0 = Instant::now();
@@ -368,6 +369,11 @@ mod tests {
             }
             let budget = f64::from(burst) + rate * (now - t0).as_secs_f64();
             proptest::prop_assert!(f64::from(allowed) <= budget + 1e-9, "{allowed} allowed, budget {budget}");
+            // A newcomer to the (full) table is limited too, never waved through.
+            let newcomer = ip("203.0.113.9");
+            let passed = (0..=burst).filter(|_| l.check(newcomer, now) == Decision::Allow).count();
+            proptest::prop_assert_eq!(passed, burst as usize);
+            proptest::prop_assert!(l.tracked() <= max);
         }
     }
 
