@@ -435,3 +435,30 @@ fn max_per_ip_holds_over_ipv6() {
     BufReader::new(second).read_line(&mut refusal).unwrap();
     assert_eq!(refusal, "error: too many connections from ::1: 1 is the limit per address\r\n");
 }
+
+#[test]
+fn a_long_daytime_line_needs_a_long_enough_datagram() {
+    let args = [
+        "time",
+        "serve",
+        "--daytime-port",
+        "0",
+        "--no-strftime",
+        "--no-time",
+        "--no-sntp",
+        "--daytime-format",
+        "%A, %d %B %Y %H:%M:%S %Z",
+    ];
+    let s = start(&args, 2);
+    let udp = s.addr("udp");
+    assert!(s.wait_stderr("over UDP only datagrams of at least", T), "a warning at start-up");
+    // 34 to 43 bytes with CRLF (`Friday, 01 May …` to `Wednesday, 30 September …`):
+    // over the 32 an empty datagram allows, within the 48 a 10-byte one allows.
+    assert_eq!(ask(udp, b""), None, "an over-cap line to an empty datagram");
+    let line = String::from_utf8(ask(udp, &[0; 10]).expect("a padded request gets the line")).unwrap();
+    assert!(line.ends_with("\r\n") && line.contains(", "), "{line:?}");
+    // TCP is not capped.
+    let mut tcp = String::new();
+    BufReader::new(TcpStream::connect(s.addr("tcp")).unwrap()).read_line(&mut tcp).unwrap();
+    assert_eq!(tcp.trim_end().len(), line.trim_end().len());
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use clap::Args;
 use sockit_net::rate::RateLimit;
-use sockit_net::reflect::{reply_cap, DatagramGate};
+use sockit_net::reflect::{reply_cap, DatagramGate, REPLY_FLOOR};
 use sockit_net::{announce, bind_tcp, bind_udp, resolve_bind, ConnInfo, DatagramServer, Shutdown, StreamServer};
 use sockit_time::daytime::{self, Daytime};
 use sockit_time::sntp::{packet, Outcome, Responder, SntpConfig, MAX_TRACKED_CLIENTS};
@@ -163,6 +163,14 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
         push("daytime", "tcp", local, format!("nc {} {}", local.ip(), local.port()));
         let local = udp.local_addr().context("reading the bound address")?;
         push("daytime", "udp", local, format!("echo | nc -u -w1 {} {}", local.ip(), local.port()));
+        let sample = daytime.line(&Moment::now()).len();
+        if sample > REPLY_FLOOR {
+            tracing::warn!(
+                "--daytime-format makes {sample}-byte lines: over UDP only datagrams of at least {} bytes get one \
+                 (an empty one, as RFC 867 clients send, gets {REPLY_FLOOR} bytes at most)",
+                sample.saturating_sub(sockit_net::reflect::IPV4_UDP_HEADER).div_ceil(2)
+            );
+        }
         let line = daytime.clone();
         let server = StreamServer::new(tcp, limits.clone(), shutdown.clone());
         shutdown.spawn(server.run(move |stream, info| {
