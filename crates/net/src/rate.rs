@@ -17,14 +17,19 @@
 //! Memory is bounded: the table holds at most `max_clients` buckets, and a
 //! full table evicts — it never stops limiting (an untracked client would
 //! be an unlimited one, and a flood of spoofed sources would switch the
-//! limiter off for everyone). The victim is chosen CLOCK-style, as chrony's
-//! client log does within a hash bucket: a hand walks the table, looks at
-//! the next [`EVICTION_SAMPLE`] entries and evicts the one that says least —
+//! limiter off for everyone; chrony's client log, likewise, drops old
+//! records rather than stop limiting). The victim is chosen CLOCK-style: a
+//! hand walks the table, looks at the next [`EVICTION_SAMPLE`] entries (in
+//! the order they were filled, not chosen by address, so an attacker cannot
+//! aim at one) and evicts the one that says least —
 //! first a bucket that has refilled (an idle client, the same as a new one),
 //! then one never told to slow down, with the most tokens left — and the
 //! newcomer takes its slot. Each check is O(1), eviction O(sample); a client
 //! that has been limited survives a flood of new addresses, since it loses
-//! its slot only when every entry under the hand has been limited too.
+//! its slot only when every entry under the hand has been limited too (an
+//! attacker must first get each of its sources limited, `burst + 1`
+//! datagrams apiece, and even then frees a client for one burst only once
+//! per `max_clients / EVICTION_SAMPLE` evictions).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
