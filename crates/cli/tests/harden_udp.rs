@@ -114,6 +114,20 @@ fn spoof(raw: &RawSocket, from: SocketAddrV4, to: SocketAddrV4, payload: &[u8]) 
     assert_eq!(sent, total as isize, "raw send failed: {}", std::io::Error::last_os_error());
 }
 
+/// Proves that a spoofed datagram reaches `server` at all, so a test that
+/// sees no loop cannot pass only because the kernel dropped the spoof: a
+/// datagram with a source we own (but did not send from) gets its answer.
+fn assert_spoofing_reaches(raw: &RawSocket, server: SocketAddr, payload: &[u8]) {
+    let witness = UdpSocket::bind("127.0.0.1:0").unwrap();
+    witness.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    spoof(raw, v4(witness.local_addr().unwrap()), v4(server), payload);
+    let mut buf = [0u8; 1024];
+    assert!(
+        witness.recv_from(&mut buf).is_ok(),
+        "a spoofed datagram to {server} was not answered: raw sends do not arrive"
+    );
+}
+
 /// CPU time (user + system) a process has used so far.
 #[allow(unsafe_code)]
 fn cpu_time(pid: u32) -> Duration {
@@ -136,6 +150,7 @@ const IDLE_CPU: Duration = Duration::from_millis(300);
 fn a_datagram_spoofed_from_the_echo_server_itself_does_not_loop() {
     let Some(raw) = raw_socket("a_datagram_spoofed_from_the_echo_server_itself_does_not_loop") else { return };
     let s = start(&["echo", "--udp-only", "--port", "0"], 1);
+    assert_spoofing_reaches(&raw, s.addr("udp"), b"control");
     let me = v4(s.addr("udp"));
     spoof(&raw, me, me, b"loop");
     let before = cpu_time(s.pid());
@@ -153,6 +168,7 @@ fn two_echo_servers_do_not_ping_pong_a_spoofed_datagram() {
     // One datagram to A "from" B: A answers B, B answers A, … until one of
     // them drops it. Arbitrary ports are no loop risk by themselves; the
     // per-address rate limit (64 at once) ends it.
+    assert_spoofing_reaches(&raw, a.addr("udp"), b"control");
     spoof(&raw, v4(b.addr("udp")), v4(a.addr("udp")), b"ping");
     let (a0, b0) = (cpu_time(a.pid()), cpu_time(b.pid()));
     std::thread::sleep(Duration::from_secs(2));
@@ -171,6 +187,7 @@ fn time_services_refuse_a_datagram_spoofed_from_their_own_port() {
     // (a date, no `%`) is the next request's format, forever.
     let args = ["time", "serve", "--strftime-port", "0", "--no-daytime", "--no-time", "--no-sntp", "--no-rate-limit"];
     let s = start(&args, 1);
+    assert_spoofing_reaches(&raw, s.addr("udp"), b"%%");
     let me = v4(s.addr("udp"));
     spoof(&raw, me, me, b"%Y-%m-%d");
     let before = cpu_time(s.pid());
