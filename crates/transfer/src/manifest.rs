@@ -85,7 +85,7 @@ impl Manifest {
         let mut total: u64 = 0;
         for e in &m.entries {
             check_rel_path(&e.path)
-                .map_err(|why| Error::Refused(format!("unsafe path {:?} in manifest: {why}", e.path)))?;
+                .map_err(|why| Error::Refused(format!("unsafe path {} in manifest: {why}", shown(&e.path))))?;
             if e.kind == EntryKind::File {
                 total = total.checked_add(e.size).ok_or_else(|| Error::Refused("manifest sizes overflow".into()))?;
             }
@@ -123,6 +123,11 @@ impl Manifest {
         }
         Ok((m, collisions))
     }
+}
+
+/// A peer's path, quoted and escaped for a terminal.
+fn shown(path: &str) -> String {
+    format!("\"{}\"", sockit_net::text::escape_untrusted(path))
 }
 
 /// What the receiver already has of one file.
