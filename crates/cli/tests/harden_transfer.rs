@@ -80,6 +80,7 @@ if mode == "sender":
     print(kind, body.decode(errors="replace"), flush=True)
     drain(s)
 else:
+    mode = sys.argv[2]
     text = sys.argv[3].encode().decode("unicode_escape").encode("utf-8", "surrogatepass")
     l = socket.socket()
     l.bind(("127.0.0.1", 0))
