@@ -74,6 +74,12 @@ impl Error {
         matches!(self, Error::Handshake(_) | Error::Abandoned(_))
     }
 
+    /// A peer's JSON that did not parse. serde's message can quote the
+    /// peer's bytes, so it is escaped for the terminals it will reach.
+    pub fn json(what: &str, e: &serde_json::Error) -> Self {
+        Error::Protocol(format!("{what}: {}", sockit_net::text::escape_untrusted(&e.to_string())))
+    }
+
     /// An I/O error on the connection: an unexpected EOF or reset becomes
     /// [`Error::Closed`], anything else stays an I/O error.
     pub fn net(during: &'static str, source: io::Error) -> Self {

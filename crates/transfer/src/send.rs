@@ -139,8 +139,7 @@ pub fn send_session<S: Read + Write + AsFd>(
     frame::write_frame(s, Kind::Done, &[])?;
     s.flush().map_err(|e| Error::net("while finishing", e))?;
     let summary = frame::expect(s, Kind::Summary, "waiting for the receiver's summary")?;
-    report.summary =
-        serde_json::from_slice(&summary).map_err(|e| Error::Protocol(format!("bad summary from the receiver: {e}")))?;
+    report.summary = serde_json::from_slice(&summary).map_err(|e| Error::json("bad summary from the receiver", &e))?;
     // The receiver's words reach our terminal.
     for e in &mut report.summary.errors {
         *e = sockit_net::text::escape_untrusted(e).into_owned();
