@@ -432,3 +432,71 @@ fn the_receivers_words_reach_the_senders_terminal_escaped() {
         assert!(err.contains(r"\x1b[31m") && err.contains(r"\u{202e}"), "{mode}: {err}");
     }
 }
+
+/// Holds N silent connections from each given source address (each one
+/// accepted: the receiver's hello has arrived on it), prints `ready`, and
+/// keeps them until stdin closes.
+const HOLD: &str = r#"
+import socket, sys
+port, n = int(sys.argv[2]), int(sys.argv[3])
+socks = []
+for src in sys.argv[4:]:
+    for _ in range(n):
+        s = socket.socket()
+        s.bind((src, 0))
+        s.connect((sys.argv[1], port))
+        socks.append(s)
+for s in socks:
+    got = b""
+    while len(got) < 5:
+        chunk = s.recv(5 - len(got))
+        assert chunk, "closed before its hello"
+        got += chunk
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+/// Starts HOLD against `to` and waits for `ready`.
+fn hold(to: std::net::SocketAddr, per_source: usize, sources: &[&str]) -> std::process::Child {
+    need("python3");
+    let (host, port, n) = (to.ip().to_string(), to.port().to_string(), per_source.to_string());
+    let mut args = vec!["-c", HOLD, &host, &port, &n];
+    args.extend_from_slice(sources);
+    let mut child = Command::new("python3").args(&args).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    child
+}
+
+/// One host holding 4 connections in their hello is at its limit: its next
+/// connection is told to try again, while another host gets through.
+#[test]
+fn one_host_cannot_fill_the_listener() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("note.txt");
+    fs::write(&f, b"past the crowd\n").unwrap();
+    let state = tmp.path().join("state");
+    let out = tmp.path().join("out");
+    let args = ["--listen", "127.0.0.2:0", "--hello-timeout", "60"];
+    // The sockit sender's own address (127.0.0.1) is the crowded one.
+    let rx = Sockit::start(&bin(), &[&["receive", "--out", out.to_str().unwrap()][..], &args[..]].concat(), 1);
+    let mut crowd = hold(rx.addr("tcp"), 4, &["127.0.0.1"]);
+    let (ok, _, err) = sockit(&state, &["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    assert!(!ok && err.contains("busy: too many connections waiting, try again"), "{err}");
+    let _ = crowd.kill();
+    drop(rx);
+    // Another host's 4 do not stop us.
+    let mut rx = Sockit::start(&bin(), &[&["receive", "--out", out.to_str().unwrap()][..], &args[..]].concat(), 1);
+    let mut crowd = hold(rx.addr("tcp"), 4, &["127.0.0.3"]);
+    real_send(&state, &f, &rx.addr("tcp").to_string());
+    assert!(rx.wait(T).success(), "{}", rx.stderr());
+    let _ = crowd.kill();
+    // And 16 connections from four hosts fill the listener for everyone.
+    let rx = Sockit::start(&bin(), &[&["receive", "--out", out.to_str().unwrap()][..], &args[..]].concat(), 1);
+    let mut crowd = hold(rx.addr("tcp"), 4, &["127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"]);
+    let (ok, _, err) = sockit(&state, &["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    assert!(!ok && err.contains("busy: too many connections waiting"), "{err}");
+    let _ = crowd.kill();
+    let _ = crowd.wait();
+}

@@ -3,7 +3,8 @@
 //! cuts it short cleanly, and the listener's rules: one session at a time,
 //! a deadline for a valid hello, and a clear "busy" for anyone else.
 
-use std::net::{Shutdown as SockShutdown, SocketAddr};
+use std::collections::HashMap;
+use std::net::{IpAddr, Shutdown as SockShutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,11 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Most connections a listener handles at once: the running session and
 /// the ones still in their hello. Past it, a newcomer is told busy.
 const MAX_CONNECTIONS: usize = 16;
+/// Most of those from one client (an IPv4 address, an IPv6 /64): one
+/// host cannot fill the listener with silent connections.
+const MAX_PER_CLIENT: usize = 4;
+/// What a client over [`MAX_PER_CLIENT`] or [`MAX_CONNECTIONS`] is told.
+const CROWDED: &str = "busy: too many connections waiting, try again";
 /// Most "busy" refusals in flight at once; past it a newcomer is just
 /// closed (each refusal lingers up to 2 s so that its message arrives).
 const MAX_REFUSALS: usize = 64;
@@ -200,27 +206,46 @@ where
     let slot = Arc::new(AtomicBool::new(false));
     let refusals = Arc::new(tokio::sync::Semaphore::new(MAX_REFUSALS));
     let mut running = FuturesUnordered::new();
+    let mut per_client: HashMap<IpAddr, usize> = HashMap::new();
     let mut paused_until: Option<Instant> = None;
     loop {
         let pause = tokio::time::sleep_until(paused_until.unwrap_or_else(Instant::now));
         tokio::select! {
             accepted = accept(listener, shutdown), if paused_until.is_none() => {
                 let Some((stream, peer)) = accepted? else { break };
-                if slot.load(Ordering::SeqCst) || running.len() >= MAX_CONNECTIONS {
-                    tracing::info!(%peer, "told the {peer_role} we are busy");
+                let client = sockit_net::addr::client_key(peer.ip());
+                let theirs = per_client.get(&client).copied().unwrap_or(0);
+                let refusal = if slot.load(Ordering::SeqCst) {
+                    Some(sockit_transfer::BUSY)
+                } else if running.len() >= MAX_CONNECTIONS || theirs >= MAX_PER_CLIENT {
+                    Some(CROWDED)
+                } else {
+                    None
+                };
+                if let Some(message) = refusal {
+                    tracing::info!(%peer, "told the {peer_role}: {message}");
                     if let Ok(permit) = refusals.clone().try_acquire_owned() {
                         tokio::spawn(async move {
-                            refuse_busy(stream).await;
+                            refuse_busy(stream, message).await;
                             drop(permit);
                         });
                     }
                     continue;
                 }
+                *per_client.entry(client).or_default() += 1;
                 let fut = session(stream, Ticket::for_slot(&slot));
                 running.push(async move { (peer, fut.await) });
             }
             _ = pause, if paused_until.is_some() => paused_until = None,
-            Some((peer, r)) = running.next(), if !running.is_empty() => match r {
+            Some((peer, r)) = running.next(), if !running.is_empty() => {
+                let client = sockit_net::addr::client_key(peer.ip());
+                if let Some(n) = per_client.get_mut(&client) {
+                    *n -= 1;
+                    if *n == 0 {
+                        per_client.remove(&client);
+                    }
+                }
+                match r {
                 Ok((Err(e), _)) if e.nothing_moved() => {
                     if matches!(e, sockit_transfer::Error::Handshake(_)) {
                         tracing::warn!(%peer, "connection refused before any data: {e}");
@@ -235,7 +260,8 @@ where
                     }
                 }
                 Err(e) => tracing::warn!(%peer, "{e:#}"),
-            },
+                }
+            }
         }
     }
     // Shutdown: the running sessions were cut short; report the one that counts.
@@ -270,13 +296,9 @@ where
 /// Tells a connection the listener is busy: one Error frame instead of a
 /// hello, then a half-close, reading what it sends until it closes (at
 /// most 2 s), so the message is not lost to a reset.
-async fn refuse_busy(mut stream: TcpStream) {
+async fn refuse_busy(mut stream: TcpStream, message: &str) {
     let mut frame = Vec::new();
-    let _ = sockit_transfer::frame::write_frame(
-        &mut frame,
-        sockit_transfer::frame::Kind::Error,
-        sockit_transfer::BUSY.as_bytes(),
-    );
+    let _ = sockit_transfer::frame::write_frame(&mut frame, sockit_transfer::frame::Kind::Error, message.as_bytes());
     if stream.write_all(&frame).await.is_err() || stream.shutdown().await.is_err() {
         return;
     }
