@@ -481,22 +481,27 @@ fn one_host_cannot_fill_the_listener() {
     let args = ["--listen", "127.0.0.2:0", "--hello-timeout", "60"];
     // The sockit sender's own address (127.0.0.1) is the crowded one.
     let rx = Sockit::start(&bin(), &[&["receive", "--out", out.to_str().unwrap()][..], &args[..]].concat(), 1);
-    let mut crowd = hold(rx.addr("tcp"), 4, &["127.0.0.1"]);
+    let crowd = hold(rx.addr("tcp"), 4, &["127.0.0.1"]);
     let (ok, _, err) = sockit(&state, &["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
     assert!(!ok && err.contains("busy: too many connections waiting, try again"), "{err}");
-    let _ = crowd.kill();
+    release(crowd);
     drop(rx);
     // Another host's 4 do not stop us.
     let mut rx = Sockit::start(&bin(), &[&["receive", "--out", out.to_str().unwrap()][..], &args[..]].concat(), 1);
-    let mut crowd = hold(rx.addr("tcp"), 4, &["127.0.0.3"]);
+    let crowd = hold(rx.addr("tcp"), 4, &["127.0.0.3"]);
     real_send(&state, &f, &rx.addr("tcp").to_string());
     assert!(rx.wait(T).success(), "{}", rx.stderr());
-    let _ = crowd.kill();
+    release(crowd);
     // And 16 connections from four hosts fill the listener for everyone.
     let rx = Sockit::start(&bin(), &[&["receive", "--out", out.to_str().unwrap()][..], &args[..]].concat(), 1);
-    let mut crowd = hold(rx.addr("tcp"), 4, &["127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"]);
+    let crowd = hold(rx.addr("tcp"), 4, &["127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"]);
     let (ok, _, err) = sockit(&state, &["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
     assert!(!ok && err.contains("busy: too many connections waiting"), "{err}");
+    release(crowd);
+}
+
+/// Ends a HOLD (its connections close).
+fn release(mut crowd: std::process::Child) {
     let _ = crowd.kill();
     let _ = crowd.wait();
 }
