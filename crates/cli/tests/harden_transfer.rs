@@ -29,9 +29,9 @@ use transfer_support::{json_line, T};
 /// other side's hello first and answers with the same version, so it talks
 /// to any sockit release.
 ///
-/// - `sender PORT ENTRIES [hangup]`: sends the manifest ENTRIES (JSON list)
-///   and random claims, prints the answer frame as `KIND BODY`; with
-///   `hangup`, closes right after the hello instead.
+/// - `sender PORT ENTRIES [hangup [ROLE]]`: sends the manifest ENTRIES (JSON
+///   list) and random claims, prints the answer frame as `KIND BODY`; with
+///   `hangup`, closes right after the hello (as ROLE: 1 sender, 2 receiver).
 /// - `receiver MODE TEXT`: listens on a free port (printed first), takes
 ///   one sender; MODE `error` answers the manifest with an Error frame of
 ///   TEXT, MODE `summary` takes the files and sends a summary whose error
@@ -69,7 +69,7 @@ mode = sys.argv[1]
 if mode == "sender":
     s = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
     entries = json.loads(sys.argv[3])
-    version = hello(s, 1)
+    version = hello(s, int(sys.argv[5]) if len(sys.argv) > 5 else 1)
     if len(sys.argv) > 4:
         s.close()
         sys.exit(0)
@@ -343,6 +343,39 @@ fn hang_ups_and_refusals_do_not_end_the_listener() {
     real_send(&tmp.path().join("state"), &f, &rx.addr("tcp").to_string());
     assert!(rx.wait(T).success(), "{}", rx.stderr());
     assert_eq!(fs::read(out.join("note.txt")).unwrap(), b"still here\n");
+}
+
+/// The same for a listening sender: a receiver that says hello and hangs up
+/// does not count.
+#[test]
+fn a_listening_sender_survives_a_hang_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("note.txt");
+    fs::write(
+        &f,
+        b"for the real one
+",
+    )
+    .unwrap();
+    let mut tx = Sockit::start_with(
+        Command::new(bin())
+            .args(["send", f.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .env("SOCKIT_STATE_DIR", tmp.path().join("state")),
+        1,
+    );
+    assert!(peer_sender(tx.addr("tcp").port(), "[]", &["hangup", "2"]).0);
+    let out = tmp.path().join("out");
+    let (ok, _, err) = sockit(
+        &tmp.path().join("state"),
+        &["receive", "--from", &tx.addr("tcp").to_string(), "--out", out.to_str().unwrap()],
+    );
+    assert!(ok, "{err}");
+    assert!(tx.wait(T).success(), "{}", tx.stderr());
+    assert_eq!(
+        fs::read(out.join("note.txt")).unwrap(),
+        b"for the real one
+"
+    );
 }
 
 #[test]
