@@ -32,6 +32,12 @@ pub enum Error {
     /// not a sockit peer, a stranger who hung up): a listener keeps listening.
     #[error(transparent)]
     Handshake(Box<Error>),
+    /// The session ended after the hello but before any file data moved
+    /// (a refused manifest, a peer that hung up or went silent, a listener
+    /// that was busy): a listener keeps listening, since nothing happened
+    /// that the person running it needs to hear about as a result.
+    #[error(transparent)]
+    Abandoned(Box<Error>),
     /// Some files failed verification or could not be written.
     #[error("{failed} file(s) failed: {first}")]
     FilesFailed {
@@ -51,6 +57,27 @@ impl Error {
     /// Marks an error of the hello exchange as [`Error::Handshake`].
     pub fn handshake(e: Error) -> Self {
         Error::Handshake(Box::new(e))
+    }
+
+    /// Marks an error as [`Error::Abandoned`] (unless it is a handshake
+    /// error already).
+    pub fn abandoned(e: Error) -> Self {
+        match e {
+            Error::Handshake(_) | Error::Abandoned(_) => e,
+            e => Error::Abandoned(Box::new(e)),
+        }
+    }
+
+    /// Whether the session ended before any file data moved, so that a
+    /// listener should not count it.
+    pub fn nothing_moved(&self) -> bool {
+        matches!(self, Error::Handshake(_) | Error::Abandoned(_))
+    }
+
+    /// A peer's JSON that did not parse. serde's message can quote the
+    /// peer's bytes, so it is escaped for the terminals it will reach.
+    pub fn json(what: &str, e: &serde_json::Error) -> Self {
+        Error::Protocol(format!("{what}: {}", sockit_net::text::escape_untrusted(&e.to_string())))
     }
 
     /// An I/O error on the connection: an unexpected EOF or reset becomes

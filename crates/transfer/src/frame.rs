@@ -8,6 +8,7 @@
 //! manifest; anything over is a protocol error that ends the session.
 
 use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
 
 use crate::error::{Error, Result};
 
@@ -44,6 +45,9 @@ pub enum Kind {
     Done = 9,
     /// Receiver → sender: the outcome (JSON).
     Summary = 10,
+    /// Sender → receiver, right after the manifest: one 32-byte resume
+    /// claim per file ([`crate::claim`]).
+    Claims = 11,
     /// Either side: a fatal error message (UTF-8); the session ends.
     Error = 15,
 }
@@ -62,6 +66,7 @@ impl Kind {
             8 => Kind::Skip,
             9 => Kind::Done,
             10 => Kind::Summary,
+            11 => Kind::Claims,
             15 => Kind::Error,
             _ => return None,
         })
@@ -71,7 +76,7 @@ impl Kind {
     pub fn max_len(self) -> u32 {
         match self {
             Kind::Data => MAX_DATA,
-            Kind::Manifest | Kind::Resume | Kind::Summary => MAX_MANIFEST,
+            Kind::Manifest | Kind::Resume | Kind::Summary | Kind::Claims => MAX_MANIFEST,
             _ => MAX_CONTROL,
         }
     }
@@ -145,7 +150,7 @@ pub fn read_frame(r: &mut impl Read, during: &'static str) -> Result<(Kind, Vec<
     let mut payload = Vec::new();
     read_payload(r, h.len, &mut payload)?;
     if h.kind == Kind::Error {
-        return Err(Error::PeerRefused(String::from_utf8_lossy(&payload).into_owned()));
+        return Err(peer_error(&payload));
     }
     Ok((h.kind, payload))
 }
@@ -179,6 +184,40 @@ pub fn send_error(w: &mut impl Write, message: &str) {
     let _ = write_frame(w, Kind::Error, m);
     let _ = w.flush();
 }
+
+/// The peer's Error frame as an error, its text escaped: it will be shown
+/// on a terminal, and a peer must not be able to move the cursor, change
+/// colours or reorder the line (`sockit_net::text::escape_untrusted`).
+pub fn peer_error(payload: &[u8]) -> Error {
+    Error::PeerRefused(sockit_net::text::escape_untrusted_bytes(payload))
+}
+
+/// Tells the peer why we stop without reading what it sent, and does it so
+/// the message arrives: after the Error frame we half-close and read (and
+/// drop) what the peer still sends until it closes, for at most
+/// [`REFUSAL_LINGER`]. Closing a socket with unread bytes makes Linux send
+/// a reset, which can destroy our message in the peer's receive queue.
+pub fn refuse(s: &mut impl Write, fd: Option<OwnedFd>, message: &str) {
+    send_error(s, message);
+    let Some(fd) = fd else { return };
+    let reader = std::fs::File::from(fd);
+    let sock = socket2::SockRef::from(&reader);
+    let _ = sock.shutdown(std::net::Shutdown::Write);
+    let until = std::time::Instant::now() + REFUSAL_LINGER;
+    let mut sink = [0u8; 16 << 10];
+    while let Some(left) = until.checked_duration_since(std::time::Instant::now()).filter(|d| !d.is_zero()) {
+        let _ = sock.set_read_timeout(Some(left));
+        match (&reader).read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// How long [`refuse`] waits for the peer to take its refusal and close.
+pub const REFUSAL_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `FileStart` payload: index and offset.
 pub fn encode_start(index: u32, offset: u64) -> [u8; 12] {
@@ -217,7 +256,7 @@ pub fn decode_skip(p: &[u8]) -> Result<(u32, String)> {
         return Err(Error::Protocol("Skip frame shorter than 4 bytes".into()));
     }
     let index = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
-    Ok((index, String::from_utf8_lossy(&p[4..]).into_owned()))
+    Ok((index, sockit_net::text::escape_untrusted_bytes(&p[4..])))
 }
 
 #[cfg(test)]
@@ -260,7 +299,9 @@ mod tests {
         #[test]
         fn start_and_skip_round_trip(index in any::<u32>(), offset in any::<u64>(), reason in ".{0,40}") {
             prop_assert_eq!(decode_start(&encode_start(index, offset)).unwrap(), (index, offset));
-            prop_assert_eq!(decode_skip(&encode_skip(index, &reason)).unwrap(), (index, reason));
+            // The reason is shown on a terminal: it comes back escaped.
+            let shown = sockit_net::text::escape_untrusted(&reason).into_owned();
+            prop_assert_eq!(decode_skip(&encode_skip(index, &reason)).unwrap(), (index, shown));
         }
 
         #[test]

@@ -21,8 +21,9 @@ use crate::frame::{self, Kind};
 
 /// First bytes of every hello.
 pub const MAGIC: &[u8; 8] = b"SOCKITFT";
-/// The protocol version this build speaks.
-pub const VERSION: u16 = 1;
+/// The protocol version this build speaks (2: resume claims, see
+/// [`crate::claim`]).
+pub const VERSION: u16 = 2;
 /// Bytes of a hello payload.
 const HELLO_LEN: usize = 8 + 2 + 1 + 1 + 32;
 /// Domain separation for the HMAC.
@@ -104,11 +105,16 @@ pub fn handshake<S: Read + Write>(s: &mut S, role: Role, code: Option<&str>) -> 
     let ours = Hello { version: VERSION, role: role as u8, has_code: code.is_some(), nonce: rand::random() };
     frame::write_frame(s, Kind::Hello, &ours.encode())?;
     let h = frame::read_header(s)?.ok_or(Error::Closed("before the hello"))?;
-    if h.kind != Kind::Hello {
+    if h.kind != Kind::Hello && h.kind != Kind::Error {
         return Err(not_sockit());
     }
     let mut payload = Vec::new();
     frame::read_payload(s, h.len, &mut payload)?;
+    if h.kind == Kind::Error {
+        // A listener that cannot take us now says why instead of a hello
+        // ("busy: another transfer is in progress, try again").
+        return Err(frame::peer_error(&payload));
+    }
     let peer = Hello::decode(&payload)?;
     if peer.version != VERSION {
         return Err(Error::Protocol(format!(

@@ -5,9 +5,10 @@
 //! 1. [`handshake`]: both send a hello (magic, version, role, nonce); with a
 //!    shared code both prove it with an HMAC before anything else moves.
 //! 2. The sender sends the [`manifest::Manifest`] (relative paths, sizes,
-//!    modes, mtimes); the receiver checks it ([`safety`]), checks free space,
-//!    and answers with a [`manifest::ResumeOffer`]: for each `.part` file it
-//!    holds, its length and the BLAKE3 of that prefix.
+//!    modes, mtimes) and one resume [`claim`] per file; the receiver checks
+//!    the manifest ([`safety`]), checks free space, and answers with a
+//!    [`manifest::ResumeOffer`]: for each `.part` it wrote for this
+//!    sender's claim ([`part`]), its length and the BLAKE3 of that prefix.
 //! 3. The sender streams each file from where the receiver's proven prefix
 //!    ends, in large data frames ([`frame`]), then the file's BLAKE3 digest;
 //!    the receiver hashes as it writes and renames `name.part` to `name`
@@ -23,12 +24,14 @@
 //! a receiver on the same host the sender keeps a small send buffer
 //! ([`local`]).
 
+pub mod claim;
 pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod local;
 pub mod manifest;
 pub mod mapped;
+pub mod part;
 pub mod receive;
 pub mod safety;
 pub mod send;
@@ -40,6 +43,9 @@ pub use manifest::{Caps, Summary};
 pub use receive::{receive_session, ReceiveOptions};
 pub use send::{send_session, SendOptions, SendReport};
 pub use walk::{build as build_source, Source};
+
+/// What a listening side tells a peer while another session runs.
+pub const BUSY: &str = "busy: another transfer is in progress, try again";
 
 /// The default port of the transfer service.
 pub const DEFAULT_PORT: u16 = 5001;

@@ -74,7 +74,7 @@ impl Manifest {
     /// Decodes JSON and applies every check a receiver needs: safe paths, no
     /// duplicates, caps. Case-insensitive collisions are returned, not refused.
     pub fn decode(bytes: &[u8], caps: Caps) -> Result<(Manifest, Vec<(String, String)>)> {
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| Error::Protocol(format!("bad manifest: {e}")))?;
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| Error::json("bad manifest", &e))?;
         if m.entries.len() > caps.max_files {
             return Err(Error::Refused(format!(
                 "{} files and folders offered, over --max-files {}",
@@ -85,7 +85,7 @@ impl Manifest {
         let mut total: u64 = 0;
         for e in &m.entries {
             check_rel_path(&e.path)
-                .map_err(|why| Error::Refused(format!("unsafe path {:?} in manifest: {why}", e.path)))?;
+                .map_err(|why| Error::Refused(format!("unsafe path {} in manifest: {why}", shown(&e.path))))?;
             if e.kind == EntryKind::File {
                 total = total.checked_add(e.size).ok_or_else(|| Error::Refused("manifest sizes overflow".into()))?;
             }
@@ -125,6 +125,11 @@ impl Manifest {
     }
 }
 
+/// A peer's path, quoted and escaped for a terminal.
+fn shown(path: &str) -> String {
+    format!("\"{}\"", sockit_net::text::escape_untrusted(path))
+}
+
 /// What the receiver already has of one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Have {
@@ -149,8 +154,7 @@ pub struct ResumeOffer {
 impl ResumeOffer {
     /// Decodes and checks against the manifest (indexes, lengths).
     pub fn decode(bytes: &[u8], manifest: &Manifest) -> Result<ResumeOffer> {
-        let r: ResumeOffer =
-            serde_json::from_slice(bytes).map_err(|e| Error::Protocol(format!("bad resume offer: {e}")))?;
+        let r: ResumeOffer = serde_json::from_slice(bytes).map_err(|e| Error::json("bad resume offer", &e))?;
         for h in &r.have {
             let e =
                 manifest.entries.get(h.index as usize).filter(|e| e.kind == EntryKind::File).ok_or_else(|| {
@@ -214,6 +218,13 @@ mod tests {
         assert!(Manifest::decode(&encoded(vec![file("a", 1), file("a/b", 1)]), CAPS).is_err());
         let (_, coll) = Manifest::decode(&encoded(vec![file("A.txt", 1), file("a.TXT", 1)]), CAPS).unwrap();
         assert_eq!(coll, vec![("A.txt".to_string(), "a.TXT".to_string())]);
+    }
+
+    #[test]
+    fn a_bad_manifest_is_reported_escaped() {
+        let err = Manifest::decode(br#"{"entries":[{"path":"a","kind":"\u001b[2J\u202e"}]}"#, CAPS).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("bad manifest") && !shown.contains('\x1b') && !shown.contains('\u{202e}'), "{shown:?}");
     }
 
     #[test]

@@ -18,9 +18,9 @@
 //! between the threads are bounded.
 
 use std::collections::HashMap;
-use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
+use std::fs::{self, File, FileTimes, Permissions};
 use std::io::{self, Seek, SeekFrom};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,6 +30,7 @@ use crate::frame::{self, Kind};
 use crate::handshake::{handshake, Role};
 use crate::manifest::{Caps, Entry, EntryKind, Have, Manifest, ResumeOffer, Summary};
 use crate::mapped::RangeHasher;
+use crate::part::{self, FileId};
 use crate::safety::{ensure_dir, free_space, place, prepare_parent};
 use crate::send::prefix_hasher;
 use crate::splice::{self, Piece, Wire};
@@ -60,15 +61,32 @@ pub struct ReceiveOptions {
     pub caps: Caps,
 }
 
-/// Runs a whole receiver session on a connected stream.
-pub fn receive_session<S: Wire>(s: &mut S, opts: &ReceiveOptions, progress: &dyn Progress) -> Result<Summary> {
+/// Runs a whole receiver session on a connected stream. `admit` is asked
+/// once the hello checked out; when it says no (a listener already busy
+/// with another session), the peer is told [`crate::BUSY`] and the session
+/// ends as [`Error::Abandoned`]. Every error before the first file starts
+/// is [`Error::Handshake`] or [`Error::Abandoned`]: nothing moved.
+pub fn receive_session<S: Wire>(
+    s: &mut S,
+    opts: &ReceiveOptions,
+    progress: &dyn Progress,
+    admit: &dyn Fn() -> bool,
+) -> Result<Summary> {
     handshake(s, Role::Receiver, opts.code.as_deref()).map_err(Error::handshake)?;
-    let manifest = frame::expect(s, Kind::Manifest, "waiting for the manifest")?;
-    let plan = match plan(&manifest, opts, progress) {
+    if !admit() {
+        let fd = s.splice_fd().and_then(|fd| fd.try_clone_to_owned().ok());
+        frame::refuse(s, fd, crate::BUSY);
+        return Err(Error::Abandoned(Box::new(Error::Refused(crate::BUSY.into()))));
+    }
+    // Both frames are read before either is judged, so a refusal never
+    // leaves unread bytes behind (which would reset the connection).
+    let manifest = frame::expect(s, Kind::Manifest, "waiting for the manifest").map_err(Error::abandoned)?;
+    let claims = frame::expect(s, Kind::Claims, "waiting for the resume claims").map_err(Error::abandoned)?;
+    let plan = match plan(&manifest, &claims, opts, progress) {
         Ok(p) => p,
         Err(e) => {
             frame::send_error(s, &e.to_string());
-            return Err(e);
+            return Err(Error::abandoned(e));
         }
     };
     frame::write_frame(s, Kind::Resume, &serde_json::to_vec(&plan.offer).unwrap_or_default())?;
@@ -83,14 +101,18 @@ pub fn receive_session<S: Wire>(s: &mut S, opts: &ReceiveOptions, progress: &dyn
         let (to_check, check_rx) = sync_channel::<Item<Landed>>(CHECK_AHEAD);
         let checker = scope.spawn(move || check_stage(check_rx, entries, overwrite, progress));
         scope.spawn(move || write_stage(write_rx, outlet, to_check));
-        let read = read_stage(s, &plan, intake, to_write, progress);
-        (read, checker.join().unwrap_or_default())
+        let mut moved = false;
+        let read = read_stage(s, &plan, intake, to_write, progress, &mut moved);
+        (read.map_err(|e| if moved { e } else { Error::abandoned(e) }), checker.join().unwrap_or_default())
     });
-    let mut summary = finish(&plan, &outcomes, progress);
     if let Err(e) = read {
         frame::send_error(s, &e.to_string());
+        if !e.nothing_moved() {
+            finish(&plan, &outcomes, progress);
+        }
         return Err(e);
     }
+    let mut summary = finish(&plan, &outcomes, progress);
     set_dir_times(&opts.out, entries);
     summary.bytes_received = outcomes.values().map(|o| o.bytes).sum();
     frame::write_frame(s, Kind::Summary, &serde_json::to_vec(&summary).unwrap_or_default())?;
@@ -103,12 +125,20 @@ struct Plan {
     manifest: Manifest,
     out: PathBuf,
     offer: ResumeOffer,
-    /// Hash states of offered `.part` prefixes, to continue from.
-    prefixes: HashMap<usize, blake3::Hasher>,
+    /// Offered `.part` prefixes: the inode offered and the hash state to
+    /// continue from.
+    prefixes: HashMap<usize, (FileId, blake3::Hasher)>,
+    /// Per manifest entry, what this sender's claim on it stores on a file
+    /// ([`crate::claim::verifier`]; zero for folders).
+    verifiers: Vec<[u8; 32]>,
 }
 
-fn plan(bytes: &[u8], opts: &ReceiveOptions, progress: &dyn Progress) -> Result<Plan> {
+fn plan(bytes: &[u8], claims: &[u8], opts: &ReceiveOptions, progress: &dyn Progress) -> Result<Plan> {
     let (manifest, collisions) = Manifest::decode(bytes, opts.caps)?;
+    let verifiers: Vec<[u8; 32]> = crate::claim::decode(claims, &manifest)?
+        .iter()
+        .map(|c| c.as_ref().map(crate::claim::verifier).unwrap_or_default())
+        .collect();
     for (a, b) in collisions {
         progress.warn(&format!("{a:?} and {b:?} differ only in case: they collide on case-insensitive filesystems"));
     }
@@ -116,15 +146,20 @@ fn plan(bytes: &[u8], opts: &ReceiveOptions, progress: &dyn Progress) -> Result<
     let mut offer = ResumeOffer::default();
     let mut prefixes = HashMap::new();
     let mut needed: u64 = 0;
+    // Only files this receiver wrote for this sender's claim are looked at
+    // ([`crate::part::open_bound`]): anything else, the sender never hears of.
     for (index, e) in manifest.entries.iter().enumerate().filter(|(_, e)| e.kind == EntryKind::File) {
-        for hash in complete_copies(&opts.out, &e.path, e.size) {
+        let verifier = &verifiers[index];
+        for hash in complete_copies(&opts.out, &e.path, e.size, verifier) {
             offer.have.push(Have { index: index as u32, len: e.size, hash, complete: true });
         }
-        let part = existing(&opts.out, &part_name(&e.path));
-        let partial = part.as_ref().and_then(|p| hash_if_len(p, e.size, |_| true)).map(|(len, h)| {
+        let part = inside(&opts.out, &part_name(&e.path)).and_then(|p| part::open_bound(&p, verifier, false));
+        let partial = part.and_then(|mut own| {
+            let len = own.len.min(e.size);
+            let h = prefix_hasher(&mut own.file, len)?;
             let hash = h.finalize().to_hex().to_string();
-            prefixes.insert(index, h);
-            Have { index: index as u32, len, hash, complete: false }
+            prefixes.insert(index, (own.id, h));
+            Some(Have { index: index as u32, len, hash, complete: false })
         });
         needed = needed.saturating_add(e.size - partial.as_ref().map_or(0, |h| h.len));
         offer.have.extend(partial);
@@ -139,7 +174,7 @@ fn plan(bytes: &[u8], opts: &ReceiveOptions, progress: &dyn Progress) -> Result<
             crate::human_bytes(free)
         )));
     }
-    Ok(Plan { manifest, out: opts.out.clone(), offer, prefixes })
+    Ok(Plan { manifest, out: opts.out.clone(), offer, prefixes, verifiers })
 }
 
 /// `path.part`, the name a file has while it arrives.
@@ -147,16 +182,15 @@ pub fn part_name(rel: &str) -> String {
     format!("{rel}.part")
 }
 
-/// The path of `rel` under `root` if it is a regular file reached without
-/// symlinks.
-fn existing(root: &Path, rel: &str) -> Option<PathBuf> {
+/// The path of `rel` under `root` if its parents are folders reached
+/// without symlinks (what the last component is, the caller checks on the
+/// opened descriptor).
+fn inside(root: &Path, rel: &str) -> Option<PathBuf> {
     let mut p = root.to_path_buf();
-    let parts: Vec<&str> = rel.split('/').collect();
-    for (i, part) in parts.iter().enumerate() {
+    let mut parts = rel.split('/').peekable();
+    while let Some(part) = parts.next() {
         p.push(part);
-        let m = fs::symlink_metadata(&p).ok()?;
-        let last = i + 1 == parts.len();
-        if (last && !m.is_file()) || (!last && !m.is_dir()) {
+        if parts.peek().is_some() && !fs::symlink_metadata(&p).ok()?.is_dir() {
             return None;
         }
     }
@@ -167,28 +201,19 @@ fn existing(root: &Path, rel: &str) -> Option<PathBuf> {
 const MAX_COPIES: usize = 8;
 
 /// Files already in `out` that may be this entry whole: `rel` itself and the
-/// `rel (n).ext` copies earlier runs kept beside it, when their size
-/// matches. Returns their BLAKE3 hashes (hex); the sender compares.
-fn complete_copies(out: &Path, rel: &str, size: u64) -> Vec<String> {
-    let Some(target) = existing(out, rel) else { return Vec::new() };
+/// `rel (n).ext` copies earlier runs kept beside it, when this receiver
+/// wrote them for this sender's claim (`verifier`) and their size matches.
+/// Returns their BLAKE3 hashes (hex); the sender compares.
+fn complete_copies(out: &Path, rel: &str, size: u64, verifier: &[u8; 32]) -> Vec<String> {
+    let Some(target) = inside(out, rel) else { return Vec::new() };
     std::iter::once(target.clone())
-        .chain((1..100).map(|n| crate::safety::numbered(&target, n)).take_while(|p| p.exists()))
-        .filter(|p| fs::symlink_metadata(p).map(|m| m.is_file() && m.len() == size).unwrap_or(false))
+        .chain((1..100).map(|n| crate::safety::numbered(&target, n)).take_while(|p| fs::symlink_metadata(p).is_ok()))
+        .filter_map(|p| part::open_bound(&p, verifier, false))
+        .filter(|own| own.len == size)
         .take(MAX_COPIES)
-        .filter_map(|p| hash_if_len(&p, size, |m| m == size))
-        .map(|(_, h)| h.finalize().to_hex().to_string())
+        .filter_map(|mut own| prefix_hasher(&mut own.file, size))
+        .map(|h| h.finalize().to_hex().to_string())
         .collect()
-}
-
-/// Hashes the first `min(len, max)` bytes of `path` when `accept(len)`.
-fn hash_if_len(path: &Path, max: u64, accept: impl Fn(u64) -> bool) -> Option<(u64, blake3::Hasher)> {
-    let mut f = File::open(path).ok()?;
-    let len = f.metadata().ok()?.len();
-    if !accept(len) {
-        return None;
-    }
-    let len = len.min(max);
-    prefix_hasher(&mut f, len).map(|h| (len, h))
 }
 
 /// What one thread tells the next, in stream order: the socket side tells
@@ -236,11 +261,13 @@ fn read_stage<S: Wire>(
     mut intake: splice::Intake,
     tx: SyncSender<Item<Piece>>,
     progress: &dyn Progress,
+    moved: &mut bool,
 ) -> Result<()> {
     let entries = &plan.manifest.entries;
     let mut current: Option<Current> = None;
     let mut next_index = 0usize;
     let mut scratch = Vec::new();
+    let mut unbound_warned = false;
     let gone = || Error::Protocol("the writer stopped".into());
     loop {
         let h = frame::read_header(s)?.ok_or(Error::Closed("in the middle of the transfer"))?;
@@ -258,6 +285,7 @@ fn read_stage<S: Wire>(
                 continue;
             }
             Kind::Done => {
+                *moved = true;
                 if current.is_some() {
                     return Err(Error::Protocol("the sender finished in the middle of a file".into()));
                 }
@@ -281,13 +309,21 @@ fn read_stage<S: Wire>(
                     return Err(Error::Protocol(format!("{:?} resumed at {offset}, which we did not offer", e.path)));
                 }
                 next_index = index + 1;
-                let hasher = match offset {
-                    0 => blake3::Hasher::new(),
-                    _ => plan.prefixes.get(&index).cloned().unwrap_or_default(),
-                };
+                *moved = true;
+                let prefix = plan.prefixes.get(&index).filter(|_| offset > 0);
+                let hasher = prefix.map(|(_, h)| h.clone()).unwrap_or_default();
                 progress.file_begin(&e.path, e.size, offset);
                 let cannot = |err| Error::io(format!("cannot write {}", part_name(&e.path)), err);
-                let (file, part, target) = open_part(&plan.out, e, offset).map_err(cannot)?;
+                let verifier = &plan.verifiers[index];
+                let (file, part, target, bound) =
+                    open_part(&plan.out, e, offset, verifier, prefix.map(|(id, _)| *id)).map_err(cannot)?;
+                if !bound && !unbound_warned {
+                    unbound_warned = true;
+                    progress.warn(&format!(
+                        "{} cannot be resumed if interrupted: the filesystem of --out keeps no extended attributes",
+                        part_name(&e.path)
+                    ));
+                }
                 tx.send(Item::Start { index, offset, file, part, target, hasher: Box::new(hasher) })
                     .map_err(|_| gone())?;
                 current = Some(Current { index, remaining: e.size - offset });
@@ -315,32 +351,39 @@ fn read_stage<S: Wire>(
                     progress.warn(&format!("{}: the sender skipped it: {reason}", e.path));
                 }
             }
-            Kind::Error => return Err(Error::PeerRefused(String::from_utf8_lossy(&scratch).into_owned())),
+            Kind::Error => return Err(frame::peer_error(&scratch)),
             other => return Err(Error::Protocol(format!("unexpected {other:?} frame during the transfer"))),
         }
     }
 }
 
-/// Opens `path.part` for writing at `offset` (truncating there), never
-/// following a symlink.
-fn open_part(out: &Path, e: &Entry, offset: u64) -> io::Result<(File, PathBuf, PathBuf)> {
+/// Opens `path.part` for writing at `offset`: from 0, always a new file
+/// bound to `verifier` (whatever had the name, a hard link or symlink
+/// included, is unlinked, never written through); to resume, only the
+/// inode we offered (`offered`), checked again on the descriptor and cut
+/// back to `offset`. Returns the file, its path, the final path, and
+/// whether the binding was stored.
+fn open_part(
+    out: &Path,
+    e: &Entry,
+    offset: u64,
+    verifier: &[u8; 32],
+    offered: Option<FileId>,
+) -> io::Result<(File, PathBuf, PathBuf, bool)> {
     let target = prepare_parent(out, &e.path)?;
     let mut part = target.clone().into_os_string();
     part.push(".part");
     let part = PathBuf::from(part);
-    let mut f = OpenOptions::new()
-        .read(true) // the checker hashes what was written
-        .write(true)
-        .create(true)
-        .truncate(offset == 0)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .mode(0o600)
-        .open(&part)?;
-    if offset > 0 {
-        f.set_len(offset)?;
-        f.seek(SeekFrom::Start(offset))?;
+    if offset == 0 {
+        let (f, bound) = part::create_fresh(&part, verifier)?;
+        return Ok((f, part, target, bound));
     }
-    Ok((f, part, target))
+    let mut own = part::open_bound(&part, verifier, true)
+        .filter(|own| Some(own.id) == offered && own.len >= offset)
+        .ok_or_else(|| io::Error::other("it changed since it was offered — run again"))?;
+    own.file.set_len(offset)?;
+    own.file.seek(SeekFrom::Start(offset))?;
+    Ok((own.file, part, target, true))
 }
 
 /// Writes each file's bytes into its `.part` as the socket side hands them

@@ -12,7 +12,9 @@ pub const MAX_PATH: usize = 4096;
 pub const MAX_COMPONENT: usize = 255;
 
 /// Checks a manifest path: relative, `/`-separated, no `..`, `.`, empty
-/// components, NUL or other control characters, backslashes or drive letters.
+/// components, NUL or other control characters, bidi controls, invisible or
+/// layout characters (`sockit_net::text::is_unsafe`), backslashes or drive
+/// letters.
 /// Returns why it is refused.
 pub fn check_rel_path(p: &str) -> Result<(), &'static str> {
     if p.is_empty() {
@@ -26,6 +28,10 @@ pub fn check_rel_path(p: &str) -> Result<(), &'static str> {
     }
     if p.chars().any(char::is_control) {
         return Err("contains control characters");
+    }
+    if p.chars().any(sockit_net::text::is_unsafe) {
+        // They make a name show as another (`gpj.exe` shown as `exe.jpg`).
+        return Err("contains bidirectional, invisible or layout characters");
     }
     if p.starts_with('/') {
         return Err("absolute path");
@@ -145,8 +151,17 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_paths() {
-        for p in ["a", "a/b.txt", "ünï/cødé ✓.txt", "x..y", ".hidden/f"] {
+        for p in ["a", "a/b.txt", "ünï/cødé ✓.txt", "x..y", ".hidden/f", "日本/ファイル.txt"] {
             assert!(check_rel_path(p).is_ok(), "{p}");
+        }
+    }
+
+    #[test]
+    fn disguised_names_refused() {
+        for p in
+            ["evil\u{202e}gpj.exe", "a\u{200b}b", "x\u{2066}y", "soft\u{ad}hyphen", "line\u{2028}sep", "\u{feff}bom"]
+        {
+            assert_eq!(check_rel_path(p), Err("contains bidirectional, invisible or layout characters"), "{p:?}");
         }
     }
 

@@ -35,11 +35,16 @@ pub struct SendOptions {
     pub rate_limit: Option<u64>,
     /// Bytes per data frame (at most [`MAX_DATA`]).
     pub chunk: usize,
+    /// This sender's secret resume key ([`crate::claim`]): a receiver
+    /// resumes or skips only files it wrote for the same key. Random by
+    /// default (nothing resumes across runs); the CLI keeps one in its
+    /// state folder.
+    pub resume_key: [u8; 32],
 }
 
 impl Default for SendOptions {
     fn default() -> Self {
-        SendOptions { code: None, rate_limit: None, chunk: 2 << 20 }
+        SendOptions { code: None, rate_limit: None, chunk: 2 << 20, resume_key: rand::random() }
     }
 }
 
@@ -89,17 +94,24 @@ enum Item {
 }
 
 /// Runs a whole sender session on a connected stream. Writes to `s` must not
-/// be buffered: file data goes to its descriptor directly.
+/// be buffered: file data goes to its descriptor directly. `admit` is asked
+/// once the hello checked out (see [`crate::receive_session`]); errors
+/// before the receiver's answer are [`Error::Handshake`] or
+/// [`Error::Abandoned`].
 pub fn send_session<S: Read + Write + AsFd>(
     s: &mut S,
     src: &Source,
     opts: &SendOptions,
     progress: &dyn Progress,
+    admit: &dyn Fn() -> bool,
 ) -> Result<SendReport> {
     handshake(s, Role::Sender, opts.code.as_deref()).map_err(Error::handshake)?;
-    frame::write_frame(s, Kind::Manifest, &src.manifest.encode())?;
-    let offer = frame::expect(s, Kind::Resume, "waiting for the receiver's answer")?;
-    let offer = ResumeOffer::decode(&offer, &src.manifest)?;
+    if !admit() {
+        let fd = s.as_fd().try_clone_to_owned().ok();
+        frame::refuse(s, fd, crate::BUSY);
+        return Err(Error::Abandoned(Box::new(Error::Refused(crate::BUSY.into()))));
+    }
+    let offer = offer(s, src, opts).map_err(Error::abandoned)?;
     let mut have: HashMap<usize, Vec<Have>> = HashMap::new();
     for h in offer.have {
         have.entry(h.index as usize).or_default().push(h);
@@ -127,9 +139,20 @@ pub fn send_session<S: Read + Write + AsFd>(
     frame::write_frame(s, Kind::Done, &[])?;
     s.flush().map_err(|e| Error::net("while finishing", e))?;
     let summary = frame::expect(s, Kind::Summary, "waiting for the receiver's summary")?;
-    report.summary =
-        serde_json::from_slice(&summary).map_err(|e| Error::Protocol(format!("bad summary from the receiver: {e}")))?;
+    report.summary = serde_json::from_slice(&summary).map_err(|e| Error::json("bad summary from the receiver", &e))?;
+    // The receiver's words reach our terminal.
+    for e in &mut report.summary.errors {
+        *e = sockit_net::text::escape_untrusted(e).into_owned();
+    }
     Ok(report)
+}
+
+/// Manifest and claims out, the receiver's resume offer back.
+fn offer<S: Read + Write>(s: &mut S, src: &Source, opts: &SendOptions) -> Result<ResumeOffer> {
+    frame::write_frame(s, Kind::Manifest, &src.manifest.encode())?;
+    frame::write_frame(s, Kind::Claims, &crate::claim::encode(&opts.resume_key, &src.manifest))?;
+    let offer = frame::expect(s, Kind::Resume, "waiting for the receiver's answer")?;
+    ResumeOffer::decode(&offer, &src.manifest)
 }
 
 fn write_stage<S: Write + AsFd>(

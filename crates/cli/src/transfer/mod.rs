@@ -3,12 +3,13 @@
 //!
 //! Either side may listen. A listening side prints `listening on tcp://…`,
 //! serves one session and exits with its result; a connection that fails
-//! before any file moves (wrong code, not a sockit peer) does not count, and
-//! it keeps listening.
+//! before any file moves (wrong code, not a sockit peer, silence, a refused
+//! manifest) does not count, and it keeps listening (see [`net::serve`]).
 
 mod net;
 mod progress;
 mod raw;
+mod state;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,9 @@ pub struct SendArgs {
     /// Bytes per data frame.
     #[arg(long, value_name = "BYTES", value_parser = parse_size, hide = true)]
     pub chunk: Option<u64>,
+    /// Seconds the other side has to complete a valid hello (and code proof).
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub hello_timeout: Duration,
 }
 
 /// Flags of `sockit receive`.
@@ -87,6 +91,19 @@ pub struct ReceiveArgs {
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Seconds a connecting sender has to complete a valid hello (and code
+    /// proof) before it is cut off and the listener goes on.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub hello_timeout: Duration,
+}
+
+/// `5`, `2.5`, `10s` → a duration of at least 10 ms.
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let n: f64 = s.trim().trim_end_matches('s').parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !n.is_finite() || !(0.01..=86_400.0).contains(&n) {
+        return Err(format!("{s:?}: give between 0.01 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(n))
 }
 
 /// `10G`, `500M`, `4k`, `123` → bytes (powers of 1024).
@@ -140,16 +157,18 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         code: args.code.clone(),
         rate_limit: args.rate_limit,
         chunk: args.chunk.map_or(SendOptions::default().chunk, |c| c as usize),
+        resume_key: state::resume_key(),
     };
     let source = std::sync::Arc::new(source);
-    let session = move |stream: tokio::net::TcpStream, shutdown: Shutdown| {
+    let hello_timeout = args.hello_timeout;
+    let session = move |stream: tokio::net::TcpStream, ticket: net::Ticket, shutdown: Shutdown| {
         let source = source.clone();
         let opts = opts.clone();
         async move {
             let started = Instant::now();
-            let r = net::run_blocking(stream, &shutdown, move |s| {
+            let r = net::run_session(stream, &shutdown, hello_timeout, ticket, move |s, admit| {
                 let progress = CliProgress::new("sent");
-                let r = sockit_transfer::send_session(s, &source, &opts, &progress);
+                let r = sockit_transfer::send_session(s, &source, &opts, &progress, admit);
                 progress.finish();
                 r
             })
@@ -158,10 +177,11 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let (result, elapsed) = match (&args.to, &args.listen) {
-        (Some(to), _) => session(net::connect(to).await?, shutdown.clone()).await?,
+        (Some(to), _) => session(net::connect(to).await?, net::Ticket::alone(), shutdown.clone()).await?,
         (None, Some(addr)) => {
             let (listener, _) = net::listen(addr, DEFAULT_PORT)?;
-            net::serve_one(&listener, &shutdown, "receiver", |stream| session(stream, shutdown.clone())).await?
+            net::serve_one(&listener, &shutdown, "receiver", |stream, ticket| session(stream, ticket, shutdown.clone()))
+                .await?
         }
         (None, None) => unreachable!("checked above"),
     };
@@ -215,13 +235,15 @@ fn receive_options(args: &ReceiveArgs) -> ReceiveOptions {
 /// Runs one receiver session on a connection.
 async fn receive_on(
     stream: tokio::net::TcpStream,
+    ticket: net::Ticket,
     opts: ReceiveOptions,
+    hello_timeout: Duration,
     shutdown: &Shutdown,
-) -> anyhow::Result<(sockit_transfer::Result<sockit_transfer::Summary>, Duration)> {
+) -> anyhow::Result<net::Outcome<sockit_transfer::Summary>> {
     let started = Instant::now();
-    let r = net::run_blocking(stream, shutdown, move |s| {
+    let r = net::run_session(stream, shutdown, hello_timeout, ticket, move |s, admit| {
         let progress = CliProgress::new("received");
-        let r = sockit_transfer::receive_session(s, &opts, &progress);
+        let r = sockit_transfer::receive_session(s, &opts, &progress, admit);
         progress.finish();
         r
     })
@@ -236,12 +258,16 @@ pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
         return raw::receive(&args, &shutdown).await;
     }
     let opts = receive_options(&args);
+    let hello = args.hello_timeout;
     let (result, elapsed) = match &args.from {
-        Some(from) => receive_on(net::connect(from).await?, opts, &shutdown).await?,
+        Some(from) => receive_on(net::connect(from).await?, net::Ticket::alone(), opts, hello, &shutdown).await?,
         None => {
             let addr = args.listen.as_deref().unwrap_or("127.0.0.1:5001");
             let (listener, _) = net::listen(addr, DEFAULT_PORT)?;
-            net::serve_one(&listener, &shutdown, "sender", |stream| receive_on(stream, opts.clone(), &shutdown)).await?
+            net::serve_one(&listener, &shutdown, "sender", |stream, ticket| {
+                receive_on(stream, ticket, opts.clone(), hello, &shutdown)
+            })
+            .await?
         }
     };
     let s = result?;
@@ -282,26 +308,28 @@ pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
     };
     let shutdown = ctx.shutdown.clone();
     ctx.shutdown.spawn(async move {
-        loop {
-            let (stream, peer) = match net::accept(&listener, &shutdown).await {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!("{e:#}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                }
-            };
-            match receive_on(stream, opts.clone(), &shutdown).await {
-                Ok((Ok(s), _)) => tracing::info!(
+        let hello = Duration::from_secs(5);
+        let mut session = |stream, ticket| receive_on(stream, ticket, opts.clone(), hello, &shutdown);
+        let mut log = |peer, (r, _): net::Outcome<sockit_transfer::Summary>| {
+            match r {
+                Ok(s) => tracing::info!(
                     %peer,
                     "received {} files ({}) into sockit-inbox, {} failed",
                     s.files_received,
                     human_bytes(s.bytes_received),
                     s.files_failed
                 ),
-                Ok((Err(e), _)) => tracing::warn!(%peer, "transfer failed: {e}"),
-                Err(e) => tracing::warn!(%peer, "transfer failed: {e:#}"),
+                Err(e) => tracing::warn!(%peer, "transfer failed: {e}"),
+            }
+            None
+        };
+        loop {
+            match net::serve(&listener, &shutdown, "sender", &mut session, &mut log).await {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!("{e:#}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
             }
         }
     });

@@ -1,11 +1,14 @@
 //! Progress on stderr: indicatif bars (total and current file, with rate and
 //! ETA) on a terminal, one plain line per file otherwise, nothing with
 //! `--quiet` but warnings. Summaries in words or as JSON (`--json`).
+//! Every name and message goes through `sockit_net::text::escape_untrusted`
+//! on its way to the terminal: on the receiver they come from the peer.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sockit_net::text::escape_untrusted as esc;
 use sockit_transfer::{human_bytes, FileOutcome, Progress};
 use tracing::level_filters::LevelFilter;
 
@@ -86,6 +89,7 @@ impl Progress for CliProgress {
     }
 
     fn file_begin(&self, path: &str, size: u64, offset: u64) {
+        let path = esc(path);
         match &self.mode {
             Mode::Bars { total, file } => {
                 total.inc(offset);
@@ -108,8 +112,11 @@ impl Progress for CliProgress {
     }
 
     fn file_end(&self, path: &str, outcome: &FileOutcome) {
+        let path = esc(path);
         match outcome {
-            FileOutcome::Done(Some(to)) => self.line(format!("{} {path} → {}", self.verb, to.display())),
+            FileOutcome::Done(Some(to)) => {
+                self.line(format!("{} {path} → {}", self.verb, esc(&to.display().to_string())))
+            }
             FileOutcome::Done(None) => self.line(format!("{} {path}", self.verb)),
             FileOutcome::Present(size) => {
                 if let Mode::Bars { total, .. } = &self.mode {
@@ -117,12 +124,12 @@ impl Progress for CliProgress {
                 }
                 self.line(format!("already there: {path}"))
             }
-            FileOutcome::Failed(why) => tracing::warn!("{path}: {why}"),
+            FileOutcome::Failed(why) => tracing::warn!("{path}: {}", esc(why)),
         }
     }
 
     fn warn(&self, message: &str) {
-        tracing::warn!("{message}");
+        tracing::warn!("{}", esc(message));
     }
 }
 

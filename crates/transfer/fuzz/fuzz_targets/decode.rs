@@ -1,7 +1,8 @@
 //! Arbitrary bytes through every decoder of the transfer protocol: frames,
 //! the hello, the manifest (with its safety checks), the resume offer and
-//! the fixed-layout frames. Never a panic; every accepted manifest path is
-//! relative and free of `..`.
+//! the resume claims and the fixed-layout frames. Never a panic; every
+//! accepted manifest path is relative, free of `..` and of characters that
+//! disguise a name; an accepted claims payload has one claim per file.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -16,8 +17,12 @@ fuzz_target!(|data: &[u8]| {
         for e in &m.entries {
             assert!(!e.path.starts_with('/'));
             assert!(e.path.split('/').all(|c| c != ".." && c != "." && !c.is_empty()));
+            assert!(!e.path.chars().any(sockit_net::text::is_unsafe));
         }
         let _ = ResumeOffer::decode(data, &m);
+        if let Ok(claims) = sockit_transfer::claim::decode(data, &m) {
+            assert_eq!(claims.iter().flatten().count(), m.file_count());
+        }
     }
     let mut r = data;
     while let Ok((kind, payload)) = frame::read_frame(&mut r, "fuzzing") {

@@ -50,7 +50,7 @@ fn over_socket(input: Vec<u8>, opts: &ReceiveOptions) {
         let _ = io::copy(&mut theirs, &mut io::sink());
     });
     let _ = ours.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = sockit_transfer::receive_session(&mut ours, opts, &NoProgress);
+    let _ = sockit_transfer::receive_session(&mut ours, opts, &NoProgress, &|| true);
     drop(ours);
     let _ = peer.join();
 }
@@ -70,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
         caps: Caps { max_size: 1 << 20, max_files: 100 },
     };
     if mode & 1 == 0 {
-        let _ = sockit_transfer::receive_session(&mut Memory { input, pos: 0 }, &opts, &NoProgress);
+        let _ = sockit_transfer::receive_session(&mut Memory { input, pos: 0 }, &opts, &NoProgress, &|| true);
     } else {
         over_socket(input, &opts);
     }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::NoProgress;
+use std::fs::OpenOptions;
 
 /// One file as the socket side would hand it on.
 struct Sent {
