@@ -176,7 +176,8 @@ impl Registry {
         if self.members.len() >= self.limits.max_members {
             return Err(format!("server full: {} members is the limit, try again later", self.limits.max_members));
         }
-        let ip = peer.ip();
+        // Counted per client: an IPv6 host may hold a whole /64.
+        let ip = sockit_net::addr::client_key(peer.ip());
         let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
         if from_ip >= self.limits.max_per_ip {
             return Err(format!("too many members from {ip}: {} is the limit per address", self.limits.max_per_ip));
