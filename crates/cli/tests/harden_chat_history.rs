@@ -1,0 +1,116 @@
+//! Chat history is bounded: per room, by age, and in bytes on disk, while
+//! messages keep flowing; `/history` shows the newest, never what was
+//! pruned. Real peers: std TCP members and python3's sqlite3 reading the file.
+#![allow(clippy::unwrap_used)]
+
+mod chat_harden_support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use chat_harden_support::{serve, Member};
+use sockit_testkit::{need, run_with_input};
+
+fn on_disk(db: &Path) -> u64 {
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let wal = db.with_extension("db-wal");
+    size(db) + size(&wal)
+}
+
+/// `/history 1000` as lines.
+fn history(m: &mut Member, last_needle: &str) -> Vec<String> {
+    m.send("/history 1000");
+    m.expect(last_needle);
+    let start = m.seen.iter().rposition(|l| !l.starts_with("[history")).map_or(0, |i| i + 1);
+    let mut lines: Vec<String> = m.seen[start..].to_vec();
+    lines.extend(m.drain(Duration::from_millis(300)).into_iter().filter(|l| l.starts_with("[history")));
+    lines
+}
+
+/// Before: 6 MB of messages made a 6+ MB file, nothing ever deleted. After,
+/// with `--history-max-mib 1`, the files (database and WAL) stay under
+/// 2 MiB while all of it flows, and `/history` has the newest messages and
+/// not the oldest.
+#[test]
+fn database_stays_under_its_size_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let s = serve(&[
+        "--history",
+        db.to_str().unwrap(),
+        "--history-max-mib",
+        "1",
+        "--flood-rate",
+        "0",
+        "--send-queue",
+        "4194304",
+    ]);
+    let mut a = Member::join(s.addr("tcp"), "alice");
+    let mut b = Member::join(s.addr("tcp"), "bob");
+    let text = "h".repeat(1000);
+    let mut peak = 0;
+    for chunk in 0..30 {
+        for i in 0..200 {
+            a.send(&format!("m{} {text}", chunk * 200 + i));
+        }
+        b.expect(&format!("<alice> m{} ", chunk * 200 + 199));
+        std::thread::sleep(Duration::from_millis(50));
+        peak = peak.max(on_disk(&db));
+    }
+    let lines = history(&mut b, "<alice> m5999 ");
+    peak = peak.max(on_disk(&db));
+    eprintln!("6000 x 1 KB messages: peak {peak} bytes on disk, /history gives {} lines", lines.len());
+    assert!(peak <= 2 * 1024 * 1024, "history files reached {peak} bytes");
+    assert!(lines.len() >= 200, "too little kept: {}", lines.len());
+    let first: usize = lines[0].split("<alice> m").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(first >= 4000, "oldest shown is m{first}; the oldest should have gone");
+    assert!(lines.last().unwrap().contains("<alice> m5999 "));
+}
+
+/// Before: every message stayed forever. After: `--history-max-per-room 30`
+/// keeps the newest 30, `--history-max-age 2s` drops older ones from
+/// `/history` and from the file.
+#[test]
+fn per_room_count_and_age_are_kept() {
+    need("python3");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let s = serve(&[
+        "--history",
+        db.to_str().unwrap(),
+        "--history-max-per-room",
+        "30",
+        "--history-max-age",
+        "2s",
+        "--flood-rate",
+        "0",
+    ]);
+    let mut a = Member::join(s.addr("tcp"), "alice");
+    let mut b = Member::join(s.addr("tcp"), "bob");
+    for i in 0..100 {
+        a.send(&format!("a{i}"));
+    }
+    b.expect("<alice> a99");
+    let lines = history(&mut b, "<alice> a99");
+    assert_eq!(lines.len(), 30, "{lines:#?}");
+    assert!(lines[0].ends_with("<alice> a70"), "{lines:#?}");
+    std::thread::sleep(Duration::from_millis(2500));
+    a.send("fresh");
+    b.expect("<alice> fresh");
+    let lines = history(&mut b, "<alice> fresh");
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    // And they are gone from the file, not only hidden.
+    let (status, out, err) = run_with_input(
+        Command::new("python3").args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('select count(*) from messages').fetchone()[0])",
+            db.to_str().unwrap(),
+        ]),
+        b"",
+        Duration::from_secs(10),
+    );
+    assert!(status.success(), "{err}");
+    let rows: usize = String::from_utf8(out).unwrap().trim().parse().unwrap();
+    assert_eq!(rows, 1, "rows left in the file");
+}
