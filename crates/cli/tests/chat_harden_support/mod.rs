@@ -164,3 +164,72 @@ impl Udp {
         challenge
     }
 }
+
+/// An `nc` (or `nc -u`) process; its stdout lines are kept as raw bytes,
+/// so a test can check what bytes really reached the terminal.
+pub struct Nc {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: mpsc::Receiver<Vec<u8>>,
+    /// Lines seen so far, raw.
+    pub seen: Vec<Vec<u8>>,
+}
+
+impl Nc {
+    /// `nc ARGS…` with piped stdin and stdout.
+    pub fn spawn(args: &[&str]) -> Nc {
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("nc")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(out);
+            let mut buf = Vec::new();
+            while let Ok(n @ 1..) = r.read_until(b'\n', &mut buf) {
+                let _ = n;
+                let _ = tx.send(std::mem::take(&mut buf));
+            }
+        });
+        Nc { child, stdin, lines, seen: Vec::new() }
+    }
+
+    /// Writes one line (bytes as given, plus `\n`).
+    pub fn send(&mut self, line: &str) {
+        self.stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Waits for a line containing `needle`; returns it (lossy UTF-8).
+    pub fn expect(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(l) => {
+                    let s = String::from_utf8_lossy(&l).trim_end().to_string();
+                    self.seen.push(l);
+                    if s.contains(needle) {
+                        return s;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line containing {needle:?}; saw {:#?}",
+                    self.seen.iter().map(|l| String::from_utf8_lossy(l).to_string()).collect::<Vec<_>>()
+                ),
+            }
+        }
+    }
+}
+
+impl Drop for Nc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
