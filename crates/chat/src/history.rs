@@ -29,6 +29,8 @@ pub use crate::retention::Retention;
 pub const MAX_BATCH: usize = 4096;
 /// Messages kept per room when history is in memory only.
 pub const MEMORY_PER_ROOM: usize = crate::command::MAX_HISTORY;
+/// With no message for this long, the writer thread prunes anyway.
+const IDLE_PRUNE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Bytes the memory store holds at most (less if `--history-max-mib` says so).
 pub const MEMORY_MAX_BYTES: usize = 64 * 1024 * 1024;
 
@@ -138,7 +140,16 @@ enum Backend {
 
 fn writer(mut backend: Backend, rx: std_mpsc::Receiver<Req>) {
     let mut batch: Vec<Event> = Vec::with_capacity(256);
-    while let Ok(first) = rx.recv() {
+    loop {
+        let first = match rx.recv_timeout(IDLE_PRUNE) {
+            Ok(req) => req,
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                // Quiet: keep pruning (expired messages, a lowered cap).
+                backend.prune();
+                continue;
+            }
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let mut next = Some(first);
         while let Some(req) = next.take() {
             match req {
@@ -157,6 +168,7 @@ fn writer(mut backend: Backend, rx: std_mpsc::Receiver<Req>) {
             }
         }
         backend.write(&mut batch);
+        backend.prune();
     }
 }
 
@@ -168,6 +180,17 @@ fn kind_name(k: Kind) -> &'static str {
 }
 
 impl Backend {
+    /// One bounded round of pruning (SQLite; the memory store prunes as it
+    /// goes). Outside the insert's transaction, in bounded steps, so it
+    /// never holds up the next batch's commit for long.
+    fn prune(&mut self) {
+        if let Backend::Sqlite(conn, pruner) = self {
+            if let Err(e) = pruner.prune(conn, now_ms()) {
+                tracing::warn!(error = %e, "chat history pruning failed");
+            }
+        }
+    }
+
     fn write(&mut self, batch: &mut Vec<Event>) {
         if batch.is_empty() {
             return;
@@ -179,11 +202,6 @@ impl Backend {
                 }
                 for e in batch.iter() {
                     pruner.added(e.room.as_deref().unwrap_or(""));
-                }
-                // Outside the insert's transaction: a slow prune never
-                // holds up the next batch's commit for long (bounded steps).
-                if let Err(e) = pruner.prune(conn, now_ms()) {
-                    tracing::warn!(error = %e, "chat history pruning failed");
                 }
             }
             Backend::Memory(store) => {

@@ -146,13 +146,19 @@ impl Pruner {
             return Ok(0);
         }
         self.last_age_check = Some(now);
+        let cutoff = self.retention.cutoff_ms(now_ms);
+        let oldest: Option<i64> = conn.query_row("SELECT ts FROM messages ORDER BY id LIMIT 1", [], |r| r.get(0)).ok();
+        if oldest.is_none_or(|ts| ts >= cutoff) {
+            self.age_behind = false;
+            return Ok(0);
+        }
         // Only the oldest STEP rows are looked at: ids grow with time, so
         // the expired ones are there, and a step never scans the table.
         let n = conn
             .prepare_cached(
                 "DELETE FROM messages WHERE id IN (SELECT id FROM (SELECT id, ts FROM messages ORDER BY id LIMIT ?1) WHERE ts < ?2)",
             )?
-            .execute(params![STEP as i64, self.retention.cutoff_ms(now_ms)])?;
+            .execute(params![STEP as i64, cutoff])?;
         self.age_behind = n == STEP;
         Ok(n)
     }
