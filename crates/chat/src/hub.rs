@@ -410,6 +410,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn per_ip_limit_counts_ipv6_per_64() {
+        let hub = hub(1);
+        let v6 = |s: &str| SocketAddr::new(s.parse().unwrap(), 1);
+        hub.register(v6("2001:db8::1"), sink().0).await.unwrap();
+        let err = hub.register(v6("2001:db8::ffff:2"), sink().0).await.unwrap_err();
+        assert_eq!(err, "too many members from 2001:db8::: 1 is the limit per address");
+        assert!(hub.register(v6("2001:db8:0:1::1"), sink().0).await.is_ok());
+    }
+
+    #[tokio::test]
     async fn per_ip_limit_and_release() {
         let hub = hub(1);
         let a = hub.register(peer(1), sink().0).await.unwrap();

@@ -14,8 +14,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use chat_harden_support::{serve, token_of, Member, Udp, WAIT};
-use sockit_testkit::need;
+use chat_harden_support::{serve, token_of, Member, Nc, Udp, WAIT};
+use sockit_testkit::{bin, free_port, need, Sockit};
 
 /// Most bytes a challenge may take (docs/protocol.md).
 const CHALLENGE_MAX: usize = 80;
@@ -172,4 +172,29 @@ fn nc_user_joins_by_pasting_the_cookie() {
     }
     let _ = nc.kill();
     let _ = nc.wait();
+}
+
+/// `sockit chat join --udp` does the handshake by itself, and again when a
+/// restarted server challenges it: it gets back in with its nick and talks.
+#[test]
+fn join_client_rejoins_a_restarted_server() {
+    let port = free_port().to_string();
+    let args = ["chat", "serve", "--port", &port, "--no-web", "--no-history"];
+    let s1 = Sockit::start(&bin(), &args, 2);
+    let addr = s1.addr("udp");
+    let mut m = Member::join(s1.addr("tcp"), "tcpm");
+    let mut cli = Nc::program(&bin(), &["chat", "join", &addr.to_string(), "--udp", "--name", "ucli"]);
+    m.expect("is now known as ucli");
+    cli.send("before");
+    m.expect("<ucli> before");
+    assert!(s1.stop(WAIT).success());
+    let s2 = Sockit::start(&bin(), &args, 2);
+    let mut m2 = Member::join(s2.addr("tcp"), "tcpm2");
+    // Its next heartbeat draws a challenge; it answers with its setup lines.
+    m2.expect("is now known as ucli");
+    cli.expect("joining again");
+    cli.send("after restart");
+    m2.expect("<ucli> after restart");
+    m2.send("hello ucli");
+    assert!(cli.expect("hello ucli").ends_with("<tcpm2> hello ucli"));
 }

@@ -178,8 +178,13 @@ pub struct Nc {
 impl Nc {
     /// `nc ARGS…` with piped stdin and stdout.
     pub fn spawn(args: &[&str]) -> Nc {
+        Nc::program("nc", args)
+    }
+
+    /// Any line-oriented program (`sockit chat join …`), the same way.
+    pub fn program(program: &str, args: &[&str]) -> Nc {
         use std::process::{Command, Stdio};
-        let mut child = Command::new("nc")
+        let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
