@@ -125,8 +125,16 @@ pub fn nick_key(nick: &str) -> String {
 /// the lower-cased skeleton (so `Iobby`, `lobby` and `ⅼobby` agree). Two
 /// names with one skeleton may not both be in use.
 pub fn skeleton(name: &str) -> String {
-    let once: String = unicode_security::skeleton(name).collect();
-    unicode_security::skeleton(&once.to_lowercase()).collect()
+    let once = skeleton_tweaked(name);
+    skeleton_tweaked(&once.to_lowercase())
+}
+
+/// The UTS #39 skeleton without its `m` → `rn` mapping, as ergo does:
+/// `m` is too common in ASCII nicks (IRC users) to clash with every `rn`.
+fn skeleton_tweaked(s: &str) -> String {
+    // `m` is a starter with no decomposition, so skeletons of the pieces
+    // between them are the skeleton of the whole, minus that one mapping.
+    s.split('m').map(|piece| unicode_security::skeleton(piece).collect::<String>()).collect::<Vec<_>>().join("m")
 }
 
 /// The name as shown in an error: escaped (so the `"…"` around it is all
@@ -184,6 +192,8 @@ mod tests {
         assert_eq!(skeleton("lobby"), skeleton("Iobby"));
         assert_eq!(skeleton("ace"), skeleton("асе"), "all-Cyrillic look-alike");
         assert_ne!(skeleton("alice"), skeleton("bob"));
+        assert_eq!(skeleton("r00m"), skeleton("room"));
+        assert_ne!(skeleton("modem"), skeleton("rnodern"), "ergo's tweak: m is not rn");
     }
 
     proptest! {
