@@ -211,8 +211,13 @@ async fn wait_or_eof(d: Duration, input: &mut mpsc::Receiver<Input>) -> bool {
 /// Lines typed before the server has let us in, kept to send once it has.
 const PENDING_MAX: usize = 64;
 
-/// The `#join#COOKIE#` token in a challenge datagram, if this is one.
+/// The `#join#COOKIE#` token in a challenge datagram, if this is one. Only
+/// a datagram that starts like the server's challenge counts: once joined we
+/// speak JSON, so a member's message (a JSON object) can never pass for one.
 fn challenge_token(text: &str) -> Option<&str> {
+    if !text.starts_with("* to join, send: #join#") {
+        return None;
+    }
     let at = text.find("#join#")?;
     let rest = &text[at + "#join#".len()..];
     let end = rest.find('#')?;
@@ -356,4 +361,19 @@ fn editor(tx: mpsc::Sender<Input>, mut rx: mpsc::UnboundedReceiver<String>) -> a
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_servers_challenge_is_one() {
+        let c = "* to join, send: #join#0123456789abcdef# (then send your message again)\n";
+        assert_eq!(challenge_token(c), Some("#join#0123456789abcdef#"));
+        // A member posting a token must not make clients re-run their setup.
+        assert_eq!(challenge_token(r##"{"type":"msg","from":"x","text":"#join#00#"}"##), None);
+        assert_eq!(challenge_token("<x> * to join, send: #join#00#"), None);
+        assert_eq!(challenge_token("* to join, send: #join#"), None);
+    }
 }
