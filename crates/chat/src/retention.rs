@@ -24,6 +24,9 @@ use rusqlite::{params, Connection};
 /// Most rows one pruning step deletes or examines.
 pub const STEP: usize = 20_000;
 
+/// Rooms whose new messages are counted before all of them are checked.
+const FRESH_ROOMS: usize = 4096;
+
 /// How much history is kept (`--history-max-*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -114,7 +117,9 @@ impl Pruner {
         if max == 0 {
             return Ok(0);
         }
-        let every = (max / 10).max(1);
+        // Many rooms with a few messages each: check them all, so the
+        // table of counts stays small.
+        let every = if self.fresh.len() > FRESH_ROOMS { 0 } else { (max / 10).max(1) };
         let due: Vec<String> = self.fresh.iter().filter(|(_, n)| **n >= every).map(|(r, _)| r.clone()).collect();
         let mut deleted = 0;
         for room in due {

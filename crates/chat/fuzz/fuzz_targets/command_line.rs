@@ -3,13 +3,16 @@
 //! never panic, and nothing they let through carries a control character.
 //! Names: an accepted nick or room has no unsafe character, is one script
 //! and has no right-to-left letter; room normalisation is idempotent; the
-//! look-alike skeleton is total.
+//! look-alike skeleton is total. UDP: a datagram's lines and its
+//! `#join#COOKIE#` token parse without panicking, and a challenge's token
+//! parses back to its cookie.
 #![no_main]
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use sockit_chat::command::{parse, Command, Input};
 use sockit_chat::text::{normalize_room, skeleton, validate_nick};
+use sockit_chat::udp::{challenge_text, join_cookie, lines as datagram_lines};
 use sockit_net::codec::{Line, LineCodec};
 use sockit_net::text::{escape_untrusted, is_unsafe};
 use tokio_util::codec::Decoder;
@@ -35,6 +38,17 @@ fn check_name(n: &str) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // The same bytes as a UDP datagram: its lines and a join token.
+    for line in datagram_lines(data) {
+        if let Some(cookie) = join_cookie(line) {
+            let challenge = challenge_text(cookie);
+            let token = &challenge[challenge.find("#join#").unwrap_or(0)..];
+            let token = token.split(' ').next().unwrap_or("");
+            if !cookie.contains([' ', '#']) && cookie.trim() == cookie {
+                assert_eq!(join_cookie(token.as_bytes()), Some(cookie));
+            }
+        }
+    }
     let mut codec = LineCodec::new(512);
     let mut buf = BytesMut::from(data);
     let mut lines = Vec::new();
