@@ -14,7 +14,8 @@
 //!   in a database made with incremental auto-vacuum (every new one) they
 //!   are handed back to the file system while the file is over the cap. The
 //!   WAL is checkpointed every quarter of the cap and cut back to that size,
-//!   so the files stay within about 1.25 × the cap plus one batch.
+//!   so the files stay within about 1.25 × the cap plus twice the last
+//!   batch (one in the database before it is pruned, one in the WAL).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
