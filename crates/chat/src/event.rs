@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use encoding_rs::{Encoding, UTF_8};
 use serde::{Deserialize, Serialize};
 use sockit_net::encoding::Recoder;
+use sockit_net::text::{escape_untrusted, is_unsafe};
 
 /// A member's identity inside one server run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,8 +91,33 @@ impl Event {
         self
     }
 
-    /// The text line (newline included).
+    /// Whether any field holds a character [`escape_untrusted`] would escape.
+    fn needs_escape(&self) -> bool {
+        let unsafe_in = |s: &str| s.chars().any(is_unsafe);
+        unsafe_in(&self.text) || [&self.from, &self.to, &self.room].iter().any(|f| f.as_deref().is_some_and(unsafe_in))
+    }
+
+    /// This event with every field escaped.
+    fn escaped(&self) -> Event {
+        let esc = |f: &Option<String>| f.as_deref().map(|s| escape_untrusted(s).into_owned());
+        Event {
+            text: escape_untrusted(&self.text).into_owned(),
+            from: esc(&self.from),
+            to: esc(&self.to),
+            room: esc(&self.room),
+            ..self.clone()
+        }
+    }
+
+    /// The text line (newline included). Every field is escaped here, the
+    /// one place all events pass on their way to any member (text, JSON,
+    /// UDP, WebSocket), whatever made them: message text is escaped when
+    /// sent, names are checked, and this catches the rest (error echoes,
+    /// history stored by older versions).
     pub fn to_text_line(&self) -> Vec<u8> {
+        if self.needs_escape() {
+            return self.escaped().to_text_line();
+        }
         let from = self.from.as_deref().unwrap_or("?");
         let body = match self.kind {
             Kind::Msg => format!("<{from}> {}", self.text),
@@ -112,8 +138,12 @@ impl Event {
         line.into_bytes()
     }
 
-    /// The JSON line (newline included).
+    /// The JSON line (newline included), every field escaped as in
+    /// [`Event::to_text_line`].
     pub fn to_json_line(&self) -> Vec<u8> {
+        if self.needs_escape() {
+            return self.escaped().to_json_line();
+        }
         // Serialising plain strings and numbers cannot fail.
         let mut v = serde_json::to_vec(self).unwrap_or_default();
         v.push(b'\n');
@@ -236,6 +266,20 @@ mod tests {
         let back: Event = serde_json::from_slice(&line).unwrap();
         assert_eq!(back.text, e.text);
         assert!(!back.history);
+    }
+
+    #[test]
+    fn every_field_is_escaped_on_the_wire() {
+        let mut e = Event::error("no such nick \u{202e}evil\u{200b}");
+        assert_eq!(e.to_text_line(), "! no such nick \\u{202e}evil\\u{200b}\n".as_bytes());
+        e = Event::new(Kind::Private, "a\u{2028}b\u{200e}").by("x\u{61c}");
+        e.to = Some("y\u{202e}".into());
+        let line = String::from_utf8(e.to_json_line()).unwrap();
+        assert!(!line.trim_end().chars().any(is_unsafe) && !line.contains("\\u2028"), "{line}");
+        let back: Event = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.text, "a\\u{2028}b\\u{200e}");
+        assert_eq!(back.from.as_deref(), Some("x\\u{61c}"));
+        assert_eq!(back.to.as_deref(), Some("y\\u{202e}"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::event::{Event, Kind, MemberId, Shared};
 use crate::fanout::{Fanout, Sink};
 use crate::server::ChatConfig;
-use crate::text::{nick_key, normalize_room, validate_nick};
+use crate::text::{nick_key, normalize_room, skeleton, validate_nick};
 
 /// What a new member gets.
 #[derive(Debug)]
@@ -128,8 +128,12 @@ struct Registry {
     next_id: u64,
     members: HashMap<MemberId, Member>,
     nicks: HashMap<String, MemberId>,
+    /// Nicks by what they look like ([`skeleton`]): one owner each.
+    nick_looks: HashMap<String, MemberId>,
     per_ip: HashMap<IpAddr, usize>,
     rooms: BTreeMap<Arc<str>, Room>,
+    /// Rooms by what they look like; the default room's look is reserved.
+    room_looks: HashMap<String, Arc<str>>,
 }
 
 impl Registry {
@@ -140,8 +144,10 @@ impl Registry {
             next_id: 1,
             members: HashMap::new(),
             nicks: HashMap::new(),
+            nick_looks: HashMap::new(),
             per_ip: HashMap::new(),
             rooms: BTreeMap::new(),
+            room_looks: HashMap::new(),
         }
     }
 
@@ -176,7 +182,8 @@ impl Registry {
         if self.members.len() >= self.limits.max_members {
             return Err(format!("server full: {} members is the limit, try again later", self.limits.max_members));
         }
-        let ip = peer.ip();
+        // Counted per client: an IPv6 host may hold a whole /64.
+        let ip = sockit_net::addr::client_key(peer.ip());
         let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
         if from_ip >= self.limits.max_per_ip {
             return Err(format!("too many members from {ip}: {} is the limit per address", self.limits.max_per_ip));
@@ -188,6 +195,7 @@ impl Registry {
         let nick = peer.to_string();
         *self.per_ip.entry(ip).or_insert(0) += 1;
         self.nicks.insert(nick_key(&nick), id);
+        self.nick_looks.insert(skeleton(&nick), id);
         self.members.insert(id, Member { nick: nick.clone(), ip, room: room.clone() });
         // Placed before the notice goes out, so the member sees its own join.
         self.fanout.attach(id, room.clone(), sink);
@@ -198,13 +206,23 @@ impl Registry {
     /// Creates the room if needed and counts one more member.
     fn enter(&mut self, name: &str) -> Result<Arc<str>, String> {
         if !self.rooms.contains_key(name) {
+            let look = skeleton(name);
+            let default = &self.limits.default_room;
+            if name != default.as_str() && look == skeleton(default) {
+                return Err(format!("room name {name} looks like {default}; join {default}"));
+            }
+            if let Some(other) = self.room_looks.get(&look) {
+                return Err(format!("room name {name} looks like {other}, which exists; join {other}"));
+            }
             if self.rooms.len() >= self.limits.max_rooms {
                 return Err(format!(
                     "too many rooms ({} is the limit); join an existing one (/rooms)",
                     self.limits.max_rooms
                 ));
             }
-            self.rooms.insert(Arc::from(name), Room { members: 0 });
+            let key: Arc<str> = Arc::from(name);
+            self.room_looks.insert(look, key.clone());
+            self.rooms.insert(key, Room { members: 0 });
         }
         let key = self.rooms.get_key_value(name).map(|(k, _)| k.clone()).ok_or("room vanished")?;
         let room = self.rooms.get_mut(&key).ok_or("room vanished")?;
@@ -217,6 +235,7 @@ impl Registry {
             room.members = room.members.saturating_sub(1);
             if room.members == 0 {
                 self.rooms.remove(name);
+                self.room_looks.remove(&skeleton(name));
             }
         }
     }
@@ -241,11 +260,18 @@ impl Registry {
             Some(owner) if *owner != id => return Err(format!("nick {wanted} is taken")),
             _ => {}
         }
+        let look = skeleton(wanted);
+        if let Some(owner) = self.nick_looks.get(&look).filter(|o| **o != id) {
+            let other = self.members.get(owner).map_or("another nick", |m| m.nick.as_str());
+            return Err(format!("nick {wanted} looks like {other}, which is taken"));
+        }
         let m = self.members.get_mut(&id).ok_or("you are not registered")?;
         let old = std::mem::replace(&mut m.nick, wanted.to_string());
         let room = m.room.clone();
         self.nicks.remove(&nick_key(&old));
+        self.nick_looks.remove(&skeleton(&old));
         self.nicks.insert(key, id);
+        self.nick_looks.insert(look, id);
         self.announce(&room, format!("{old} is now known as {wanted}"));
         Ok(old)
     }
@@ -293,6 +319,7 @@ impl Registry {
     fn leave(&mut self, id: MemberId, reason: &str) {
         let Some(m) = self.members.remove(&id) else { return };
         self.nicks.remove(&nick_key(&m.nick));
+        self.nick_looks.remove(&skeleton(&m.nick));
         if let Some(n) = self.per_ip.get_mut(&m.ip) {
             *n -= 1;
             if *n == 0 {
@@ -357,6 +384,39 @@ mod tests {
         hub.leave(b.id, "quit");
         assert_eq!(hub.rooms().await, vec![("lobby".to_string(), 1)]);
         assert!(hub.private(a.id, "127.0.0.1:2", "gone?").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn look_alike_nicks_and_rooms_are_refused() {
+        let hub = hub(10);
+        let a = hub.register(peer(1), sink().0).await.unwrap();
+        let b = hub.register(peer(2), sink().0).await.unwrap();
+        hub.nick(a.id, "ace").await.unwrap();
+        // All-Cyrillic асе passes the script rules but looks like ace.
+        assert_eq!(hub.nick(b.id, "асе").await.unwrap_err(), "nick асе looks like ace, which is taken");
+        hub.nick(a.id, "ace2").await.unwrap();
+        hub.nick(b.id, "асе").await.unwrap();
+        assert_eq!(hub.join(a.id, "1obby").await.unwrap_err(), "room name 1obby looks like lobby; join lobby");
+        hub.join(a.id, "r00m").await.unwrap();
+        assert_eq!(
+            hub.join(b.id, "room").await.unwrap_err(),
+            "room name room looks like r00m, which exists; join r00m"
+        );
+        hub.join(a.id, "dev").await.unwrap();
+        assert_eq!(hub.join(b.id, "dеv").await.unwrap_err().split(':').next(), Some("bad room name \"dеv\""));
+        hub.leave(b.id, "quit");
+        // The look is released with the nick.
+        hub.nick(a.id, "асе").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn per_ip_limit_counts_ipv6_per_64() {
+        let hub = hub(1);
+        let v6 = |s: &str| SocketAddr::new(s.parse().unwrap(), 1);
+        hub.register(v6("2001:db8::1"), sink().0).await.unwrap();
+        let err = hub.register(v6("2001:db8::ffff:2"), sink().0).await.unwrap_err();
+        assert_eq!(err, "too many members from 2001:db8::: 1 is the limit per address");
+        assert!(hub.register(v6("2001:db8:0:1::1"), sink().0).await.is_ok());
     }
 
     #[tokio::test]

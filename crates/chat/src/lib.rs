@@ -24,6 +24,7 @@ pub mod event;
 pub mod fanout;
 pub mod history;
 pub mod hub;
+pub mod retention;
 pub mod server;
 pub mod session;
 pub mod tcp;
@@ -32,5 +33,5 @@ pub mod udp;
 pub mod ws;
 
 pub use event::{ClientLine, Event, Format, Kind};
-pub use history::Store;
+pub use history::{Retention, Store};
 pub use server::{Chat, ChatConfig};

@@ -8,7 +8,7 @@ use sockit_net::{Limits, Shutdown, StreamServer};
 use tokio::net::{TcpListener, UdpSocket};
 
 use crate::fanout::Fanout;
-use crate::history::{History, HistoryError, Store};
+use crate::history::{History, HistoryError, Retention, Store};
 use crate::hub::Hub;
 
 /// Every bound and default of the chat server (the CLI flags).
@@ -50,6 +50,8 @@ pub struct ChatConfig {
     pub announce_limit: usize,
     /// Where history lives.
     pub store: Store,
+    /// How much history is kept (`--history-max-*`).
+    pub retention: Retention,
 }
 
 impl Default for ChatConfig {
@@ -70,6 +72,7 @@ impl Default for ChatConfig {
             default_room: "lobby".into(),
             announce_limit: 1_000,
             store: Store::Memory,
+            retention: Retention::default(),
         }
     }
 }
@@ -97,7 +100,7 @@ impl Chat {
     /// Opens the history store and starts the registry and the writer shards. On shutdown, history
     /// is flushed by a task `shutdown` waits for.
     pub fn start(config: ChatConfig, shutdown: &Shutdown) -> Result<Chat, HistoryError> {
-        let history = History::open(&config.store)?;
+        let history = History::open(&config.store, config.retention)?;
         let config = Arc::new(config);
         let fanout = Fanout::start(config.writers, config.send_queue, config.batch_window);
         let hub = Hub::start(config.clone(), fanout.clone());

@@ -186,7 +186,19 @@ def pump(secs):
                 got.append(s.recvfrom(65536)[0].decode())
         except socket.timeout:
             pass
-s.sendto(b"/nick udpy\n", addr)
+# The server proves our address first: it answers a stranger with a
+# cookie, which we send back.
+end = time.time() + 8
+token = None
+while token is None and time.time() < end:
+    s.sendto(b"#ping#", addr)
+    try:
+        d = s.recvfrom(65536)[0].decode()
+        if "#join#" in d:
+            token = d[d.index("#join#"):].split(" ")[0]
+    except socket.timeout:
+        pass
+s.sendto(token.encode() + b"\n/nick udpy\n", addr)
 pump(0.3)
 s.sendto("hi from udp 你好".encode(), addr)
 # Longer than the 1 s timeout: the heartbeats keep us in.

@@ -39,10 +39,12 @@
 //! - [`encoding`]: streaming transcoding between UTF-8 and legacy charsets.
 //! - [`echo`]: the echo service (RFC 862), the reference handler.
 //! - [`text`]: escaping peers' text before it reaches a terminal or a page.
+//! - [`cookie`]: UDP return-routability cookies (a peer proves it receives at its address).
 
 pub mod addr;
 pub mod bind;
 pub mod codec;
+pub mod cookie;
 pub mod echo;
 pub mod encoding;
 pub mod limits;

@@ -1,7 +1,7 @@
 //! `sockit chat join`: the terminal client.
 //!
-//! Speaks JSON mode over TCP (or over UDP with `#ping#` heartbeats under
-//! `--udp`). On a terminal, rustyline edits the input line and incoming
+//! Speaks JSON mode over TCP (or over UDP under `--udp`: the cookie
+//! handshake, then `#ping#` heartbeats). On a terminal, rustyline edits the input line and incoming
 //! events go through its external printer, so they never garble what you
 //! are typing. When stdin is not a terminal it sends each stdin line and
 //! prints events plainly: usable from scripts. If the server goes away the
@@ -208,6 +208,27 @@ async fn wait_or_eof(d: Duration, input: &mut mpsc::Receiver<Input>) -> bool {
     }
 }
 
+/// Lines typed before the server has let us in, kept to send once it has.
+const PENDING_MAX: usize = 64;
+
+/// The `#join#COOKIE#` token in a challenge datagram, if this is one. Only
+/// a datagram that starts like the server's challenge counts: once joined we
+/// speak JSON, so a member's message (a JSON object) can never pass for one.
+fn challenge_token(text: &str) -> Option<&str> {
+    if !text.starts_with("* to join, send: #join#") {
+        return None;
+    }
+    let at = text.find("#join#")?;
+    let rest = &text[at + "#join#".len()..];
+    let end = rest.find('#')?;
+    Some(&text[at..at + "#join#".len() + end + 1])
+}
+
+/// A UDP member: the server first proves our address with a cookie
+/// (docs/protocol.md, Chat/UDP). We send `#ping#`, answer the challenge with
+/// one datagram — the `#join#COOKIE#` token followed by `/json` and the
+/// setup lines — and do the same again whenever a challenge comes back (we
+/// timed out, or the server restarted).
 async fn udp_client(
     addr: SocketAddr,
     setup: &[String],
@@ -218,24 +239,40 @@ async fn udp_client(
     let local: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0".parse()? } else { "[::]:0".parse()? };
     let socket = UdpSocket::bind(local).await?;
     socket.connect(addr).await?;
-    let hello = || {
-        let mut v: Vec<Vec<u8>> = vec![b"/json".to_vec()];
-        v.extend(setup.iter().map(|l| json_line(l)));
-        v
+    let join = |token: &str| {
+        let mut d = format!("{token}\n/json").into_bytes();
+        for l in setup {
+            d.push(b'\n');
+            d.extend_from_slice(&json_line(l));
+            d.pop();
+        }
+        d
     };
-    for d in hello() {
-        socket.send(&d).await?;
-    }
+    let _ = socket.send(b"#ping#").await;
     let mut beat = tokio::time::interval(HEARTBEAT);
     beat.tick().await;
+    let mut joined = false;
     let mut lost = false;
+    let mut pending: Vec<Vec<u8>> = Vec::new();
     let mut quitting: Option<tokio::time::Instant> = None;
     let mut buf = vec![0u8; 65536];
     loop {
         tokio::select! {
             r = socket.recv(&mut buf) => match r {
                 Ok(n) => {
+                    lost = false;
                     let text = String::from_utf8_lossy(&buf[..n]);
+                    if let Some(token) = challenge_token(&text) {
+                        if joined {
+                            let _ = out.send(show::raw_line("* the server forgot us; joining again", color));
+                        }
+                        let _ = socket.send(&join(token)).await;
+                        for d in pending.drain(..) {
+                            let _ = socket.send(&d).await;
+                        }
+                        joined = true;
+                        continue;
+                    }
                     for l in text.lines().filter_map(|l| show_line(l, color)) {
                         let _ = out.send(l);
                     }
@@ -248,24 +285,26 @@ async fn udp_client(
                         let _ = out.send(show::raw_line(&format!("! server not reachable ({e}); still trying"), color));
                     }
                     lost = true;
+                    joined = false;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             },
             _ = beat.tick() => {
-                if lost {
-                    // The server may have restarted: register again as we were.
-                    lost = false;
-                    for d in hello() {
-                        let _ = socket.send(&d).await;
-                    }
-                }
+                // Keeps a member alive; from a stranger it asks for a challenge.
                 let _ = socket.send(b"#ping#").await;
             }
             i = input.recv(), if quitting.is_none() => {
                 let text = outgoing(i, &mut quitting);
                 let mut d = json_line(&text);
                 d.pop();
-                let _ = socket.send(&d).await;
+                if joined {
+                    let _ = socket.send(&d).await;
+                } else if pending.len() < PENDING_MAX {
+                    pending.push(d);
+                }
+                if quitting.is_some() && !joined {
+                    return Ok(());
+                }
             }
             _ = tokio::time::sleep_until(quitting.unwrap_or_else(tokio::time::Instant::now)), if quitting.is_some() => return Ok(()),
         }
@@ -322,4 +361,19 @@ fn editor(tx: mpsc::Sender<Input>, mut rx: mpsc::UnboundedReceiver<String>) -> a
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_servers_challenge_is_one() {
+        let c = "* to join, send: #join#0123456789abcdef# (then send your message again)\n";
+        assert_eq!(challenge_token(c), Some("#join#0123456789abcdef#"));
+        // A member posting a token must not make clients re-run their setup.
+        assert_eq!(challenge_token(r##"{"type":"msg","from":"x","text":"#join#00#"}"##), None);
+        assert_eq!(challenge_token("<x> * to join, send: #join#00#"), None);
+        assert_eq!(challenge_token("* to join, send: #join#"), None);
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use sockit_chat::{Chat, ChatConfig, Store};
+use sockit_chat::{Chat, ChatConfig, Retention, Store};
 use sockit_net::{announce, bind_tcp, bind_udp, resolve_bind, Shutdown};
 use tokio::net::{TcpListener, UdpSocket};
 
@@ -41,6 +41,17 @@ pub struct ServeArgs {
     /// Keep history in memory only (lost on restart).
     #[arg(long)]
     pub no_history: bool,
+    /// History: messages kept per room, the oldest deleted first (0: no limit).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub history_max_per_room: usize,
+    /// History: delete messages older than this: a number and a unit s, m,
+    /// h or d (30d, 12h; a bare number is days; 0: keep forever).
+    #[arg(long, default_value = "30d", value_name = "AGE", value_parser = parse_age)]
+    pub history_max_age: Duration,
+    /// History: most MiB of database, the oldest messages deleted to stay
+    /// under it (0: no limit; memory history keeps at most 64 MiB).
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub history_max_mib: u64,
     /// Messages replayed to a member on joining a room.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub replay: usize,
@@ -112,10 +123,33 @@ impl ServeArgs {
             announce_limit: self.announce_limit,
             batch_window: Duration::from_millis(self.batch_ms),
             store,
+            retention: Retention {
+                max_per_room: self.history_max_per_room,
+                max_age: (!self.history_max_age.is_zero()).then_some(self.history_max_age),
+                max_bytes: self.history_max_mib.saturating_mul(1024 * 1024),
+            },
             ..ChatConfig::default()
         }
         .with_writers(self.writers))
     }
+}
+
+/// `--history-max-age`: `30d`, `12h`, `90m`, `45s`, or a bare number of days.
+fn parse_age(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "d"),
+    };
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not an age: use e.g. 30d, 12h, 90m or 45s"))?;
+    let secs = match unit.trim() {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        u => return Err(format!("unknown unit {u:?} in {s:?}: use s, m, h or d")),
+    };
+    Duration::try_from_secs_f64(n * secs).map_err(|_| format!("{s:?} is not an age: use e.g. 30d, 12h, 90m or 45s"))
 }
 
 /// TCP and UDP on the same port number. With port 0 the kernel picks the
@@ -179,4 +213,22 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
         });
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(parse_age("30d").unwrap(), Duration::from_secs(30 * 86_400));
+        assert_eq!(parse_age("7").unwrap(), Duration::from_secs(7 * 86_400));
+        assert_eq!(parse_age("12h").unwrap(), Duration::from_secs(12 * 3600));
+        assert_eq!(parse_age("90m").unwrap(), Duration::from_secs(90 * 60));
+        assert_eq!(parse_age("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_age("0").unwrap(), Duration::ZERO);
+        for bad in ["", "d", "3w", "-1d", "1e400d"] {
+            assert!(parse_age(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -7,23 +7,34 @@ const RESET: &str = "\x1b[0m";
 const DIM: &str = "\x1b[2m";
 const RED: &str = "\x1b[31m";
 
-/// One event as a terminal line (no newline).
+/// One event as a terminal line (no newline). Every field is escaped again
+/// here: our server escapes what members send, but the client must not
+/// trust whatever server it is pointed at.
 pub fn event_line(ev: &Event, color: bool) -> String {
+    use sockit_net::text::escape_untrusted as esc;
     let time = chrono::Local
         .timestamp_millis_opt(ev.ts)
         .single()
         .map(|t| if ev.history { t.format("%m-%d %H:%M").to_string() } else { t.format("%H:%M:%S").to_string() })
         .unwrap_or_default();
     let from = ev.from.as_deref().unwrap_or("?");
-    let nick = |n: &str| if color { format!("{}{n}{RESET}", nick_color(n)) } else { n.to_string() };
+    let text = esc(&ev.text);
+    let nick = |n: &str| {
+        let n = esc(n);
+        if color {
+            format!("{}{n}{RESET}", nick_color(&n))
+        } else {
+            n.into_owned()
+        }
+    };
     let body = match ev.kind {
-        Kind::Msg => format!("<{}> {}", nick(from), ev.text),
-        Kind::Me => format!("* {} {}", nick(from), ev.text),
-        Kind::Private => format!("<{} -> {}> {}", nick(from), nick(ev.to.as_deref().unwrap_or("?")), ev.text),
-        Kind::Notice if color => format!("{DIM}* {}{RESET}", ev.text),
-        Kind::Notice => format!("* {}", ev.text),
-        Kind::Error if color => format!("{RED}! {}{RESET}", ev.text),
-        Kind::Error => format!("! {}", ev.text),
+        Kind::Msg => format!("<{}> {text}", nick(from)),
+        Kind::Me => format!("* {} {text}", nick(from)),
+        Kind::Private => format!("<{} -> {}> {text}", nick(from), nick(ev.to.as_deref().unwrap_or("?"))),
+        Kind::Notice if color => format!("{DIM}* {text}{RESET}"),
+        Kind::Notice => format!("* {text}"),
+        Kind::Error if color => format!("{RED}! {text}{RESET}"),
+        Kind::Error => format!("! {text}"),
     };
     let mark = if ev.history { "history " } else { "" };
     if color {
@@ -64,5 +75,10 @@ mod tests {
         let c = event_line(&e, true);
         assert!(c.contains("alice\x1b[0m> hi"), "{c}");
         assert_eq!(nick_color("bob"), nick_color("bob"));
+        // A hostile server's raw controls are escaped all the same.
+        let mut e = Event::new(Kind::Private, "\x1b[2J\u{202e}").by("a\u{200b}");
+        e.to = Some("b\x07".into());
+        let s = event_line(&e, false);
+        assert!(s.ends_with("<a\\u{200b} -> b\\x07> \\x1b[2J\\u{202e}"), "{s}");
     }
 }
