@@ -1,9 +1,12 @@
 //! Response bodies without boxing on the hot path: nothing, one buffer, a
 //! file range read in large chunks, or (rarely) a boxed stream.
 //!
-//! A file is read with positioned reads on the blocking pool, one chunk
-//! ahead: while hyper writes chunk N to the socket, chunk N+1 is being read,
-//! so disk and network overlap.
+//! A file is read with positioned reads on the blocking pool in 64 KiB
+//! chunks, at most one ahead: while hyper writes chunk N to the socket,
+//! chunk N+1 is being read, so disk and network overlap. Each chunk holds
+//! permits of its connection's and the server's [`Budget`] until hyper has
+//! written it, so a client that does not read pins at most two chunks per
+//! response, and a body waits (rather than reads) when the budget is spent.
 
 use std::fs::File;
 use std::future::Future as _;
@@ -13,13 +16,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
 use tokio::task::JoinHandle;
 
-/// Bytes read per chunk of a streamed file.
-pub const CHUNK: usize = 512 * 1024;
+use crate::budget::{self, Budget, Permits, Waiter};
+
+/// Bytes read per chunk of a streamed file (nginx uses 8–32 KiB buffers;
+/// 64 KiB keeps large downloads at disk/loopback speed with few reads).
+pub const CHUNK: usize = 64 * 1024;
 
 /// A response body.
 pub enum Body {
@@ -56,20 +62,26 @@ pub struct FileBody {
     file: Arc<File>,
     pos: u64,
     end: u64,
+    budget: Waiter,
     next: Option<JoinHandle<io::Result<Bytes>>>,
 }
 
 impl FileBody {
-    /// A body sending bytes `start..end` of `file`.
-    pub fn new(file: File, start: u64, end: u64) -> Self {
-        FileBody { file: Arc::new(file), pos: start, end, next: None }
+    /// A body sending bytes `start..end` of `file`, its chunks counted
+    /// against `budget`.
+    pub fn new(file: File, start: u64, end: u64, budget: &Budget) -> Self {
+        FileBody { file: Arc::new(file), pos: start, end, budget: budget.waiter(), next: None }
     }
 
-    fn spawn_read(&mut self, at: u64) {
-        let want = (self.end - at).min(CHUNK as u64) as usize;
+    fn want(&self) -> usize {
+        (self.end - self.pos).min(CHUNK as u64) as usize
+    }
+
+    fn spawn_read(&mut self, permits: Permits) {
+        let (at, want) = (self.pos, self.want());
         let file = self.file.clone();
         self.next = Some(tokio::task::spawn_blocking(move || {
-            let mut buf = BytesMut::zeroed(want);
+            let mut buf = vec![0; want];
             let mut filled = 0;
             while filled < want {
                 match file.read_at(&mut buf[filled..], at + filled as u64) {
@@ -79,7 +91,7 @@ impl FileBody {
                     Err(e) => return Err(e),
                 }
             }
-            Ok(buf.freeze())
+            Ok(budget::hold(buf, permits))
         }));
     }
 }
@@ -106,7 +118,8 @@ impl http_body::Body for Body {
                     return Poll::Ready(None);
                 }
                 if f.next.is_none() {
-                    f.spawn_read(f.pos);
+                    let permits = ready!(f.budget.poll_acquire(cx, f.want() as u32));
+                    f.spawn_read(permits);
                 }
                 let Some(handle) = f.next.as_mut() else { return Poll::Ready(None) };
                 let res = ready!(Pin::new(handle).poll(cx));
@@ -118,8 +131,11 @@ impl http_body::Body for Body {
                 };
                 f.pos += chunk.len() as u64;
                 if f.pos < f.end {
-                    // Read ahead while this chunk goes out.
-                    f.spawn_read(f.pos);
+                    // Read ahead while this chunk goes out, if the budget
+                    // has room now; otherwise the next poll waits for it.
+                    if let Some(permits) = f.budget.try_acquire(f.want() as u32) {
+                        f.spawn_read(permits);
+                    }
                 }
                 Poll::Ready(Some(Ok(Frame::data(chunk))))
             }

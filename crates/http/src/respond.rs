@@ -160,7 +160,7 @@ impl Site {
         h.insert(header::CONTENT_TYPE, content_type);
         if status != StatusCode::OK {
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            return with(status, h, Body::File(FileBody::new(file, 0, stamp.len)));
+            return with(status, h, Body::File(FileBody::new(file, 0, stamp.len, ask.budget)));
         }
         let last_modified = stamp.last_modified();
         let range = ask.headers.get(header::RANGE);
@@ -189,7 +189,7 @@ impl Site {
                 return with(StatusCode::NOT_MODIFIED, h, Body::Empty);
             }
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
-            return with(StatusCode::OK, h, Body::File(FileBody::new(sib.file, 0, s.len)));
+            return with(StatusCode::OK, h, Body::File(FileBody::new(sib.file, 0, s.len, ask.budget)));
         }
         if let (true, Some(&coding)) = (on_the_fly, codings.first()) {
             let etag = weak(stamp.etag(&format!("-{}", coding.token())));
@@ -208,10 +208,10 @@ impl Site {
         }
         h.insert(header::ACCEPT_RANGES, BYTES.clone());
         match ask_range(ask.headers, &etag, &last_modified, stamp.len) {
-            RangeAsk::Full => with(StatusCode::OK, h, Body::File(FileBody::new(file, 0, stamp.len))),
+            RangeAsk::Full => with(StatusCode::OK, h, Body::File(FileBody::new(file, 0, stamp.len, ask.budget))),
             RangeAsk::Part { start, end } => {
                 h.insert(header::CONTENT_RANGE, content_range(start, end, stamp.len));
-                with(StatusCode::PARTIAL_CONTENT, h, Body::File(FileBody::new(file, start, end)))
+                with(StatusCode::PARTIAL_CONTENT, h, Body::File(FileBody::new(file, start, end, ask.budget)))
             }
             RangeAsk::Unsatisfiable => unsatisfiable(h, stamp.len),
         }

@@ -12,6 +12,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 
 use crate::body::Body;
+use crate::budget::Budget;
 use crate::cache::Cache;
 use crate::client::{client, Client};
 use crate::config::Config;
@@ -49,6 +50,8 @@ pub(crate) struct Ask<'a> {
     pub client: Client,
     /// The decoded path, for `{{path}}` and pages.
     pub path: Cow<'a, str>,
+    /// The connection's budget for file data in flight.
+    pub budget: &'a Budget,
 }
 
 /// A static site.
@@ -96,10 +99,11 @@ impl Site {
         &self.root.dir
     }
 
-    /// Answers one request from `peer`.
-    pub async fn handle<B: http_body::Body>(&self, req: Request<B>, peer: SocketAddr) -> Response<Body> {
+    /// Answers one request from `peer`; file data it streams counts
+    /// against `budget` (the connection's).
+    pub async fn handle<B: http_body::Body>(&self, req: Request<B>, peer: SocketAddr, budget: &Budget) -> Response<Body> {
         let client = client(peer, req.headers(), &self.cfg.trust_proxy);
-        let mut resp = self.dispatch(&req, client).await;
+        let mut resp = self.dispatch(&req, client, budget).await;
         let h = resp.headers_mut();
         for (k, v) in &self.base_headers {
             h.append(k.clone(), v.clone());
@@ -119,7 +123,7 @@ impl Site {
         resp
     }
 
-    async fn dispatch<B: http_body::Body>(&self, req: &Request<B>, client: Client) -> Response<Body> {
+    async fn dispatch<B: http_body::Body>(&self, req: &Request<B>, client: Client, budget: &Budget) -> Response<Body> {
         match *req.method() {
             Method::GET | Method::HEAD => {}
             Method::OPTIONS => return self.options(),
@@ -142,6 +146,7 @@ impl Site {
             headers: req.headers(),
             client,
             path: if self.cfg.templates { Cow::Owned(format!("/{}", clean.rel)) } else { Cow::Borrowed("") },
+            budget,
         };
         if let Some((url, file)) = self.route_for(&clean) {
             let key = format!("\0route {url}");
