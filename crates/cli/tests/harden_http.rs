@@ -89,7 +89,8 @@ fn http1_clients_that_never_read_hold_a_bounded_amount() {
 /// the streams open.
 async fn zero_window_streams(addr: SocketAddr, want: usize) -> (usize, Vec<Box<dyn std::any::Any + Send>>) {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut client, conn) = h2::client::Builder::new().initial_window_size(0).handshake::<_, bytes::Bytes>(tcp).await.unwrap();
+    let (mut client, conn) =
+        h2::client::Builder::new().initial_window_size(0).handshake::<_, bytes::Bytes>(tcp).await.unwrap();
     tokio::spawn(async move {
         let _ = conn.await;
     });

@@ -35,7 +35,10 @@ impl ServerBudget {
 
     /// A connection's budget: its own `bytes`, drawn from this pool too.
     pub fn connection(&self, bytes: usize, chunk: usize) -> Budget {
-        Budget { conn: Arc::new(Semaphore::new(bytes.clamp(2 * chunk, Semaphore::MAX_PERMITS))), server: self.0.clone() }
+        Budget {
+            conn: Arc::new(Semaphore::new(bytes.clamp(2 * chunk, Semaphore::MAX_PERMITS))),
+            server: self.0.clone(),
+        }
     }
 }
 
@@ -56,7 +59,11 @@ impl Budget {
 
     /// A waiter for this budget's permits, as a body keeps it.
     pub(crate) fn waiter(&self) -> Waiter {
-        Waiter { conn: PollSemaphore::new(self.conn.clone()), server: PollSemaphore::new(self.server.clone()), held: None }
+        Waiter {
+            conn: PollSemaphore::new(self.conn.clone()),
+            server: PollSemaphore::new(self.server.clone()),
+            held: None,
+        }
     }
 }
 

@@ -126,10 +126,9 @@ impl Site {
         }
         let etag = variant.map_or(&entry.etag, |v| &v.etag);
         self.validators(&mut h, etag, &entry.last_modified);
-        let mut h = match early(precondition(ask.headers, etag, entry.stamp.mtime), h) {
-            Ok(h) => h,
-            Err(r) => return r,
-        };
+        if let Some(r) = early(precondition(ask.headers, etag, entry.stamp.mtime), &mut h) {
+            return r;
+        }
         if let Some(v) = variant {
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(v.coding.token()));
             return with(StatusCode::OK, h, Body::Full(Some(v.body.clone())));
@@ -186,30 +185,27 @@ impl Site {
             let s = Stamp::of(&sib.meta);
             let etag = s.etag(coding.suffix());
             self.validators(&mut h, &etag, &last_modified);
-            let mut h = match early(precondition(ask.headers, &etag, stamp.mtime), h) {
-                Ok(h) => h,
-                Err(r) => return r,
-            };
+            if let Some(r) = early(precondition(ask.headers, &etag, stamp.mtime), &mut h) {
+                return r;
+            }
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
             return with(StatusCode::OK, h, Body::File(FileBody::new(sib.file, 0, s.len, ask.budget)));
         }
         if let (true, Some(&coding)) = (on_the_fly, codings.first()) {
             let etag = weak(stamp.etag(&format!("-{}", coding.token())));
             self.validators(&mut h, &etag, &last_modified);
-            let mut h = match early(precondition(ask.headers, &etag, stamp.mtime), h) {
-                Ok(h) => h,
-                Err(r) => return r,
-            };
+            if let Some(r) = early(precondition(ask.headers, &etag, stamp.mtime), &mut h) {
+                return r;
+            }
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
             let reader = tokio::io::BufReader::with_capacity(64 << 10, tokio::fs::File::from_std(file));
             return with(StatusCode::OK, h, compress::stream(coding, reader));
         }
         let etag = stamp.etag("");
         self.validators(&mut h, &etag, &last_modified);
-        let mut h = match early(precondition(ask.headers, &etag, stamp.mtime), h) {
-            Ok(h) => h,
-            Err(r) => return r,
-        };
+        if let Some(r) = early(precondition(ask.headers, &etag, stamp.mtime), &mut h) {
+            return r;
+        }
         h.insert(header::ACCEPT_RANGES, BYTES.clone());
         match ask_range(ask.headers, &etag, &last_modified, stamp.len) {
             RangeAsk::Full => with(StatusCode::OK, h, Body::File(FileBody::new(file, 0, stamp.len, ask.budget))),
@@ -313,10 +309,10 @@ fn precondition(headers: &HeaderMap, etag: &HeaderValue, mtime: SystemTime) -> P
 }
 
 /// The early answer a precondition gives, if any (`h` holds the validators).
-fn early(pre: Precondition, h: HeaderMap) -> Result<HeaderMap, Response<Body>> {
+fn early(pre: Precondition, h: &mut HeaderMap) -> Option<Response<Body>> {
     match pre {
-        Precondition::Send => Ok(h),
-        Precondition::NotModified => Err(with(StatusCode::NOT_MODIFIED, h, Body::Empty)),
+        Precondition::Send => None,
+        Precondition::NotModified => Some(with(StatusCode::NOT_MODIFIED, std::mem::take(h), Body::Empty)),
         Precondition::Failed => {
             let mut r = error(StatusCode::PRECONDITION_FAILED, "The file is not the version the request expects.");
             for name in [header::ETAG, header::LAST_MODIFIED] {
@@ -324,7 +320,7 @@ fn early(pre: Precondition, h: HeaderMap) -> Result<HeaderMap, Response<Body>> {
                     r.headers_mut().insert(name, v.clone());
                 }
             }
-            Err(r)
+            Some(r)
         }
     }
 }

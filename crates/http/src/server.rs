@@ -30,18 +30,18 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use std::net::SocketAddr;
-use tokio_util::sync::CancellationToken;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use sockit_net::{ConnInfo, Limits, Peer, Refusal, Shutdown, StreamServer};
+use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
 
-use crate::budget::ServerBudget;
-use crate::body::CHUNK;
-use crate::site::Site;
 use crate::access_log;
+use crate::body::CHUNK;
+use crate::budget::ServerBudget;
+use crate::site::Site;
 
 /// Protocol limits and timeouts.
 #[derive(Debug, Clone)]

@@ -102,7 +102,12 @@ impl Site {
 
     /// Answers one request from `peer`; file data it streams counts
     /// against `budget` (the connection's).
-    pub async fn handle<B: http_body::Body>(&self, req: Request<B>, peer: SocketAddr, budget: &Budget) -> Response<Body> {
+    pub async fn handle<B: http_body::Body>(
+        &self,
+        req: Request<B>,
+        peer: SocketAddr,
+        budget: &Budget,
+    ) -> Response<Body> {
         let client = client(peer, req.headers(), &self.cfg.trust_proxy);
         let mut resp = self.dispatch(&req, client, budget).await;
         let h = resp.headers_mut();
@@ -165,8 +170,11 @@ impl Site {
         if !self.cfg.hidden && clean.has_hidden() {
             return self.not_found(&ask, req).await;
         }
-        let key: Cow<'_, str> =
-            if clean.trailing_slash && !clean.rel.is_empty() { format!("{}/", clean.key()).into() } else { clean.key() };
+        let key: Cow<'_, str> = if clean.trailing_slash && !clean.rel.is_empty() {
+            format!("{}/", clean.key()).into()
+        } else {
+            clean.key()
+        };
         let hit =
             self.cache.with_local(&key, |e| (!self.templated(e)).then(|| self.entry_response(e, &ask, StatusCode::OK)));
         if let Some(Some(resp)) = hit {
