@@ -21,6 +21,11 @@ fn rss_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// How many descriptors the server has open.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+}
+
 /// The highest RSS seen over `window` (sampled every 100 ms).
 fn peak_rss_kib(pid: u32, window: Duration) -> u64 {
     let end = Instant::now() + window;
@@ -129,6 +134,7 @@ fn http2_zero_window_streams_hold_a_bounded_amount() {
     let (_dir, s) = big_site(&[]);
     let a = s.addr("http");
     let before = settled_rss(a, s.pid());
+    let fds_before = open_fds(s.pid());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let mut keep = Vec::new();
     let mut answered = Vec::new();
@@ -144,6 +150,11 @@ fn http2_zero_window_streams_hold_a_bounded_amount() {
         // The stream cap (32), and proof that streams did open.
         assert!((8..=32).contains(n), "streams answered per connection: {answered:?}");
     }
+    // A socket and at most 32 open files per connection (the old cap of
+    // 128 streams let ten connections hold 1,308 descriptors).
+    let fds = open_fds(s.pid()) - fds_before;
+    eprintln!("descriptors: +{fds}");
+    assert!(fds <= CONNS * 33, "{fds} more descriptors for {CONNS} connections");
     // At most 1 MiB of response data per connection; the old code held
     // ≈1 MiB per stream (+300 MiB here).
     assert!(grown < 40 * 1024, "zero-window streams grew the server by {grown} KiB");
