@@ -331,3 +331,53 @@ fn odd_file_names_are_listed_escaped_and_served() {
     // NUL can never be in a name: still refused.
     assert_eq!(status_of(&raw(a, b"GET /a%00b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), 400);
 }
+
+#[test]
+fn http2_zero_window_compressed_streams_hold_a_bounded_amount() {
+    // On-the-fly brotli keeps ≈1.3 MiB of encoder state per response; the
+    // old code ran one per stream (3 × 32 stalled streams: +120 MiB).
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = (0..400_000).map(|i| format!("line {i} of some text\n")).collect();
+    std::fs::write(dir.path().join("big.txt"), &text).unwrap();
+    let s = Sockit::start(&bin(), &["http", dir.path().to_str().unwrap(), "--port", "0", "-q", "--compress"], 1);
+    let a = s.addr("http");
+    let warm = curl(a, "/big.txt", &["-H", "Accept-Encoding: br"]);
+    assert_eq!((warm.status, warm.header("content-encoding").as_deref()), (200, Some("br")));
+    std::thread::sleep(Duration::from_millis(300));
+    let before = rss_kib(s.pid());
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let mut keep = Vec::new();
+    for _ in 0..3 {
+        let k = rt.block_on(async move {
+            let tcp = tokio::net::TcpStream::connect(a).await.unwrap();
+            let (client, conn) =
+                h2::client::Builder::new().initial_window_size(0).handshake::<_, bytes::Bytes>(tcp).await.unwrap();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            let mut keep: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
+            for _ in 0..32 {
+                let mut c = client.clone().ready().await.unwrap();
+                let req = sockit_http::http::Request::get(format!("http://{a}/big.txt"))
+                    .header("accept-encoding", "br")
+                    .body(())
+                    .unwrap();
+                let (resp, stream) = c.send_request(req, true).unwrap();
+                keep.push(Box::new(stream));
+                keep.push(Box::new(resp));
+            }
+            keep.push(Box::new(client));
+            keep
+        });
+        keep.push(k);
+    }
+    let peak = peak_rss_kib(s.pid(), Duration::from_secs(3));
+    let grown = peak.saturating_sub(before);
+    eprintln!("3 × 32 stalled brotli streams: RSS {before} KiB -> {peak} KiB (+{grown} KiB)");
+    assert!(grown < 40 * 1024, "stalled compressed streams grew the server by {grown} KiB");
+    // A reading client still gets its compressed copy.
+    let r = curl(a, "/big.txt", &["-H", "Accept-Encoding: br"]);
+    assert_eq!((r.status, r.header("content-encoding").as_deref()), (200, Some("br")));
+    drop(keep);
+    drop(rt);
+}

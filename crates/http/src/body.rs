@@ -35,8 +35,9 @@ pub enum Body {
     Full(Option<Bytes>),
     /// A byte range of a file.
     File(FileBody),
-    /// Anything else (on-the-fly compression).
-    Stream(UnsyncBoxBody<Bytes, io::Error>),
+    /// Anything else (on-the-fly compression), with the budget permits its
+    /// working memory is counted as, held while it lives.
+    Stream(UnsyncBoxBody<Bytes, io::Error>, Option<Permits>),
 }
 
 impl Body {
@@ -52,7 +53,7 @@ impl std::fmt::Debug for Body {
             Body::Empty => f.write_str("Body::Empty"),
             Body::Full(b) => write!(f, "Body::Full({} bytes)", b.as_ref().map_or(0, Bytes::len)),
             Body::File(fb) => write!(f, "Body::File({}..{})", fb.pos, fb.end),
-            Body::Stream(_) => f.write_str("Body::Stream"),
+            Body::Stream(..) => f.write_str("Body::Stream"),
         }
     }
 }
@@ -112,7 +113,7 @@ impl http_body::Body for Body {
         match self.get_mut() {
             Body::Empty => Poll::Ready(None),
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            Body::Stream(s) => Pin::new(s).poll_frame(cx),
+            Body::Stream(s, _) => Pin::new(s).poll_frame(cx),
             Body::File(f) => {
                 if f.pos >= f.end {
                     return Poll::Ready(None);
@@ -147,7 +148,7 @@ impl http_body::Body for Body {
             Body::Empty => true,
             Body::Full(b) => b.is_none(),
             Body::File(f) => f.pos >= f.end,
-            Body::Stream(s) => s.is_end_stream(),
+            Body::Stream(s, _) => s.is_end_stream(),
         }
     }
 
@@ -156,7 +157,7 @@ impl http_body::Body for Body {
             Body::Empty => SizeHint::with_exact(0),
             Body::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             Body::File(f) => SizeHint::with_exact(f.end.saturating_sub(f.pos)),
-            Body::Stream(s) => s.size_hint(),
+            Body::Stream(s, _) => s.size_hint(),
         }
     }
 }

@@ -35,10 +35,8 @@ impl ServerBudget {
 
     /// A connection's budget: its own `bytes`, drawn from this pool too.
     pub fn connection(&self, bytes: usize, chunk: usize) -> Budget {
-        Budget {
-            conn: Arc::new(Semaphore::new(bytes.clamp(2 * chunk, Semaphore::MAX_PERMITS))),
-            server: self.0.clone(),
-        }
+        let cap = bytes.clamp(2 * chunk, Semaphore::MAX_PERMITS);
+        Budget { conn: Arc::new(Semaphore::new(cap)), server: self.0.clone(), conn_cap: cap }
     }
 }
 
@@ -47,14 +45,28 @@ impl ServerBudget {
 pub struct Budget {
     conn: Arc<Semaphore>,
     server: Arc<Semaphore>,
+    conn_cap: usize,
 }
+
+/// What an on-the-fly compressor's working memory is counted as (brotli at
+/// quality 5 measured ≈1.3 MiB a stream, gzip ≈0.3 MiB), capped at the
+/// connection's budget: so one connection runs one such stream at a time.
+pub const COMPRESSOR_COST: usize = 1 << 20;
 
 impl Budget {
     /// A budget so large it never waits (for tests and embedders that bound
     /// memory elsewhere).
     pub fn unlimited() -> Self {
         let big = || Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
-        Budget { conn: big(), server: big() }
+        Budget { conn: big(), server: big(), conn_cap: Semaphore::MAX_PERMITS }
+    }
+
+    /// Permits for one compressor, held as long as its body lives (waits
+    /// for them).
+    pub(crate) async fn compressor(&self) -> Permits {
+        let n = COMPRESSOR_COST.min(self.conn_cap).min(u32::MAX as usize) as u32;
+        let mut w = self.waiter();
+        std::future::poll_fn(|cx| w.poll_acquire(cx, n)).await
     }
 
     /// A waiter for this budget's permits, as a body keeps it.
@@ -67,9 +79,10 @@ impl Budget {
     }
 }
 
-/// Permits for one chunk: released when the chunk's buffer is dropped.
+/// Budget permits: released when dropped (with a chunk's buffer, or with
+/// the body that holds them).
 #[derive(Debug)]
-pub(crate) struct Permits {
+pub struct Permits {
     _conn: Option<OwnedSemaphorePermit>,
     _server: Option<OwnedSemaphorePermit>,
 }
@@ -144,6 +157,17 @@ mod tests {
         drop(b);
         assert_eq!(server.available(), 256 << 10);
         assert!(w.try_acquire(128 << 10).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_compressor_takes_the_connection_budget_while_it_lives() {
+        let server = ServerBudget::new(8 << 20, 64 << 10);
+        let conn = server.connection(1 << 20, 64 << 10);
+        let held = conn.compressor().await;
+        assert!(conn.waiter().try_acquire(1).is_none());
+        assert_eq!(server.available(), 7 << 20);
+        drop(held);
+        assert_eq!(server.available(), 8 << 20);
     }
 
     #[tokio::test]

@@ -198,8 +198,11 @@ impl Site {
                 return r;
             }
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
+            // Waits (headers included) while the connection's budget is
+            // taken by another compressor or by unsent file data.
+            let permits = ask.budget.compressor().await;
             let reader = tokio::io::BufReader::with_capacity(64 << 10, tokio::fs::File::from_std(file));
-            return with(StatusCode::OK, h, compress::stream(coding, reader));
+            return with(StatusCode::OK, h, compress::stream(coding, reader, permits));
         }
         let etag = stamp.etag("");
         self.validators(&mut h, &etag, &last_modified);
