@@ -381,3 +381,50 @@ fn http2_zero_window_compressed_streams_hold_a_bounded_amount() {
     drop(keep);
     drop(rt);
 }
+
+#[test]
+fn http2_zero_window_listings_hold_a_bounded_amount() {
+    // A listing is built whole per request: 2,000 long names make a ≈1 MiB
+    // page, which the old code built once per stalled stream (3 × 32 here).
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..2_000 {
+        std::fs::write(dir.path().join(format!("{i:05}-{}.txt", "n".repeat(150))), b"").unwrap();
+    }
+    let s = Sockit::start(&bin(), &["http", dir.path().to_str().unwrap(), "--port", "0", "-q"], 1);
+    let a = s.addr("http");
+    let page = curl(a, "/", &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.len() > 600 << 10, "listing of {} bytes", page.body.len());
+    std::thread::sleep(Duration::from_millis(300));
+    let before = rss_kib(s.pid());
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let mut keep = Vec::new();
+    for _ in 0..3 {
+        let k = rt.block_on(async move {
+            let tcp = tokio::net::TcpStream::connect(a).await.unwrap();
+            let (client, conn) =
+                h2::client::Builder::new().initial_window_size(0).handshake::<_, bytes::Bytes>(tcp).await.unwrap();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            let mut keep: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
+            for _ in 0..32 {
+                let mut c = client.clone().ready().await.unwrap();
+                let req = sockit_http::http::Request::get(format!("http://{a}/")).body(()).unwrap();
+                let (resp, stream) = c.send_request(req, true).unwrap();
+                keep.push(Box::new(stream));
+                keep.push(Box::new(resp));
+            }
+            keep.push(Box::new(client));
+            keep
+        });
+        keep.push(k);
+    }
+    let peak = peak_rss_kib(s.pid(), Duration::from_secs(4));
+    let grown = peak.saturating_sub(before);
+    eprintln!("3 × 32 stalled listings: RSS {before} KiB -> {peak} KiB (+{grown} KiB)");
+    assert!(grown < 40 * 1024, "stalled listings grew the server by {grown} KiB");
+    assert_eq!(curl(a, "/", &[]).status, 200);
+    drop(keep);
+    drop(rt);
+}

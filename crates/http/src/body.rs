@@ -45,6 +45,12 @@ impl Body {
     pub fn full(b: impl Into<Bytes>) -> Self {
         Body::Full(Some(b.into()))
     }
+
+    /// A body holding `b`, built for this response, with the budget
+    /// permits it is counted against (released once it is sent).
+    pub fn held(b: impl AsRef<[u8]> + Send + 'static, permits: Permits) -> Self {
+        Body::Full(Some(budget::hold(b, permits)))
+    }
 }
 
 impl std::fmt::Debug for Body {

@@ -64,7 +64,15 @@ impl Budget {
     /// Permits for one compressor, held as long as its body lives (waits
     /// for them).
     pub(crate) async fn compressor(&self) -> Permits {
-        let n = COMPRESSOR_COST.min(self.conn_cap).min(u32::MAX as usize) as u32;
+        self.reserve(COMPRESSOR_COST).await
+    }
+
+    /// Permits for `bytes` of memory a response builds whole (a listing, a
+    /// filled template), taken before it is built and held while it is
+    /// sent. Capped at the connection's budget, so a page larger than that
+    /// is built only when the connection has nothing else in flight.
+    pub(crate) async fn reserve(&self, bytes: usize) -> Permits {
+        let n = bytes.min(self.conn_cap).min(u32::MAX as usize) as u32;
         let mut w = self.waiter();
         std::future::poll_fn(|cx| w.poll_acquire(cx, n)).await
     }
@@ -119,20 +127,20 @@ impl Waiter {
     }
 }
 
-/// A chunk's bytes together with the permits they hold.
-struct Held {
-    buf: Vec<u8>,
+/// A buffer together with the permits it holds.
+struct Held<B> {
+    buf: B,
     _permits: Permits,
 }
 
-impl AsRef<[u8]> for Held {
+impl<B: AsRef<[u8]>> AsRef<[u8]> for Held<B> {
     fn as_ref(&self) -> &[u8] {
-        &self.buf
+        self.buf.as_ref()
     }
 }
 
 /// Wraps `buf` so its permits go back when the last copy of it is dropped.
-pub(crate) fn hold(buf: Vec<u8>, permits: Permits) -> Bytes {
+pub(crate) fn hold<B: AsRef<[u8]> + Send + 'static>(buf: B, permits: Permits) -> Bytes {
     Bytes::from_owner(Held { buf, _permits: permits })
 }
 

@@ -232,6 +232,8 @@ impl Site {
         let port = ask.client.port.map(|p| p.to_string()).unwrap_or_default();
         let date = httpdate::fmt_http_date(SystemTime::now());
         let vars = template::Vars { client_ip: &ip, client_port: &port, path: &ask.path, date: &date, server: SERVER };
+        // Counted before it is built: the page is about the size of its source.
+        let permits = ask.budget.reserve(src.len() + 1024).await;
         let page = template::render(src, &vars);
         let mut h = HeaderMap::with_capacity(6);
         h.insert(header::CONTENT_TYPE, content_type.clone());
@@ -241,11 +243,11 @@ impl Site {
             if let Some(&coding) = accepted(ask.headers).first() {
                 if let Ok(body) = compress::buffer(coding, &page).await {
                     h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
-                    return with(status, h, Body::full(body));
+                    return with(status, h, Body::held(body, permits));
                 }
             }
         }
-        with(status, h, Body::full(page))
+        with(status, h, Body::held(page, permits))
     }
 
     fn validators(&self, h: &mut HeaderMap, etag: &HeaderValue, last_modified: &HeaderValue) {

@@ -183,6 +183,11 @@ impl Site {
         if let Some(entry) = self.cache.get(&key) {
             return self.send_entry(&entry, &ask, StatusCode::OK).await;
         }
+        // A folder may be listed, and a listing is built whole (its rows,
+        // then its page): a connection builds one at a time, counted as its
+        // whole budget, taken before the folder is read.
+        let listing_permits =
+            if clean.trailing_slash && self.cfg.listing { Some(budget.reserve(usize::MAX).await) } else { None };
         let root = self.root.clone();
         let (rel, trailing) = (clean.as_path().to_path_buf(), clean.trailing_slash);
         let found = match tokio::task::spawn_blocking(move || root.find(&rel, trailing)).await {
@@ -193,6 +198,10 @@ impl Site {
             Found::File(open) => self.send_file(&key, open, &ask, StatusCode::OK).await,
             Found::Redirect => redirect(&clean, req.uri().query()),
             Found::Listing(rows) => {
+                let permits = match listing_permits {
+                    Some(p) => p,
+                    None => budget.reserve(usize::MAX).await,
+                };
                 let mut url = Vec::with_capacity(clean.rel.len() + 2);
                 url.push(b'/');
                 url.extend_from_slice(&clean.rel);
@@ -200,7 +209,8 @@ impl Site {
                     url.push(b'/');
                 }
                 let html = listing::render(&url, &rows);
-                let mut r = html_response(StatusCode::OK, html);
+                let mut r = html_response(StatusCode::OK, String::new());
+                *r.body_mut() = Body::held(html.into_bytes(), permits);
                 r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
                 r
             }
