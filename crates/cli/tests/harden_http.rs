@@ -428,3 +428,34 @@ fn http2_zero_window_listings_hold_a_bounded_amount() {
     drop(keep);
     drop(rt);
 }
+
+#[test]
+fn a_folder_index_that_needs_its_own_budget_is_served() {
+    // A folder request takes its connection's budget for a possible listing;
+    // an index.html (or 404 page) that is compressed on the fly or filled
+    // as a template takes budget too, and must not wait on the first.
+    let dir = tempfile::tempdir().unwrap();
+    let index = format!("<html><body>{{{{path}}}} {}</body></html>\n", "word ".repeat(60_000));
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/index.html"), &index).unwrap();
+    std::fs::write(dir.path().join("big.css"), "a { b: c }\n".repeat(30_000)).unwrap();
+    std::fs::create_dir(dir.path().join("css")).unwrap();
+    std::fs::write(dir.path().join("css/index.html"), "x\n".repeat(60_000)).unwrap();
+    std::fs::write(dir.path().join("404.html"), "<p>none at {{path}}</p>\n".repeat(10_000)).unwrap();
+    let root = dir.path().to_str().unwrap();
+    let s = Sockit::start(
+        &bin(),
+        &["http", root, "--port", "0", "--compress", "--templates", "--not-found", "404.html"],
+        1,
+    );
+    let a = s.addr("http");
+    for (path, status) in [("/sub/", 200), ("/css/", 200), ("/nope/", 404)] {
+        for args in [&[][..], &["-H", "Accept-Encoding: br"][..], &["--http2-prior-knowledge"][..]] {
+            let r = curl(a, path, args);
+            assert_eq!(r.status, status, "{path} {args:?}");
+            assert!(!r.body.is_empty(), "{path} {args:?}");
+        }
+    }
+    let r = curl(a, "/css/", &["-H", "Accept-Encoding: gzip"]);
+    assert_eq!(r.header("content-encoding").as_deref(), Some("gzip"));
+}

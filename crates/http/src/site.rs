@@ -194,11 +194,21 @@ impl Site {
             Ok(f) => f,
             Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "The lookup failed."),
         };
+        let permits = match found {
+            // The rows are all there is to build: keep the permits for them.
+            Found::Listing(_) => listing_permits,
+            // Not a listing: give the budget back before the file or 404
+            // page takes its own (a compressor or template waits for it).
+            _ => {
+                drop(listing_permits);
+                None
+            }
+        };
         match found {
             Found::File(open) => self.send_file(&key, open, &ask, StatusCode::OK).await,
             Found::Redirect => redirect(&clean, req.uri().query()),
             Found::Listing(rows) => {
-                let permits = match listing_permits {
+                let permits = match permits {
                     Some(p) => p,
                     None => budget.reserve(usize::MAX).await,
                 };
