@@ -106,8 +106,18 @@ fn trailing_slash_redirect_is_never_an_open_redirect() {
         let location = resp.lines().find_map(|l| l.strip_prefix("location: ")).unwrap();
         assert_eq!(location, "/evil.example/", "{target}");
     }
+    // A backslash is an ordinary byte of a Unix file name: no such file is
+    // 404, and a folder of that name redirects to its percent-encoded form,
+    // never to `/\…` (which browsers read as `//…`, another host).
     for target in ["/\\evil.example", "/%5Cevil.example"] {
-        assert_eq!(status_of(&raw_get(s.addr("http"), target)), 400, "{target}");
+        assert_eq!(status_of(&raw_get(s.addr("http"), target)), 404, "{target}");
+    }
+    std::fs::create_dir(f.path("\\evil.example")).unwrap();
+    for target in ["/\\evil.example", "/%5Cevil.example"] {
+        let resp = raw_get(s.addr("http"), target);
+        assert_eq!(status_of(&resp), 301, "{target}: {resp}");
+        let location = resp.lines().find_map(|l| l.strip_prefix("location: ")).unwrap();
+        assert_eq!(location, "/%5Cevil.example/", "{target}");
     }
 }
 

@@ -18,6 +18,13 @@ pub fn log<B>(req: &Request<B>, client: Client, resp: &Response<Body>) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
+/// Writes the line for a request that could not be parsed (hyper answered
+/// it with `status`): no request line to show, as nginx logs it.
+pub fn log_unparsed(ip: std::net::IpAddr, status: u16) {
+    let line = format!("{ip} - - [{}] \"-\" {status} 0\n", clf_date(SystemTime::now()));
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 /// Formats one line (newline included).
 pub fn format_line<B>(req: &Request<B>, client: Client, status: u16, bytes: Option<u64>, now: SystemTime) -> String {
     let target = req.uri().path_and_query().map_or("/", |p| p.as_str());

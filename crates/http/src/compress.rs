@@ -13,6 +13,7 @@ use tokio::io::{AsyncBufRead, AsyncReadExt};
 use tokio_util::io::ReaderStream;
 
 use crate::body::Body;
+use crate::budget::Permits;
 use crate::negotiate::Coding;
 
 /// Brotli quality for on-the-fly work (11 is the maximum, and far too slow
@@ -52,17 +53,18 @@ pub async fn buffer(coding: Coding, data: &[u8]) -> io::Result<Bytes> {
     Ok(out.into())
 }
 
-/// Compresses a reader as a streamed body.
-pub fn stream<R: AsyncBufRead + Send + Unpin + 'static>(coding: Coding, reader: R) -> Body {
+/// Compresses a reader as a streamed body, which keeps `permits` (the
+/// budget its encoder's memory is counted as) while it lives.
+pub fn stream<R: AsyncBufRead + Send + Unpin + 'static>(coding: Coding, reader: R, permits: Permits) -> Body {
     match coding {
-        Coding::Brotli => frames(BrotliEncoder::with_quality(reader, level(coding))),
-        Coding::Gzip => frames(GzipEncoder::with_quality(reader, level(coding))),
+        Coding::Brotli => frames(BrotliEncoder::with_quality(reader, level(coding)), permits),
+        Coding::Gzip => frames(GzipEncoder::with_quality(reader, level(coding)), permits),
     }
 }
 
-fn frames<R: tokio::io::AsyncRead + Send + 'static>(reader: R) -> Body {
+fn frames<R: tokio::io::AsyncRead + Send + 'static>(reader: R, permits: Permits) -> Body {
     let s = ReaderStream::with_capacity(reader, 64 << 10);
-    Body::Stream(StreamBody::new(s.map_ok(Frame::data)).boxed_unsync())
+    Body::Stream(StreamBody::new(s.map_ok(Frame::data)).boxed_unsync(), Some(permits))
 }
 
 #[cfg(test)]

@@ -14,11 +14,13 @@
 //! - [`range`], [`negotiate`]: `Range`, `Accept-Encoding`, conditionals.
 //! - [`compress`]: gzip/brotli; [`template`]: `{{placeholders}}`;
 //!   [`listing`]: folder pages; [`pages`]: built-in pages.
+//! - [`budget`]: the bytes of file data in flight, per connection and server.
 //! - [`client`]: the client address, through trusted proxies.
 //! - [`access_log`]: Common Log Format lines.
 
 pub mod access_log;
 pub mod body;
+pub mod budget;
 pub mod cache;
 pub mod client;
 pub mod compress;

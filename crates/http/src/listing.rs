@@ -1,12 +1,19 @@
 //! HTML directory listings: names escaped, sizes, dates, folders first,
-//! sorted by name. Dotfiles are left out unless `--hidden`; symlinks that
+//! sorted by name. A name is any bytes: the link percent-encodes the raw
+//! bytes (so it reaches the file), the text shows them through
+//! `sockit_net::text::escape_untrusted_bytes` (controls, bidi and invisible
+//! characters and invalid UTF-8 made visible) and then HTML-escaped. Dotfiles are left out unless `--hidden`; symlinks that
 //! lead outside the root (or to dotfiles) are left out unless allowed (they
 //! would only 404).
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::SystemTime;
+
+use sockit_net::text::escape_untrusted_bytes;
 
 use crate::path::encode;
 use crate::template::escape_html;
@@ -14,8 +21,8 @@ use crate::template::escape_html;
 /// One row of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
-    /// File name.
-    pub name: String,
+    /// File name, as the file system has it.
+    pub name: OsString,
     /// A folder (links get a trailing slash).
     pub is_dir: bool,
     /// Size in bytes (files).
@@ -39,8 +46,8 @@ pub fn read_rows(dir: &Path, policy: Policy<'_>) -> io::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let Ok(entry) = entry else { continue };
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !policy.hidden && name.starts_with('.') {
+        let name = entry.file_name();
+        if !policy.hidden && name.as_bytes().starts_with(b".") {
             continue;
         }
         let Ok(ft) = entry.file_type() else { continue };
@@ -57,18 +64,18 @@ pub fn read_rows(dir: &Path, policy: Policy<'_>) -> io::Result<Vec<Row>> {
 
 /// Folders first, then by name, case-insensitively (ties broken by bytes).
 pub fn sort(rows: &mut [Row]) {
-    rows.sort_by(|a, b| {
-        b.is_dir
-            .cmp(&a.is_dir)
-            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
-            .then(a.name.cmp(&b.name))
-    });
+    rows.sort_by_cached_key(|r| (!r.is_dir, r.name.to_string_lossy().to_lowercase(), r.name.clone()));
 }
 
-/// Renders the listing page of the folder at URL path `url_path` (decoded,
-/// `/`-terminated).
-pub fn render(url_path: &str, rows: &[Row]) -> String {
-    let title = format!("Index of {url_path}");
+/// Shows bytes from the file system on a page: visible escapes, then HTML.
+fn show(bytes: &[u8]) -> String {
+    escape_html(&escape_untrusted_bytes(bytes)).into_owned()
+}
+
+/// Renders the listing page of the folder at URL path `url_path` (decoded
+/// bytes, `/`-terminated).
+pub fn render(url_path: &[u8], rows: &[Row]) -> String {
+    let title = format!("Index of {}", escape_untrusted_bytes(url_path));
     let mut html = String::with_capacity(512 + rows.len() * 160);
     let _ = write!(
         html,
@@ -79,7 +86,7 @@ pub fn render(url_path: &str, rows: &[Row]) -> String {
          <body><h1>{t}</h1>\n<table>\n<tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n",
         t = escape_html(&title)
     );
-    if url_path != "/" {
+    if url_path != b"/" {
         html.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
     }
     for row in rows {
@@ -89,8 +96,8 @@ pub fn render(url_path: &str, rows: &[Row]) -> String {
         let _ = writeln!(
             html,
             "<tr><td><a href=\"./{href}{slash}\">{name}{slash}</a></td><td class=\"s\">{size}</td><td>{date}</td></tr>",
-            href = escape_html(&encode(&row.name)),
-            name = escape_html(&row.name),
+            href = escape_html(&encode(row.name.as_bytes())),
+            name = show(row.name.as_bytes()),
         );
     }
     html.push_str("</table>\n<hr><small>sockit</small></body></html>\n");
@@ -121,14 +128,30 @@ mod tests {
         let row = |name: &str, is_dir| Row { name: name.into(), is_dir, size: 2048, modified: None };
         let mut rows = vec![row("b.txt", false), row("Zed", true), row("a<x>.txt", false), row("alpha", true)];
         sort(&mut rows);
-        let names: Vec<_> = rows.iter().map(|r| r.name.as_str()).collect();
+        let names: Vec<_> = rows.iter().map(|r| r.name.to_str().unwrap()).collect();
         assert_eq!(names, ["alpha", "Zed", "a<x>.txt", "b.txt"]);
-        let html = render("/sub/", &rows);
+        let html = render(b"/sub/", &rows);
         assert!(html.contains("<a href=\"./a%3Cx%3E.txt\">a&lt;x&gt;.txt</a>"));
         assert!(html.contains("<a href=\"./alpha/\">alpha/</a>"));
         assert!(html.contains("2.0 KiB"));
         assert!(html.contains("href=\"../\""));
         assert!(!html.contains("<x>"));
+    }
+
+    #[test]
+    fn odd_names_are_escaped_and_linked_by_their_bytes() {
+        use std::os::unix::ffi::OsStringExt;
+        let row = |name: &[u8]| Row { name: OsString::from_vec(name.to_vec()), is_dir: false, size: 1, modified: None };
+        let rows = [row(b"\x1b[2Jx"), row("a\u{202e}gpj.exe".as_bytes()), row(b"caf\xe9 <b>"), row(b"l\nf")];
+        let html = render(b"/d\xff\x1b/", &rows);
+        for raw in ['\x1b', '\u{202e}', '\u{fffd}'] {
+            assert!(!html.contains(raw), "{raw:?} in {html}");
+        }
+        assert!(html.contains("<a href=\"./%1B%5B2Jx\">\\x1b[2Jx</a>"), "{html}");
+        assert!(html.contains("<a href=\"./a%E2%80%AEgpj.exe\">a\\u{202e}gpj.exe</a>"), "{html}");
+        assert!(html.contains("<a href=\"./caf%E9%20%3Cb%3E\">caf\\xe9 &lt;b&gt;</a>"), "{html}");
+        assert!(html.contains("<a href=\"./l%0Af\">l\\x0af</a>"), "{html}");
+        assert!(html.contains("<title>Index of /d\\xff\\x1b/</title>"), "{html}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Header negotiation: which content coding a client accepts
-//! (`Accept-Encoding`) and whether its cached copy is still good
-//! (`If-None-Match`, `If-Modified-Since`).
+//! (`Accept-Encoding`), whether its cached copy is still good
+//! (`If-None-Match`, `If-Modified-Since`), and whether the version it
+//! expects is the current one (`If-Match`, `If-Unmodified-Since`).
 
 use std::time::SystemTime;
 
@@ -71,6 +72,21 @@ pub fn none_match(header: &str, etag: &str) -> bool {
     header.split(',').any(|t| t.trim() == "*" || strip(t) == want)
 }
 
+/// Whether an `If-Match` list matches `etag` (strong comparison, RFC 9110
+/// §13.1.1: a weak tag on either side never matches; `*` matches any
+/// current representation).
+pub fn strong_match(header: &str, etag: &str) -> bool {
+    let weak = |t: &str| t.starts_with("W/");
+    header.split(',').map(str::trim).any(|t| t == "*" || (!weak(t) && !weak(etag) && t == etag.trim()))
+}
+
+/// `If-Unmodified-Since`: `Some(true)` when the file is unchanged since the
+/// date, `None` when the date does not parse (the header is then ignored).
+pub fn unmodified_since(header: &str, mtime: SystemTime) -> Option<bool> {
+    let since = httpdate::parse_http_date(header.trim()).ok()?;
+    Some(secs(mtime) <= secs(since))
+}
+
 /// Whether `If-Modified-Since` says the client's copy is current.
 pub fn not_modified_since(header: &str, mtime: SystemTime) -> bool {
     match httpdate::parse_http_date(header.trim()) {
@@ -106,6 +122,26 @@ mod tests {
         assert!(none_match("\"x\", W/\"abc\"", "\"abc\""));
         assert!(none_match("*", "\"abc\""));
         assert!(!none_match("\"abd\"", "\"abc\""));
+    }
+
+    #[test]
+    fn strong_etags() {
+        assert!(strong_match("\"abc\"", "\"abc\""));
+        assert!(strong_match("\"x\" , \"abc\"", "\"abc\""));
+        assert!(strong_match("*", "\"abc\""));
+        assert!(strong_match("*", "W/\"abc\""));
+        assert!(!strong_match("W/\"abc\"", "\"abc\""));
+        assert!(!strong_match("\"abc\"", "W/\"abc\""));
+        assert!(!strong_match("\"abd\"", "\"abc\""));
+        assert!(!strong_match("", "\"abc\""));
+    }
+
+    #[test]
+    fn unmodified() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_500);
+        assert_eq!(unmodified_since(&httpdate::fmt_http_date(t), t), Some(true));
+        assert_eq!(unmodified_since(&httpdate::fmt_http_date(t - Duration::from_secs(5)), t), Some(false));
+        assert_eq!(unmodified_since("soon", t), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub fn simple(title: &str, text: &str) -> String {
     )
 }
 
-/// The default 404 page.
+/// The default 404 page (`path` as the client sent it, made visible).
 pub fn not_found(path: &str) -> String {
-    simple("404 Not Found", &format!("Nothing here: {path}"))
+    simple("404 Not Found", &format!("Nothing here: {}", sockit_net::text::escape_untrusted(path)))
 }

@@ -5,15 +5,22 @@
 //! 1. the raw path must start with `/`;
 //! 2. percent-decode once (a `%25` stays a literal `%`: double encoding is a
 //!    file name with a percent sign, never a second chance at `..`);
-//! 3. the bytes must be valid UTF-8 — overlong forms such as `%c0%ae` are
-//!    invalid UTF-8 and refused;
-//! 4. NUL, other control bytes and backslashes are refused;
-//! 5. empty and `.` segments collapse, a `..` segment is refused (never
+//! 3. NUL is refused (no file name holds one);
+//! 4. empty and `.` segments collapse, a `..` segment is refused (never
 //!    normalised: a path that needs `..` is not a path we serve).
 //!
-//! The result is `a/b/c` with no leading slash, no empty segment, no `.`/`..`.
+//! The result is raw bytes, `a/b/c` with no leading slash, no empty segment,
+//! no `.`/`..`. They need not be UTF-8 and may hold controls or a
+//! backslash: on Unix a file name is any bytes but `/` and NUL, and the
+//! kernel gives no other byte a meaning (an overlong `%c0%ae` is two odd
+//! bytes, not a dot). So every name a listing shows can be asked for, as
+//! `python -m http.server` does; the bytes are escaped wherever they are
+//! shown ([`sockit_net::text::escape_untrusted_bytes`]).
 
 use std::borrow::Cow;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use percent_encoding::percent_decode;
 
@@ -23,11 +30,8 @@ pub enum PathError {
     /// Not an origin-form path (`/…`).
     #[error("the path must start with /")]
     NotAbsolute,
-    /// The decoded bytes are not UTF-8 (overlong forms included).
-    #[error("the path is not valid UTF-8 once decoded")]
-    NotUtf8,
-    /// NUL, a control byte or a backslash.
-    #[error("the path holds a forbidden character")]
+    /// A NUL byte.
+    #[error("the path holds a NUL byte")]
     BadChar,
     /// A `..` segment.
     #[error("the path climbs out with ..")]
@@ -38,21 +42,36 @@ pub enum PathError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanPath<'a> {
     /// `a/b/c`: segments joined by single slashes, no leading slash; empty for
-    /// the root.
-    pub rel: Cow<'a, str>,
+    /// the root. Raw bytes (not necessarily UTF-8).
+    pub rel: Cow<'a, [u8]>,
     /// Whether the request ended with `/` (a directory was asked for).
     pub trailing_slash: bool,
 }
 
 impl CleanPath<'_> {
     /// The segments.
-    pub fn segments(&self) -> impl Iterator<Item = &str> {
-        self.rel.split('/').filter(|s| !s.is_empty())
+    pub fn segments(&self) -> impl Iterator<Item = &[u8]> {
+        self.rel.split(|&b| b == b'/').filter(|s| !s.is_empty())
     }
 
     /// Whether any segment is a dotfile name (`.git`, `.env`).
     pub fn has_hidden(&self) -> bool {
-        self.segments().any(|s| s.starts_with('.'))
+        self.segments().any(|s| s.starts_with(b"."))
+    }
+
+    /// The path relative to the served folder.
+    pub fn as_path(&self) -> &Path {
+        Path::new(OsStr::from_bytes(&self.rel))
+    }
+
+    /// A text key naming exactly these bytes: the path itself when it is
+    /// UTF-8, else a form no UTF-8 path can take (a leading NUL, which no
+    /// clean path holds, then the percent-encoded bytes).
+    pub fn key(&self) -> Cow<'_, str> {
+        match std::str::from_utf8(&self.rel) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => Cow::Owned(format!("\0bytes {}", encode(&self.rel))),
+        }
     }
 }
 
@@ -60,31 +79,27 @@ impl CleanPath<'_> {
 pub fn clean(raw: &str) -> Result<CleanPath<'_>, PathError> {
     let rest = raw.strip_prefix('/').ok_or(PathError::NotAbsolute)?;
     let trailing_slash = rest.is_empty() || rest.ends_with('/');
-    let decoded: Cow<'_, [u8]> = percent_decode(rest.as_bytes()).into();
-    let text = match decoded {
-        Cow::Borrowed(b) => Cow::Borrowed(std::str::from_utf8(b).map_err(|_| PathError::NotUtf8)?),
-        Cow::Owned(v) => Cow::Owned(String::from_utf8(v).map_err(|_| PathError::NotUtf8)?),
-    };
-    if text.bytes().any(|b| b < 0x20 || b == 0x7f || b == b'\\') {
+    let bytes: Cow<'_, [u8]> = percent_decode(rest.as_bytes()).into();
+    if bytes.contains(&0) {
         return Err(PathError::BadChar);
     }
-    let mut needs_rebuild = text.ends_with('/');
-    for seg in text.split('/') {
+    let mut needs_rebuild = bytes.ends_with(b"/");
+    for seg in bytes.split(|&b| b == b'/') {
         match seg {
-            ".." => return Err(PathError::DotDot),
-            "" | "." => needs_rebuild = true,
+            b".." => return Err(PathError::DotDot),
+            b"" | b"." => needs_rebuild = true,
             _ => {}
         }
     }
     if !needs_rebuild {
-        return Ok(CleanPath { rel: text, trailing_slash });
+        return Ok(CleanPath { rel: bytes, trailing_slash });
     }
-    let mut out = String::with_capacity(text.len());
-    for seg in text.split('/').filter(|s| !s.is_empty() && *s != ".") {
+    let mut out = Vec::with_capacity(bytes.len());
+    for seg in bytes.split(|&b| b == b'/').filter(|s| !s.is_empty() && *s != b".") {
         if !out.is_empty() {
-            out.push('/');
+            out.push(b'/');
         }
-        out.push_str(seg);
+        out.extend_from_slice(seg);
     }
     Ok(CleanPath { rel: Cow::Owned(out), trailing_slash })
 }
@@ -94,9 +109,9 @@ pub fn clean(raw: &str) -> Result<CleanPath<'_>, PathError> {
 const URL_PATH: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
-/// Percent-encodes a path (or one segment) for use inside a URL.
-pub fn encode(path: &str) -> String {
-    percent_encoding::utf8_percent_encode(path, URL_PATH).to_string()
+/// Percent-encodes a path (or one segment), any bytes, for use inside a URL.
+pub fn encode(path: &[u8]) -> String {
+    percent_encoding::percent_encode(path, URL_PATH).to_string()
 }
 
 #[cfg(test)]
@@ -105,7 +120,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn ok(raw: &str) -> String {
-        clean(raw).unwrap().rel.into_owned()
+        String::from_utf8(clean(raw).unwrap().rel.into_owned()).unwrap()
     }
 
     #[test]
@@ -135,14 +150,32 @@ mod tests {
         ] {
             assert_eq!(clean(raw), Err(PathError::DotDot), "{raw}");
         }
-        for raw in ["/a%00b", "/a\\..\\b", "/%5c..%5cb", "/a%0d%0ab", "/x%7f"] {
+        for raw in ["/a%00b", "/%00", "/x/%00/y"] {
             assert_eq!(clean(raw), Err(PathError::BadChar), "{raw}");
-        }
-        for raw in ["/%c0%ae%c0%ae/x", "/%c0%af", "/%e0%80%ae", "/%ff"] {
-            assert_eq!(clean(raw), Err(PathError::NotUtf8), "{raw}");
         }
         assert_eq!(clean("x"), Err(PathError::NotAbsolute));
         assert_eq!(clean(""), Err(PathError::NotAbsolute));
+    }
+
+    #[test]
+    fn any_bytes_but_nul_are_a_name() {
+        // Not UTF-8, overlong forms, controls, backslashes: odd names, kept
+        // as the bytes they are (none of them is a separator or a dot).
+        for (raw, bytes) in [
+            ("/caf%e9.txt", &b"caf\xe9.txt"[..]),
+            ("/%c0%ae%c0%ae/x", b"\xc0\xae\xc0\xae/x"),
+            ("/%ff", b"\xff"),
+            ("/a%0d%0ab", b"a\r\nb"),
+            ("/x%7f", b"x\x7f"),
+            ("/a\\..\\b", b"a\\..\\b"),
+            ("/%5c..%5cb", b"\\..\\b"),
+        ] {
+            assert_eq!(&*clean(raw).unwrap().rel, bytes, "{raw}");
+        }
+        let p = clean("/a/%ff").unwrap();
+        assert_eq!(p.key(), "\0bytes a/%FF");
+        assert_eq!(clean("/a/b").unwrap().key(), "a/b");
+        assert_eq!(p.as_path(), Path::new(OsStr::from_bytes(b"a/\xff")));
     }
 
     #[test]
@@ -155,18 +188,19 @@ mod tests {
     #[test]
     fn encode_round_trips() {
         let name = "a b/ü?#%.txt";
-        assert_eq!(encode(name), "a%20b/%C3%BC%3F%23%25.txt");
-        assert_eq!(ok(&format!("/{}", encode(name))), name);
+        assert_eq!(encode(name.as_bytes()), "a%20b/%C3%BC%3F%23%25.txt");
+        assert_eq!(ok(&format!("/{}", encode(name.as_bytes()))), name);
+        assert_eq!(encode(b"\xff\n"), "%FF%0A");
     }
 
     proptest! {
         #[test]
         fn clean_output_is_always_safe(raw in "/[a-zA-Z0-9./%\\\\ _-]{0,40}") {
             if let Ok(p) = clean(&raw) {
-                prop_assert!(!p.rel.starts_with('/'));
-                prop_assert!(!p.rel.contains('\\') && !p.rel.contains('\0'));
-                for seg in p.rel.split('/') {
-                    prop_assert!(seg != ".." && seg != ".");
+                prop_assert!(!p.rel.starts_with(b"/"));
+                prop_assert!(!p.rel.contains(&0));
+                for seg in p.rel.split(|&b| b == b'/') {
+                    prop_assert!(seg != b".." && seg != b".");
                     prop_assert!(!seg.is_empty() || p.rel.is_empty());
                 }
             }
@@ -179,7 +213,7 @@ mod tests {
         }
 
         #[test]
-        fn clean_is_idempotent(raw in "/[a-z./]{0,30}") {
+        fn clean_is_idempotent(raw in "/[a-z./%0-9a-fA-F]{0,30}") {
             if let Ok(p) = clean(&raw) {
                 let raw2 = format!("/{}", encode(&p.rel));
                 let again = clean(&raw2).unwrap();

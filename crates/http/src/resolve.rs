@@ -53,7 +53,8 @@ pub struct Root {
 
 impl Root {
     /// Resolves `rel` (a clean path: see [`crate::path`]).
-    pub fn find(&self, rel: &str, trailing_slash: bool) -> Found {
+    pub fn find(&self, rel: impl AsRef<Path>, trailing_slash: bool) -> Found {
+        let rel = rel.as_ref();
         let Some(canon) = self.inside(&self.dir.join(rel)) else { return Found::NotFound("missing or outside") };
         let Ok(meta) = std::fs::metadata(&canon) else { return Found::NotFound("unreadable") };
         if meta.is_dir() {
@@ -75,7 +76,7 @@ impl Root {
                 Err(_) => Found::NotFound("unreadable folder"),
             };
         }
-        if trailing_slash && !rel.is_empty() {
+        if trailing_slash && !rel.as_os_str().is_empty() {
             return Found::NotFound("file asked for as a folder");
         }
         open_file(canon).unwrap_or(Found::NotFound("not a regular file"))
@@ -152,7 +153,7 @@ mod tests {
         assert!(matches!(r.find(".env", false), Found::NotFound(_)));
         match r.find("", true) {
             Found::Listing(rows) => {
-                let names: Vec<_> = rows.iter().map(|r| r.name.as_str()).collect();
+                let names: Vec<_> = rows.iter().map(|r| r.name.to_str().unwrap()).collect();
                 assert_eq!(names, ["sub", "ok-link"]);
             }
             other => panic!("{other:?}"),

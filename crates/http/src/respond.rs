@@ -126,8 +126,8 @@ impl Site {
         }
         let etag = variant.map_or(&entry.etag, |v| &v.etag);
         self.validators(&mut h, etag, &entry.last_modified);
-        if not_modified(ask.headers, etag, entry.stamp.mtime) {
-            return with(StatusCode::NOT_MODIFIED, h, Body::Empty);
+        if let Some(r) = early(precondition(ask.headers, etag, entry.stamp.mtime), &mut h) {
+            return r;
         }
         if let Some(v) = variant {
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(v.coding.token()));
@@ -160,7 +160,7 @@ impl Site {
         h.insert(header::CONTENT_TYPE, content_type);
         if status != StatusCode::OK {
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            return with(status, h, Body::File(FileBody::new(file, 0, stamp.len)));
+            return with(status, h, Body::File(FileBody::new(file, 0, stamp.len, ask.budget)));
         }
         let last_modified = stamp.last_modified();
         let range = ask.headers.get(header::RANGE);
@@ -185,33 +185,36 @@ impl Site {
             let s = Stamp::of(&sib.meta);
             let etag = s.etag(coding.suffix());
             self.validators(&mut h, &etag, &last_modified);
-            if not_modified(ask.headers, &etag, stamp.mtime) {
-                return with(StatusCode::NOT_MODIFIED, h, Body::Empty);
+            if let Some(r) = early(precondition(ask.headers, &etag, stamp.mtime), &mut h) {
+                return r;
             }
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
-            return with(StatusCode::OK, h, Body::File(FileBody::new(sib.file, 0, s.len)));
+            return with(StatusCode::OK, h, Body::File(FileBody::new(sib.file, 0, s.len, ask.budget)));
         }
         if let (true, Some(&coding)) = (on_the_fly, codings.first()) {
             let etag = weak(stamp.etag(&format!("-{}", coding.token())));
             self.validators(&mut h, &etag, &last_modified);
-            if not_modified(ask.headers, &etag, stamp.mtime) {
-                return with(StatusCode::NOT_MODIFIED, h, Body::Empty);
+            if let Some(r) = early(precondition(ask.headers, &etag, stamp.mtime), &mut h) {
+                return r;
             }
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
+            // Waits (headers included) while the connection's budget is
+            // taken by another compressor or by unsent file data.
+            let permits = ask.budget.compressor().await;
             let reader = tokio::io::BufReader::with_capacity(64 << 10, tokio::fs::File::from_std(file));
-            return with(StatusCode::OK, h, compress::stream(coding, reader));
+            return with(StatusCode::OK, h, compress::stream(coding, reader, permits));
         }
         let etag = stamp.etag("");
         self.validators(&mut h, &etag, &last_modified);
-        if not_modified(ask.headers, &etag, stamp.mtime) {
-            return with(StatusCode::NOT_MODIFIED, h, Body::Empty);
+        if let Some(r) = early(precondition(ask.headers, &etag, stamp.mtime), &mut h) {
+            return r;
         }
         h.insert(header::ACCEPT_RANGES, BYTES.clone());
         match ask_range(ask.headers, &etag, &last_modified, stamp.len) {
-            RangeAsk::Full => with(StatusCode::OK, h, Body::File(FileBody::new(file, 0, stamp.len))),
+            RangeAsk::Full => with(StatusCode::OK, h, Body::File(FileBody::new(file, 0, stamp.len, ask.budget))),
             RangeAsk::Part { start, end } => {
                 h.insert(header::CONTENT_RANGE, content_range(start, end, stamp.len));
-                with(StatusCode::PARTIAL_CONTENT, h, Body::File(FileBody::new(file, start, end)))
+                with(StatusCode::PARTIAL_CONTENT, h, Body::File(FileBody::new(file, start, end, ask.budget)))
             }
             RangeAsk::Unsatisfiable => unsatisfiable(h, stamp.len),
         }
@@ -229,6 +232,8 @@ impl Site {
         let port = ask.client.port.map(|p| p.to_string()).unwrap_or_default();
         let date = httpdate::fmt_http_date(SystemTime::now());
         let vars = template::Vars { client_ip: &ip, client_port: &port, path: &ask.path, date: &date, server: SERVER };
+        // Counted before it is built: the page is about the size of its source.
+        let permits = ask.budget.reserve(src.len() + 1024).await;
         let page = template::render(src, &vars);
         let mut h = HeaderMap::with_capacity(6);
         h.insert(header::CONTENT_TYPE, content_type.clone());
@@ -238,11 +243,11 @@ impl Site {
             if let Some(&coding) = accepted(ask.headers).first() {
                 if let Ok(body) = compress::buffer(coding, &page).await {
                     h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
-                    return with(status, h, Body::full(body));
+                    return with(status, h, Body::held(body, permits));
                 }
             }
         }
-        with(status, h, Body::full(page))
+        with(status, h, Body::held(page, permits))
     }
 
     fn validators(&self, h: &mut HeaderMap, etag: &HeaderValue, last_modified: &HeaderValue) {
@@ -273,17 +278,55 @@ fn accepted(headers: &HeaderMap) -> Vec<Coding> {
     }
 }
 
-/// If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
-fn not_modified(headers: &HeaderMap, etag: &HeaderValue, mtime: SystemTime) -> bool {
-    if let Some(inm) = headers.get(header::IF_NONE_MATCH) {
-        return match (inm.to_str(), etag.to_str()) {
-            (Ok(inm), Ok(etag)) => negotiate::none_match(inm, etag),
-            _ => false,
-        };
+/// What the conditional headers decide before a file is sent.
+enum Precondition {
+    /// Send it (ranges are looked at next).
+    Send,
+    /// 304: the client's copy is current.
+    NotModified,
+    /// 412: the client expects a version that is not the current one.
+    Failed,
+}
+
+/// The conditional headers in RFC 9110 §13.2.2's order: `If-Match` (else
+/// `If-Unmodified-Since`) can fail the request with 412; then
+/// `If-None-Match` (else `If-Modified-Since`) can answer 304.
+fn precondition(headers: &HeaderMap, etag: &HeaderValue, mtime: SystemTime) -> Precondition {
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let etag_text = etag.to_str().unwrap_or("");
+    if headers.contains_key(header::IF_MATCH) {
+        if !text(header::IF_MATCH).is_some_and(|im| negotiate::strong_match(im, etag_text)) {
+            return Precondition::Failed;
+        }
+    } else if let Some(false) = text(header::IF_UNMODIFIED_SINCE).and_then(|d| negotiate::unmodified_since(d, mtime)) {
+        return Precondition::Failed;
     }
-    match headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()) {
-        Some(ims) => negotiate::not_modified_since(ims, mtime),
-        None => false,
+    let not_modified = if headers.contains_key(header::IF_NONE_MATCH) {
+        text(header::IF_NONE_MATCH).is_some_and(|inm| negotiate::none_match(inm, etag_text))
+    } else {
+        text(header::IF_MODIFIED_SINCE).is_some_and(|ims| negotiate::not_modified_since(ims, mtime))
+    };
+    if not_modified {
+        Precondition::NotModified
+    } else {
+        Precondition::Send
+    }
+}
+
+/// The early answer a precondition gives, if any (`h` holds the validators).
+fn early(pre: Precondition, h: &mut HeaderMap) -> Option<Response<Body>> {
+    match pre {
+        Precondition::Send => None,
+        Precondition::NotModified => Some(with(StatusCode::NOT_MODIFIED, std::mem::take(h), Body::Empty)),
+        Precondition::Failed => {
+            let mut r = error(StatusCode::PRECONDITION_FAILED, "The file is not the version the request expects.");
+            for name in [header::ETAG, header::LAST_MODIFIED] {
+                if let Some(v) = h.get(&name) {
+                    r.headers_mut().insert(name, v.clone());
+                }
+            }
+            Some(r)
+        }
     }
 }
 

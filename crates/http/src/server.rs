@@ -11,6 +11,15 @@
 //!   `idle_timeout`, so a connection goes between 1× and 2× after its last
 //!   byte): the connection is shut down gracefully, then dropped. This covers
 //!   HTTP/2 and a client that stops reading a large response.
+//!
+//! Memory in flight is bounded in bytes (see [`crate::budget`]): file data
+//! waiting for a client is at most `conn_send_budget` per connection and
+//! `send_budget` per server; HTTP/2 gets at most `max_streams` streams per
+//! connection, h2's own send buffer is one chunk per stream, and its
+//! receive windows are 64 KiB (request bodies are refused anyway).
+//!
+//! Requests hyper cannot parse (it answers 400, 414 or 431 itself) are
+//! written to the access log here, as nginx does (`"-" 400 0`).
 
 use std::convert::Infallible;
 use std::io;
@@ -24,9 +33,14 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use sockit_net::{ConnInfo, Limits, Peer, Refusal, Shutdown, StreamServer};
+use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
 
+use crate::access_log;
+use crate::body::CHUNK;
+use crate::budget::ServerBudget;
 use crate::site::Site;
 
 /// Protocol limits and timeouts.
@@ -42,6 +56,10 @@ pub struct ServerOptions {
     pub max_header_bytes: usize,
     /// Concurrent HTTP/2 streams per connection.
     pub max_streams: u32,
+    /// File data in flight to clients, all connections together, in bytes.
+    pub send_budget: usize,
+    /// File data in flight to one connection (all its streams), in bytes.
+    pub conn_send_budget: usize,
     /// Connection threads, each with its own single-threaded runtime
     /// (0: run connections on the caller's runtime).
     pub threads: usize,
@@ -54,7 +72,9 @@ impl Default for ServerOptions {
             idle_timeout: Duration::from_secs(60),
             max_headers: 64,
             max_header_bytes: 16 * 1024,
-            max_streams: 128,
+            max_streams: 32,
+            send_budget: 256 << 20,
+            conn_send_budget: 1 << 20,
             threads: 0,
         }
     }
@@ -74,16 +94,15 @@ pub async fn serve(
     limits: Limits,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let builder = Arc::new(builder(&opts));
-    let times = Times { idle: opts.idle_timeout.max(Duration::from_millis(10)), first_byte: opts.header_timeout };
+    let shared = Arc::new(Shared::new(site, &opts));
     let workers = Arc::new(Workers::start(opts.threads)?);
     StreamServer::new(listener, limits, shutdown)
         .refusal_text(refusal)
         .run(move |stream, info| {
-            let (builder, site, workers) = (builder.clone(), site.clone(), workers.clone());
+            let (shared, workers) = (shared.clone(), workers.clone());
             async move {
                 match workers.pick() {
-                    None => connection(stream, info, builder, site, times).await,
+                    None => connection(stream, info, shared).await,
                     Some(handle) => {
                         let Ok(std) = stream.into_std() else { return };
                         // Awaiting the worker keeps this task (and its
@@ -91,7 +110,7 @@ pub async fn serve(
                         let _ = handle
                             .spawn(async move {
                                 if let Ok(stream) = TcpStream::from_std(std) {
-                                    connection(stream, info, builder, site, times).await;
+                                    connection(stream, info, shared).await;
                                 }
                             })
                             .await;
@@ -144,8 +163,39 @@ fn builder(opts: &ServerOptions) -> Builder<TokioExecutor> {
     b.http2()
         .timer(TokioTimer::new())
         .max_header_list_size(opts.max_header_bytes as u32)
-        .max_concurrent_streams(opts.max_streams);
+        .max_concurrent_streams(opts.max_streams)
+        // h2 would buffer up to 400 KiB per stream; one chunk is enough to
+        // keep the socket busy, and the budget counts it.
+        .max_send_buf_size(CHUNK)
+        // Our receive windows: we take no request bodies, so the HTTP/2
+        // minimum (64 KiB) is all a client may push at us unread.
+        .initial_stream_window_size(H2_WINDOW)
+        .initial_connection_window_size(H2_WINDOW);
     b
+}
+
+/// The HTTP/2 default window (RFC 9113 §6.9.2), our receive window.
+const H2_WINDOW: u32 = 65_535;
+
+/// What every connection of one server shares.
+struct Shared {
+    builder: Builder<TokioExecutor>,
+    site: Arc<Site>,
+    times: Times,
+    budget: ServerBudget,
+    conn_budget: usize,
+}
+
+impl Shared {
+    fn new(site: Arc<Site>, opts: &ServerOptions) -> Self {
+        Shared {
+            builder: builder(opts),
+            site,
+            times: Times { idle: opts.idle_timeout.max(Duration::from_millis(10)), first_byte: opts.header_timeout },
+            budget: ServerBudget::new(opts.send_budget, CHUNK),
+            conn_budget: opts.conn_send_budget,
+        }
+    }
 }
 
 /// The answer of a full server: a real HTTP response, so browsers and curl
@@ -169,37 +219,41 @@ struct Times {
     first_byte: Duration,
 }
 
-async fn connection(
-    stream: TcpStream,
-    info: ConnInfo,
-    builder: Arc<Builder<TokioExecutor>>,
-    site: Arc<Site>,
-    times: Times,
-) {
+/// A TCP connection: waits for its first byte, then speaks HTTP on it.
+async fn connection(stream: TcpStream, info: ConnInfo, shared: Arc<Shared>) {
     let Peer::Ip(peer) = info.peer else { return };
     let first = tokio::select! {
-        r = tokio::time::timeout(times.first_byte, stream.readable()) => matches!(r, Ok(Ok(()))),
+        r = tokio::time::timeout(shared.times.first_byte, stream.readable()) => matches!(r, Ok(Ok(()))),
         _ = info.shutdown.triggered() => false,
     };
     if !first {
         tracing::debug!(%peer, "nothing sent within the header timeout (or stopping); closing");
         return;
     }
-    let idle = times.idle;
+    // A child token: its waiter list is this connection's own, so polling it
+    // on every wake-up does not contend with the other connections.
+    serve_stream(stream, peer, info.shutdown.token().child_token(), &shared).await;
+}
+
+/// Speaks HTTP/1.1 or HTTP/2 on any byte stream (plain TCP here; a TLS
+/// stream wraps the same way) until it closes, goes idle, or `stop` fires.
+async fn serve_stream<S>(stream: S, peer: SocketAddr, stop: CancellationToken, shared: &Shared)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let idle = shared.times.idle;
     let activity = Arc::new(AtomicU64::new(0));
     let io = TokioIo::new(Watched { inner: stream, activity: activity.clone() });
     // Each request clones this connection's own handle: its reference count
     // lives on this thread, unlike the shared site's.
-    let site = Arc::new(site);
+    let site = Arc::new(shared.site.clone());
+    let budget = shared.budget.connection(shared.conn_budget, CHUNK);
     let svc = service_fn(move |req| {
-        let site = site.clone();
-        async move { Ok::<_, Infallible>(site.handle(req, peer).await) }
+        let (site, budget) = (site.clone(), budget.clone());
+        async move { Ok::<_, Infallible>(site.handle(req, peer, &budget).await) }
     });
-    let conn = builder.serve_connection(io, svc);
+    let conn = shared.builder.serve_connection(io, svc);
     tokio::pin!(conn);
-    // A child token: its waiter list is this connection's own, so polling it
-    // on every wake-up does not contend with the other connections.
-    let stop = info.shutdown.token().child_token();
     let stopped = stop.cancelled();
     tokio::pin!(stopped);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + idle, idle);
@@ -211,6 +265,11 @@ async fn connection(
             r = conn.as_mut() => {
                 if let Err(e) = r {
                     tracing::debug!(%peer, error = %e, "http connection ended with an error");
+                    if shared.site.cfg.access_log {
+                        if let Some(status) = parse_error_status(e.as_ref()) {
+                            access_log::log_unparsed(peer.ip(), status);
+                        }
+                    }
                 }
                 break;
             }
@@ -234,20 +293,31 @@ async fn connection(
     }
 }
 
+/// The status hyper answered a request it could not parse with (the ones
+/// its HTTP/1 server writes itself), if that is what ended the connection.
+fn parse_error_status(e: &(dyn std::error::Error + 'static)) -> Option<u16> {
+    let e = e.downcast_ref::<hyper::Error>()?;
+    if e.is_parse_too_large() {
+        // hyper tells 414 from 431 only by its message.
+        return Some(if e.to_string().contains("URI") { 414 } else { 431 });
+    }
+    (e.is_parse() && !e.is_parse_status() && !e.is_parse_version_h2()).then_some(400)
+}
+
 /// A stream that counts its reads and writes, so the idle check can tell
 /// whether anything moved.
-struct Watched {
-    inner: TcpStream,
+struct Watched<S> {
+    inner: S,
     activity: Arc<AtomicU64>,
 }
 
-impl Watched {
+impl<S> Watched<S> {
     fn touch(&self) {
         self.activity.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -258,7 +328,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.inner).poll_write(cx, buf);

@@ -9,9 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use http::header::{self, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode, Version};
+use sockit_net::text::escape_untrusted_bytes;
 
 use crate::body::Body;
+use crate::budget::Budget;
 use crate::cache::Cache;
 use crate::client::{client, Client};
 use crate::config::Config;
@@ -49,6 +51,8 @@ pub(crate) struct Ask<'a> {
     pub client: Client,
     /// The decoded path, for `{{path}}` and pages.
     pub path: Cow<'a, str>,
+    /// The connection's budget for file data in flight.
+    pub budget: &'a Budget,
 }
 
 /// A static site.
@@ -96,10 +100,16 @@ impl Site {
         &self.root.dir
     }
 
-    /// Answers one request from `peer`.
-    pub async fn handle<B: http_body::Body>(&self, req: Request<B>, peer: SocketAddr) -> Response<Body> {
+    /// Answers one request from `peer`; file data it streams counts
+    /// against `budget` (the connection's).
+    pub async fn handle<B: http_body::Body>(
+        &self,
+        req: Request<B>,
+        peer: SocketAddr,
+        budget: &Budget,
+    ) -> Response<Body> {
         let client = client(peer, req.headers(), &self.cfg.trust_proxy);
-        let mut resp = self.dispatch(&req, client).await;
+        let mut resp = self.dispatch(&req, client, budget).await;
         let h = resp.headers_mut();
         for (k, v) in &self.base_headers {
             h.append(k.clone(), v.clone());
@@ -119,7 +129,12 @@ impl Site {
         resp
     }
 
-    async fn dispatch<B: http_body::Body>(&self, req: &Request<B>, client: Client) -> Response<Body> {
+    async fn dispatch<B: http_body::Body>(&self, req: &Request<B>, client: Client, budget: &Budget) -> Response<Body> {
+        if !host_ok(req) {
+            let mut r = error(StatusCode::BAD_REQUEST, "An HTTP/1.1 request needs exactly one Host header.");
+            r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
         match *req.method() {
             Method::GET | Method::HEAD => {}
             Method::OPTIONS => return self.options(),
@@ -141,7 +156,12 @@ impl Site {
         let ask = Ask {
             headers: req.headers(),
             client,
-            path: if self.cfg.templates { Cow::Owned(format!("/{}", clean.rel)) } else { Cow::Borrowed("") },
+            path: if self.cfg.templates {
+                Cow::Owned(format!("/{}", escape_untrusted_bytes(&clean.rel)))
+            } else {
+                Cow::Borrowed("")
+            },
+            budget,
         };
         if let Some((url, file)) = self.route_for(&clean) {
             let key = format!("\0route {url}");
@@ -151,9 +171,9 @@ impl Site {
             return self.not_found(&ask, req).await;
         }
         let key: Cow<'_, str> = if clean.trailing_slash && !clean.rel.is_empty() {
-            format!("{}/", clean.rel).into()
+            format!("{}/", clean.key()).into()
         } else {
-            Cow::Borrowed(&clean.rel)
+            clean.key()
         };
         let hit =
             self.cache.with_local(&key, |e| (!self.templated(e)).then(|| self.entry_response(e, &ask, StatusCode::OK)));
@@ -163,19 +183,44 @@ impl Site {
         if let Some(entry) = self.cache.get(&key) {
             return self.send_entry(&entry, &ask, StatusCode::OK).await;
         }
+        // A folder may be listed, and a listing is built whole (its rows,
+        // then its page): a connection builds one at a time, counted as its
+        // whole budget, taken before the folder is read.
+        let listing_permits =
+            if clean.trailing_slash && self.cfg.listing { Some(budget.reserve(usize::MAX).await) } else { None };
         let root = self.root.clone();
-        let (rel, trailing) = (clean.rel.to_string(), clean.trailing_slash);
+        let (rel, trailing) = (clean.as_path().to_path_buf(), clean.trailing_slash);
         let found = match tokio::task::spawn_blocking(move || root.find(&rel, trailing)).await {
             Ok(f) => f,
             Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "The lookup failed."),
+        };
+        let permits = match found {
+            // The rows are all there is to build: keep the permits for them.
+            Found::Listing(_) => listing_permits,
+            // Not a listing: give the budget back before the file or 404
+            // page takes its own (a compressor or template waits for it).
+            _ => {
+                drop(listing_permits);
+                None
+            }
         };
         match found {
             Found::File(open) => self.send_file(&key, open, &ask, StatusCode::OK).await,
             Found::Redirect => redirect(&clean, req.uri().query()),
             Found::Listing(rows) => {
-                let html =
-                    listing::render(&format!("/{}{}", clean.rel, if clean.rel.is_empty() { "" } else { "/" }), &rows);
-                let mut r = html_response(StatusCode::OK, html);
+                let permits = match permits {
+                    Some(p) => p,
+                    None => budget.reserve(usize::MAX).await,
+                };
+                let mut url = Vec::with_capacity(clean.rel.len() + 2);
+                url.push(b'/');
+                url.extend_from_slice(&clean.rel);
+                if !clean.rel.is_empty() {
+                    url.push(b'/');
+                }
+                let html = listing::render(&url, &rows);
+                let mut r = html_response(StatusCode::OK, String::new());
+                *r.body_mut() = Body::held(html.into_bytes(), permits);
                 r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
                 r
             }
@@ -187,7 +232,7 @@ impl Site {
     }
 
     fn route_for(&self, clean: &CleanPath<'_>) -> Option<&(String, PathBuf)> {
-        self.routes.iter().find(|(url, _)| url.trim_matches('/') == clean.rel)
+        self.routes.iter().find(|(url, _)| url.trim_matches('/').as_bytes() == &*clean.rel)
     }
 
     /// Serves a file named by the operator (route, 404 page), cached by `key`.
@@ -227,6 +272,23 @@ impl Site {
             h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
         }
         r
+    }
+}
+
+/// Whether the request names its host as RFC 9112 §3.2 wants: exactly one
+/// `Host` on HTTP/1.1 (nginx answers 400 otherwise), none needed on
+/// HTTP/1.0, and on HTTP/2 `:authority` (hyper puts it in the URI) or a
+/// `Host`. A comma-separated value is several hosts, so refused too.
+fn host_ok<B>(req: &Request<B>) -> bool {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() || host.is_some_and(|h| h.as_bytes().contains(&b',')) {
+        return false;
+    }
+    match req.version() {
+        Version::HTTP_09 | Version::HTTP_10 => true,
+        Version::HTTP_11 => host.is_some(),
+        _ => host.is_some() || req.uri().authority().is_some(),
     }
 }
 

@@ -89,6 +89,13 @@ pub struct HttpArgs {
     /// the main runtime). Default: one per core.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Concurrent HTTP/2 streams per connection (more wait on the client's side).
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub max_streams: u32,
+    /// File data in flight to clients, all connections together, in MiB
+    /// (each connection: at most 1 MiB; when spent, downloads wait for it).
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub send_budget_mib: usize,
     /// Most connections at once, all clients together (more: 503).
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub max_connections: usize,
@@ -111,6 +118,8 @@ pub async fn start(args: HttpArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
         idle_timeout: secs(args.idle_timeout, "--idle-timeout")?,
         max_headers: args.max_headers,
         max_header_bytes: args.max_header_bytes,
+        max_streams: args.max_streams.max(1),
+        send_budget: args.send_budget_mib.saturating_mul(1 << 20),
         threads: args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         ..ServerOptions::default()
     };

@@ -1,6 +1,6 @@
 //! Arbitrary request paths through the cleaner and the resolver: never a
-//! panic, never a clean path with `..`/NUL/backslash/empty segments, and
-//! never a file outside the served folder (which holds a symlink out).
+//! panic, never a clean path with `..`/NUL/empty segments, and never a file
+//! outside the served folder (which holds a symlink out).
 #![no_main]
 
 use std::path::PathBuf;
@@ -30,14 +30,14 @@ fn root() -> &'static Root {
 fuzz_target!(|data: &[u8]| {
     let Ok(raw) = std::str::from_utf8(data) else { return };
     let Ok(p) = clean(raw) else { return };
-    assert!(!p.rel.starts_with('/'));
-    assert!(!p.rel.contains('\0') && !p.rel.contains('\\'));
-    for seg in p.rel.split('/') {
-        assert!(seg != ".." && seg != ".");
+    assert!(!p.rel.starts_with(b"/"));
+    assert!(!p.rel.contains(&0));
+    for seg in p.rel.split(|&b| b == b'/') {
+        assert!(seg != b".." && seg != b".");
         assert!(!seg.is_empty() || p.rel.is_empty());
     }
     let root = root();
-    if let Found::File(sockit_http::resolve::OpenFile { path, .. }) = root.find(&p.rel, p.trailing_slash) {
+    if let Found::File(sockit_http::resolve::OpenFile { path, .. }) = root.find(p.as_path(), p.trailing_slash) {
         assert!(path.starts_with(&root.dir), "{raw:?} escaped to {}", path.display());
         assert!(!path.to_string_lossy().contains("/."), "{raw:?} reached a dotfile");
     }
