@@ -38,6 +38,7 @@
 //! - [`encoding`]: streaming transcoding between UTF-8 and legacy charsets.
 //! - [`echo`]: the echo service (RFC 862), the reference handler.
 //! - [`text`]: escaping peers' text before it reaches a terminal or a page.
+//! - [`tls`]: TLS for stream services — certificates, acceptor, connector.
 
 pub mod addr;
 pub mod bind;
@@ -49,6 +50,7 @@ pub mod rate;
 pub mod server;
 pub mod shutdown;
 pub mod text;
+pub mod tls;
 pub mod udp;
 
 pub use addr::{announce, lan_addresses, parse_host_port, resolve_bind, AddrError};
