@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use sockit_net::echo::{echo_datagram, echo_lines, echo_stream};
+use sockit_net::tls::ServerTls;
 use sockit_net::{
     announce, bind_tcp, bind_udp, bind_unix, resolve_bind, ConnInfo, DatagramServer, Shutdown, StreamServer,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::common::{LimitArgs, Listener};
+use crate::tls_args::{announce_and_watch, ServerTlsArgs};
 
 /// Flags of `sockit echo`.
 #[derive(Args, Debug, Clone)]
@@ -41,6 +43,9 @@ pub struct EchoArgs {
     pub unix: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// TLS on the TCP listener (UDP has no TLS: with --tls only TCP is served).
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
 }
 
 /// Binds and spawns the echo listeners; returns where they listen.
@@ -63,6 +68,25 @@ pub async fn start(args: EchoArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
     }
     let addr = resolve_bind(&args.bind, args.port)?;
     let mut udp_addr = addr;
+    let tls = args.tls.server(&[])?;
+    if tls.is_some() {
+        anyhow::ensure!(args.unix.is_none() && !args.udp_only, "--tls serves TCP; not with --unix or --udp-only");
+    }
+    if let Some(tls) = tls {
+        let listener = bind_tcp(addr, "--port")?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        announce("tls", &local);
+        announce_and_watch(&tls, &shutdown);
+        rows.push(Listener {
+            service: "echo",
+            url: format!("tls://{local}"),
+            try_it: format!("sockit connect --tls --pin {} {local}", tls.fingerprint()),
+        });
+        // A refusal in plaintext would only confuse a TLS client: just close.
+        let server = StreamServer::new(listener, limits, shutdown.clone()).refusal_text(|_| Vec::new());
+        shutdown.spawn(server.run(move |s, info| handle_tls(s, info, mode, tls.clone())));
+        return Ok(rows);
+    }
     if !args.udp_only {
         let listener = bind_tcp(addr, "--port")?;
         let local = listener.local_addr().context("reading the bound address")?;
@@ -102,6 +126,21 @@ struct Mode {
     upper: bool,
     /// `Some(max)`: whole lines of at most `max` bytes.
     lines: Option<usize>,
+}
+
+/// The TLS handshake (bounded, and cut short by shutdown), then [`handle`].
+/// The connection already holds its slot, so unfinished handshakes count
+/// against the connection limits.
+async fn handle_tls(stream: tokio::net::TcpStream, info: ConnInfo, mode: Mode, tls: ServerTls) {
+    let stop = info.shutdown.clone();
+    let accepted = tokio::select! {
+        _ = stop.triggered() => return,
+        r = tls.accept(stream) => r,
+    };
+    match accepted {
+        Ok(stream) => handle(stream, info, mode).await,
+        Err(e) => tracing::debug!(peer = %info.peer, error = %e, "TLS handshake failed"),
+    }
 }
 
 async fn handle<S: AsyncRead + AsyncWrite + Unpin>(stream: S, info: ConnInfo, mode: Mode) {

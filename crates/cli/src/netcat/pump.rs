@@ -110,14 +110,20 @@ pub async fn idle(wait: Option<Duration>, last: &Cell<Instant>) {
 }
 
 /// Pumps stdin → `stream` and `stream` → stdout until the peer closes.
-pub async fn run<S>(
+///
+/// Once the peer has finished sending, piped stdin is still delivered (the
+/// peer may only have half-closed) until stdin ends, `wait` passes, or
+/// `give_way` completes (`listen --keep`: the next peer has arrived).
+pub async fn run<S, G>(
     stream: S,
     stdin: &mut Stdin,
     transform: Transform,
     wait: Option<Duration>,
+    give_way: G,
 ) -> anyhow::Result<Outcome>
 where
     S: AsyncRead + AsyncWrite,
+    G: std::future::Future<Output = ()>,
 {
     let (mut sock_r, mut sock_w) = tokio::io::split(stream);
     let Transform { outgoing, incoming, crlf, last_out } = transform;
@@ -160,7 +166,7 @@ where
             last.set(Instant::now());
         }
     };
-    tokio::pin!(upload, download);
+    tokio::pin!(upload, download, give_way);
     let mut uploading = true;
     loop {
         tokio::select! {
@@ -173,6 +179,7 @@ where
                     tokio::select! {
                         r = &mut upload => if let Err(e) = r { tracing::debug!(error = %e, "sending stopped") },
                         _ = idle(wait, &last) => return Ok(Outcome::TimedOut),
+                        _ = &mut give_way => tracing::info!("the next peer has arrived; this one had finished sending"),
                     }
                 }
                 return Ok(Outcome::Closed);

@@ -95,7 +95,7 @@ impl ClientTls {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        self.connector.connect(self.name.clone(), stream).await.map_err(|e| {
+        self.connector.connect(self.name.clone(), stream).await.map(super::TlsStream::new).map_err(|e| {
             let seen = self.seen.as_ref().and_then(|s| *s.lock().unwrap_or_else(|p| p.into_inner()));
             io::Error::new(e.kind(), explain(&e, &self.name, self.pin.zip(seen)))
         })
@@ -139,7 +139,7 @@ pub fn explain(e: &io::Error, name: &ServerName<'_>, pin: Option<(Fingerprint, F
                 CertificateError::NotValidForName => format!("wrong name: the server's certificate is not valid for {name}"),
                 CertificateError::NotValidForNameContext { presented, .. } => format!(
                     "wrong name: the server's certificate is not valid for {name} (it names {}); --sni NAME picks the name to check",
-                    presented.join(", ")
+                    presented.iter().map(|n| plain_name(n)).collect::<Vec<_>>().join(", ")
                 ),
                 CertificateError::Expired => "expired: the server's certificate has expired".to_string(),
                 CertificateError::ExpiredContext { not_after, .. } => format!(
@@ -161,6 +161,17 @@ pub fn explain(e: &io::Error, name: &ServerName<'_>, pin: Option<(Fingerprint, F
         rustls::Error::PeerIncompatible(why) => format!("the server speaks no TLS version or cipher we accept: {why:?}"),
         other => format!("TLS handshake failed: {other}"),
     }
+}
+
+/// `DnsName("localhost")` / `IpAddress(127.0.0.1)` as rustls lists them,
+/// shown as `localhost` / `127.0.0.1`.
+fn plain_name(presented: &str) -> &str {
+    let inner = presented
+        .strip_prefix("DnsName(")
+        .or_else(|| presented.strip_prefix("IpAddress("))
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or(presented);
+    inner.trim_matches('"')
 }
 
 /// `--pin`: the end-entity certificate must hash to the pin.

@@ -92,7 +92,9 @@ fn create(dir: &Path) -> Result<(), TlsError> {
     }
     match std::fs::rename(&staging, dir) {
         Ok(()) => {
-            tracing::info!(dir = %dir.display(), "made a self-signed TLS certificate");
+            // Said at debug level: the announce line names the file anyway, and
+            // the `listening on` lines must come first.
+            tracing::debug!(dir = %dir.display(), "made a self-signed TLS certificate");
             Ok(())
         }
         Err(_) if dir.join(CERT_FILE).exists() => {

@@ -134,7 +134,7 @@ impl ServerTls {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         match tokio::time::timeout(self.timeout, self.acceptor.accept(stream)).await {
-            Ok(r) => r,
+            Ok(r) => r.map(super::TlsStream::new),
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("TLS handshake not finished within {:?}", self.timeout),
