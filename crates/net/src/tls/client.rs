@@ -153,7 +153,17 @@ pub fn explain(e: &io::Error, name: &ServerName<'_>, pin: Option<(Fingerprint, F
                     Some((want, got)) => format!("pin mismatch: the server's certificate has sha256 {got}, expected {want}"),
                     None => "pin mismatch".to_string(),
                 },
-                other => format!("{other:?}"),
+                other => {
+                    let text = format!("{other:?}");
+                    if text.contains("CaUsedAsEndEntity") {
+                        "the server's certificate is marked as a CA (basicConstraints CA:TRUE, the default of \
+                         `openssl req -x509`), which cannot also serve as a server certificate; make it with \
+                         -addext basicConstraints=critical,CA:FALSE, or connect with --pin"
+                            .to_string()
+                    } else {
+                        text
+                    }
+                }
             };
             format!("certificate verification failed: {why}")
         }
