@@ -51,8 +51,7 @@ impl ServerTlsArgs {
             .ok()
             .filter(|d| !d.is_zero())
             .context("--tls-handshake-timeout takes a positive number of seconds")?;
-        let options =
-            ServerTlsOptions { source, handshake_timeout, alpn: alpn.iter().map(|p| p.to_vec()).collect() };
+        let options = ServerTlsOptions { source, handshake_timeout, alpn: alpn.iter().map(|p| p.to_vec()).collect() };
         Ok(Some(ServerTls::new(options)?))
     }
 }
@@ -93,7 +92,12 @@ pub struct ClientTlsArgs {
 impl ClientTlsArgs {
     /// Whether TLS was asked for.
     pub fn enabled(&self) -> bool {
-        self.tls || self.tls_ca.is_some() || self.pin.is_some() || self.insecure || self.sni.is_some() || !self.alpn.is_empty()
+        self.tls
+            || self.tls_ca.is_some()
+            || self.pin.is_some()
+            || self.insecure
+            || self.sni.is_some()
+            || !self.alpn.is_empty()
     }
 
     /// The connector for `host`, when TLS was asked for.

@@ -45,9 +45,21 @@ impl Scratch {
         let crt = self.path(&format!("{name}.crt"));
         openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", s(&key)]);
         openssl(&[
-            "req", "-x509", "-new", "-key", s(&key), "-subj", "/CN=test", "-days", "2",
-            "-addext", &format!("subjectAltName={san}"), "-addext", "basicConstraints=critical,CA:FALSE",
-            "-out", s(&crt),
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            s(&key),
+            "-subj",
+            "/CN=test",
+            "-days",
+            "2",
+            "-addext",
+            &format!("subjectAltName={san}"),
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-out",
+            s(&crt),
         ]);
         (crt, key)
     }
@@ -128,7 +140,16 @@ fn openssl_s_client_verifies_our_server_and_tls_1_1_is_refused() {
     }
     // A wrong host name fails openssl's own check.
     let (st, _, err) = run_with_input(
-        Command::new("openssl").args(["s_client", "-connect", &addr, "-CAfile", s(&ca), "-verify_return_error", "-verify_hostname", "elsewhere.example"]),
+        Command::new("openssl").args([
+            "s_client",
+            "-connect",
+            &addr,
+            "-CAfile",
+            s(&ca),
+            "-verify_return_error",
+            "-verify_hostname",
+            "elsewhere.example",
+        ]),
         b"",
         T,
     );
@@ -144,7 +165,15 @@ fn openssl_s_client_verifies_our_server_and_tls_1_1_is_refused() {
     assert!(all.contains("alert") && !all.contains("Cipher is ECDHE"), "{all}");
     // TLS 1.2 is still spoken.
     let (st, _, err) = run_with_input(
-        Command::new("openssl").args(["s_client", "-connect", &addr, "-tls1_2", "-CAfile", s(&ca), "-verify_return_error"]),
+        Command::new("openssl").args([
+            "s_client",
+            "-connect",
+            &addr,
+            "-tls1_2",
+            "-CAfile",
+            s(&ca),
+            "-verify_return_error",
+        ]),
         b"",
         T,
     );
@@ -175,7 +204,17 @@ fn connect_against_openssl_s_server() {
     let (crt, key) = scratch.pair("server", "DNS:localhost,IP:127.0.0.1");
     let port = free_port();
     let mut server = Command::new("openssl")
-        .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-cert", s(&crt), "-key", s(&key), "-rev", "-quiet"])
+        .args([
+            "s_server",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+            s(&crt),
+            "-key",
+            s(&key),
+            "-rev",
+            "-quiet",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -414,7 +453,14 @@ fn unfinished_handshakes_count_against_the_connection_limit() {
     std::thread::sleep(Duration::from_millis(300));
     // The fourth is refused while the three hold their slots.
     let (st, _, err) = run_with_input(
-        Command::new("openssl").args(["s_client", "-connect", &addr.to_string(), "-CAfile", s(&ca), "-verify_return_error"]),
+        Command::new("openssl").args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-CAfile",
+            s(&ca),
+            "-verify_return_error",
+        ]),
         b"",
         T,
     );
@@ -484,7 +530,8 @@ fn s_client_line(args: &[&str], line: &str) -> (String, String) {
 
 /// The SHA-256 fingerprint of a PEM certificate, as openssl prints it.
 fn fingerprint_of(crt: &Path) -> String {
-    let out = Command::new("openssl").args(["x509", "-in", s(crt), "-noout", "-fingerprint", "-sha256"]).output().unwrap();
+    let out =
+        Command::new("openssl").args(["x509", "-in", s(crt), "-noout", "-fingerprint", "-sha256"]).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     text.trim().rsplit('=').next().unwrap().to_string()
 }

@@ -55,9 +55,11 @@ impl ClientTls {
     /// Builds the connector; `host` is what was dialled (a name or an IP).
     pub fn new(options: &ClientTlsOptions, host: &str) -> Result<Self, TlsError> {
         let provider = provider();
-        let name_text = options.sni.clone().unwrap_or_else(|| host.trim_start_matches('[').trim_end_matches(']').to_string());
+        let name_text =
+            options.sni.clone().unwrap_or_else(|| host.trim_start_matches('[').trim_end_matches(']').to_string());
         let name = ServerName::try_from(name_text.clone()).map_err(|_| TlsError::BadName(name_text))?;
-        let builder = rustls::ClientConfig::builder_with_provider(provider.clone()).with_protocol_versions(PROTOCOL_VERSIONS)?;
+        let builder =
+            rustls::ClientConfig::builder_with_provider(provider.clone()).with_protocol_versions(PROTOCOL_VERSIONS)?;
         let mut seen = None;
         let mut config = if options.insecure {
             builder.dangerous().with_custom_certificate_verifier(Arc::new(Insecure { provider }))
@@ -168,7 +170,9 @@ pub fn explain(e: &io::Error, name: &ServerName<'_>, pin: Option<(Fingerprint, F
             format!("certificate verification failed: {why}")
         }
         rustls::Error::AlertReceived(alert) => format!("the server refused the handshake (alert: {alert:?})"),
-        rustls::Error::PeerIncompatible(why) => format!("the server speaks no TLS version or cipher we accept: {why:?}"),
+        rustls::Error::PeerIncompatible(why) => {
+            format!("the server speaks no TLS version or cipher we accept: {why:?}")
+        }
         other => format!("TLS handshake failed: {other}"),
     }
 }

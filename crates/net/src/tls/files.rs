@@ -58,15 +58,17 @@ pub fn load_pair(cert_path: &Path, key_path: &Path, provider: &CryptoProvider) -
 /// Every certificate in a PEM file, in order (for a chain: leaf first).
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bytes = read(path)?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| malformed_pem(path, e))?;
+    let certs =
+        CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>().map_err(|e| malformed_pem(path, e))?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificate { path: path.to_path_buf() });
     }
     for cert in &certs {
         if let Err(e) = x509_parser::parse_x509_certificate(cert) {
-            return Err(TlsError::Malformed { path: path.to_path_buf(), detail: format!("not an X.509 certificate: {e}") });
+            return Err(TlsError::Malformed {
+                path: path.to_path_buf(),
+                detail: format!("not an X.509 certificate: {e}"),
+            });
         }
     }
     Ok(certs)

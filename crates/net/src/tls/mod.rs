@@ -43,7 +43,8 @@ pub type ServerStream<S> = TlsStream<tokio_rustls::server::TlsStream<S>>;
 pub type ClientStream<S> = TlsStream<tokio_rustls::client::TlsStream<S>>;
 
 /// The protocol versions we speak: TLS 1.3 and 1.2, nothing older.
-pub static PROTOCOL_VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13, &rustls::version::TLS12];
+pub static PROTOCOL_VERSIONS: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
 
 /// The crypto provider every sockit TLS config is built with (ring).
 pub fn provider() -> Arc<CryptoProvider> {
@@ -122,7 +123,9 @@ pub enum TlsError {
         detail: String,
     },
     /// A `--pin` value is not a SHA-256 fingerprint.
-    #[error("bad --pin {0:?}: expected a SHA-256 fingerprint, 64 hex digits (colons allowed), as the server prints it")]
+    #[error(
+        "bad --pin {0:?}: expected a SHA-256 fingerprint, 64 hex digits (colons allowed), as the server prints it"
+    )]
     BadPin(String),
     /// A server name for SNI / verification is not a DNS name or IP address.
     #[error("bad server name {0:?} for TLS")]

@@ -120,7 +120,10 @@ fn generate() -> Result<(String, String), String> {
     names.dedup();
     let mut params = rcgen::CertificateParams::new(names).map_err(|e| e.to_string())?;
     let mut dn = rcgen::DistinguishedName::new();
-    dn.push(rcgen::DnType::CommonName, format!("sockit self-signed ({})", host_name().as_deref().unwrap_or("localhost")));
+    dn.push(
+        rcgen::DnType::CommonName,
+        format!("sockit self-signed ({})", host_name().as_deref().unwrap_or("localhost")),
+    );
     params.distinguished_name = dn;
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(1);
@@ -140,7 +143,9 @@ fn host_name() -> Option<String> {
     let valid = !name.is_empty()
         && name != "localhost"
         && name.len() <= 253
-        && name.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     valid.then_some(name)
 }
 

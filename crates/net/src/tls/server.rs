@@ -169,7 +169,9 @@ impl ServerTls {
                     got = hangups.recv() => if got.is_none() { return },
                 }
                 match tls.reload() {
-                    Ok(fp) => tracing::info!(cert = %tls.cert_path().display(), sha256 = %fp, "SIGHUP: reloaded the TLS certificate"),
+                    Ok(fp) => {
+                        tracing::info!(cert = %tls.cert_path().display(), sha256 = %fp, "SIGHUP: reloaded the TLS certificate")
+                    }
                     Err(e) => tracing::error!("SIGHUP: TLS reload failed, keeping the old certificate: {e}"),
                 }
             }

@@ -30,7 +30,21 @@ fn pair(dir: &Path, name: &str, keygen: &[&str]) -> (PathBuf, PathBuf) {
     openssl(dir, &args);
     openssl(
         dir,
-        &["req", "-x509", "-new", "-key", &key, "-subj", "/CN=localhost", "-days", "2", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-out", &crt],
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            &key,
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "2",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-out",
+            &crt,
+        ],
     );
     (dir.join(crt), dir.join(key))
 }
@@ -45,9 +59,17 @@ fn every_key_type_and_encoding_loads() {
     let d = dir.path();
     let provider = provider();
     let forms: Vec<(&str, Vec<&str>, &str)> = vec![
-        ("rsa8", vec!["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], "-----BEGIN PRIVATE KEY-----"),
+        (
+            "rsa8",
+            vec!["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            "-----BEGIN PRIVATE KEY-----",
+        ),
         ("p256-sec1", vec!["ecparam", "-name", "prime256v1", "-genkey", "-noout"], "-----BEGIN EC PRIVATE KEY-----"),
-        ("p256-8", vec!["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], "-----BEGIN PRIVATE KEY-----"),
+        (
+            "p256-8",
+            vec!["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            "-----BEGIN PRIVATE KEY-----",
+        ),
         ("p384-sec1", vec!["ecparam", "-name", "secp384r1", "-genkey", "-noout"], "-----BEGIN EC PRIVATE KEY-----"),
         ("ed25519", vec!["genpkey", "-algorithm", "ED25519"], "-----BEGIN PRIVATE KEY-----"),
     ];
@@ -74,15 +96,34 @@ fn a_full_chain_loads_and_verifies_against_its_ca() {
     std::fs::write(d.join("ext"), "subjectAltName=DNS:localhost\n").unwrap();
     openssl(
         d,
-        &["x509", "-req", "-in", "leaf.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext", "-out", "leaf.crt"],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+            "-out",
+            "leaf.crt",
+        ],
     );
     let chain = [std::fs::read(d.join("leaf.crt")).unwrap(), std::fs::read(d.join("ca.crt")).unwrap()].concat();
     std::fs::write(d.join("chain.crt"), chain).unwrap();
     let loaded = load_pair(&d.join("chain.crt"), &d.join("leaf.key"), &provider()).unwrap();
     assert_eq!(loaded.key.cert.len(), 2);
 
-    let server = ServerTls::new(ServerTlsOptions::new(CertSource::Files { cert: d.join("chain.crt"), key: d.join("leaf.key") })).unwrap();
-    let client = ClientTls::new(&ClientTlsOptions { ca: Some(d.join("ca.crt")), ..Default::default() }, "localhost").unwrap();
+    let server =
+        ServerTls::new(ServerTlsOptions::new(CertSource::Files { cert: d.join("chain.crt"), key: d.join("leaf.key") }))
+            .unwrap();
+    let client =
+        ClientTls::new(&ClientTlsOptions { ca: Some(d.join("ca.crt")), ..Default::default() }, "localhost").unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     assert_eq!(rt.block_on(round_trip(&server, &client)).unwrap(), b"ping");
 }
@@ -149,7 +190,15 @@ fn self_signed_store_is_made_once_and_kept() {
     let mode = std::fs::metadata(store.join("key.pem")).unwrap().permissions().mode();
     assert_eq!(mode & 0o077, 0, "the key must be private to its owner");
     let (_, cert) = x509_parser::parse_x509_certificate(&first.key.cert[0]).unwrap();
-    let san = cert.subject_alternative_name().unwrap().unwrap().value.general_names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    let san = cert
+        .subject_alternative_name()
+        .unwrap()
+        .unwrap()
+        .value
+        .general_names
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>();
     assert!(san.iter().any(|n| n == "DNSName(localhost)"), "{san:?}");
     assert!(san.iter().any(|n| n == "IPAddress(7f:00:00:01)"), "{san:?}");
 }
@@ -161,7 +210,9 @@ fn pin_insecure_and_name_checks() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let ca = Some(server.cert_path().to_path_buf());
 
-    let pinned = ClientTls::new(&ClientTlsOptions { pin: Some(server.fingerprint()), ..Default::default() }, "127.0.0.1").unwrap();
+    let pinned =
+        ClientTls::new(&ClientTlsOptions { pin: Some(server.fingerprint()), ..Default::default() }, "127.0.0.1")
+            .unwrap();
     assert_eq!(rt.block_on(round_trip(&server, &pinned)).unwrap(), b"ping");
 
     let wrong = Fingerprint::of(b"another");
@@ -172,11 +223,16 @@ fn pin_insecure_and_name_checks() {
     let by_ca = ClientTls::new(&ClientTlsOptions { ca: ca.clone(), ..Default::default() }, "localhost").unwrap();
     assert_eq!(rt.block_on(round_trip(&server, &by_ca)).unwrap(), b"ping");
 
-    let wrong_name = ClientTls::new(&ClientTlsOptions { ca, sni: Some("elsewhere.example".into()), ..Default::default() }, "localhost").unwrap();
+    let wrong_name = ClientTls::new(
+        &ClientTlsOptions { ca, sni: Some("elsewhere.example".into()), ..Default::default() },
+        "localhost",
+    )
+    .unwrap();
     let e = rt.block_on(round_trip(&server, &wrong_name)).unwrap_err().to_string();
     assert!(e.contains("wrong name") && e.contains("elsewhere.example"), "{e}");
 
-    let insecure = ClientTls::new(&ClientTlsOptions { insecure: true, ..Default::default() }, "nowhere.example").unwrap();
+    let insecure =
+        ClientTls::new(&ClientTlsOptions { insecure: true, ..Default::default() }, "nowhere.example").unwrap();
     assert_eq!(rt.block_on(round_trip(&server, &insecure)).unwrap(), b"ping");
 }
 
@@ -185,7 +241,8 @@ fn reload_swaps_the_pair_and_a_broken_one_keeps_the_old() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (crt, key) = pair(d, "live", &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]);
-    let server = ServerTls::new(ServerTlsOptions::new(CertSource::Files { cert: crt.clone(), key: key.clone() })).unwrap();
+    let server =
+        ServerTls::new(ServerTlsOptions::new(CertSource::Files { cert: crt.clone(), key: key.clone() })).unwrap();
     let old = server.fingerprint();
     // A new key with the old certificate: a broken pair, refused.
     openssl(d, &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "live.key"]);
