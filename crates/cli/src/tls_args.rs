@@ -76,8 +76,8 @@ pub struct ClientTlsArgs {
     pub tls_ca: Option<PathBuf>,
     /// Accept exactly the server certificate with this SHA-256 fingerprint
     /// (the one the server printed); its name and issuer are not checked.
-    #[arg(long, value_name = "SHA256", conflicts_with = "tls_ca")]
-    pub pin: Option<String>,
+    #[arg(long, value_name = "SHA256", conflicts_with = "tls_ca", value_parser = parse_pin)]
+    pub pin: Option<Fingerprint>,
     /// Verify nothing: anyone on the path can read and change the connection.
     #[arg(long, conflicts_with_all = ["tls_ca", "pin"])]
     pub insecure: bool,
@@ -112,11 +112,16 @@ impl ClientTlsArgs {
         }
         let options = ClientTlsOptions {
             ca: self.tls_ca.clone(),
-            pin: self.pin.as_deref().map(Fingerprint::parse).transpose()?,
+            pin: self.pin,
             insecure: self.insecure,
             sni: self.sni.clone(),
             alpn: self.alpn.iter().filter(|p| !p.is_empty()).map(|p| p.as_bytes().to_vec()).collect(),
         };
         Ok(Some(ClientTls::new(&options, host)?))
     }
+}
+
+/// `--pin` as clap parses it, so a malformed pin is a usage error (exit 2).
+fn parse_pin(text: &str) -> Result<Fingerprint, String> {
+    Fingerprint::parse(text).map_err(|e| e.to_string())
 }

@@ -231,6 +231,15 @@ fn connect_against_openssl_s_server() {
     let (code, out, err) = connect(&scratch, &["--pin", &fp], &target, b"pinned\n");
     assert_eq!((code, out.as_slice()), (0, &b"dennip\n"[..]), "{err}");
 
+    // --insecure works and says loudly that it verified nothing.
+    let (code, out, err) = connect(&scratch, &["--insecure"], &target, b"blind\n");
+    assert_eq!((code, out.as_slice()), (0, &b"dnilb\n"[..]), "{err}");
+    assert!(err.contains("NOT verified"), "{err}");
+    // A pin that is not a fingerprint is a usage error.
+    let (code, _, err) = connect(&scratch, &["--pin", "AB:CD"], &target, b"");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("expected a SHA-256 fingerprint"), "{err}");
+
     // Not trusted by the system store: a clean failure that says why.
     let (code, out, err) = connect(&scratch, &["--tls"], &target, b"x\n");
     assert_eq!(code, 1, "{err}");

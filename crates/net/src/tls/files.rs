@@ -57,7 +57,11 @@ pub fn load_pair(cert_path: &Path, key_path: &Path, provider: &CryptoProvider) -
 
 /// Every certificate in a PEM file, in order (for a chain: leaf first).
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let bytes = read(path)?;
+    parse_certs(path, &read(path)?)
+}
+
+/// Every certificate in PEM `bytes` read from `path` (named in errors).
+pub fn parse_certs(path: &Path, bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs =
         CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>().map_err(|e| malformed_pem(path, e))?;
     if certs.is_empty() {
@@ -76,10 +80,14 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 
 /// The first private key in a PEM file.
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let bytes = read(path)?;
-    match PrivateKeyDer::from_pem_slice(&bytes) {
+    parse_key(path, &read(path)?)
+}
+
+/// The first private key in PEM `bytes` read from `path` (named in errors).
+pub fn parse_key(path: &Path, bytes: &[u8]) -> Result<PrivateKeyDer<'static>, TlsError> {
+    match PrivateKeyDer::from_pem_slice(bytes) {
         Ok(key) => Ok(key),
-        Err(pem::Error::NoItemsFound) if contains(&bytes, b"ENCRYPTED PRIVATE KEY") => Err(TlsError::Malformed {
+        Err(pem::Error::NoItemsFound) if contains(bytes, b"ENCRYPTED PRIVATE KEY") => Err(TlsError::Malformed {
             path: path.to_path_buf(),
             detail: "the private key is encrypted; decrypt it first (openssl pkey -in KEY -out PLAIN)".into(),
         }),

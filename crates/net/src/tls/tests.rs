@@ -296,3 +296,26 @@ fn fingerprint_round_trips_in_every_written_form() {
     assert!(Fingerprint::parse(&"zz".repeat(32)).is_err());
     assert!(Fingerprint::parse(&"é".repeat(32)).is_err());
 }
+
+proptest::proptest! {
+    #[test]
+    fn fingerprint_parse_never_panics_and_round_trips(text in "\\PC{0,120}", bytes in proptest::array::uniform32(proptest::num::u8::ANY)) {
+        let _ = Fingerprint::parse(&text);
+        let fp = Fingerprint(bytes);
+        proptest::prop_assert_eq!(Fingerprint::parse(&fp.to_string()).unwrap(), fp);
+    }
+
+    #[test]
+    fn pem_loaders_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2048), wrap in proptest::bool::ANY) {
+        let data = if wrap {
+            let mut v = b"-----BEGIN CERTIFICATE-----\n".to_vec();
+            v.extend(bytes);
+            v.extend(b"\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+            v
+        } else {
+            bytes
+        };
+        let _ = files::parse_certs(Path::new("x.pem"), &data);
+        let _ = files::parse_key(Path::new("x.pem"), &data);
+    }
+}
