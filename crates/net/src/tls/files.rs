@@ -63,7 +63,7 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 /// Every certificate in PEM `bytes` read from `path` (named in errors).
 pub fn parse_certs(path: &Path, bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs =
-        CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>().map_err(|e| malformed_pem(path, e))?;
+        CertificateDer::pem_slice_iter(bytes).collect::<Result<Vec<_>, _>>().map_err(|e| malformed_pem(path, e))?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificate { path: path.to_path_buf() });
     }
