@@ -64,6 +64,11 @@ impl Transform {
         Transform { outgoing: wire.map(Recoder::to_wire), incoming: wire.map(Recoder::from_wire), crlf, last_out: 0 }
     }
 
+    /// Whether bytes pass unchanged both ways (no encoding, no CRLF).
+    pub fn passes_through(&self) -> bool {
+        self.outgoing.is_none() && self.incoming.is_none() && !self.crlf
+    }
+
     /// Terminal → wire. `last` flushes a character cut at the end of input.
     pub fn outgoing(&mut self, input: &[u8], last: bool, out: &mut Vec<u8>) {
         let mut crlf_buf;
@@ -137,10 +142,16 @@ where
         let mut out = Vec::with_capacity(CHUNK);
         loop {
             let n = stdin.read(&mut buf).await?;
-            out.clear();
-            up.outgoing(&buf[..n], n == 0, &mut out);
-            if !out.is_empty() {
-                sock_w.write_all(&out).await?;
+            // Bytes that pass unchanged are written from the read buffer: no copy.
+            let data = if up.passes_through() {
+                &buf[..n]
+            } else {
+                out.clear();
+                up.outgoing(&buf[..n], n == 0, &mut out);
+                &out[..]
+            };
+            if !data.is_empty() {
+                sock_w.write_all(data).await?;
             }
             if n == 0 {
                 // Half-close: the peer sees our EOF and can answer, then close.
@@ -156,9 +167,14 @@ where
         let mut out = Vec::with_capacity(CHUNK);
         loop {
             let n = sock_r.read(&mut buf).await?;
-            out.clear();
-            down.incoming(&buf[..n], n == 0, &mut out);
-            stdout.write_all(&out).await?;
+            let data = if down.passes_through() {
+                &buf[..n]
+            } else {
+                out.clear();
+                down.incoming(&buf[..n], n == 0, &mut out);
+                &out[..]
+            };
+            stdout.write_all(data).await?;
             stdout.flush().await?;
             if n == 0 {
                 return std::io::Result::Ok(());
