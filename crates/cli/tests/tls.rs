@@ -410,7 +410,9 @@ fn bad_certificate_files_stop_the_server_with_one_clear_line() {
 fn garbage_stalls_and_a_thousand_unfinished_handshakes_leave_others_served() {
     let _ = rlimit::increase_nofile_limit(8192);
     let scratch = Scratch::new();
-    let server = echo_tls(&scratch, &["--tls-handshake-timeout", "3"]);
+    // Long enough that the other client below is surely served while the
+    // thousand are still pending, even on a loaded CI machine.
+    let server = echo_tls(&scratch, &["--tls-handshake-timeout", "8"]);
     let addr = server.addr("tls");
     let ca = scratch.self_signed_cert();
 
@@ -455,7 +457,7 @@ fn garbage_stalls_and_a_thousand_unfinished_handshakes_leave_others_served() {
 #[test]
 fn unfinished_handshakes_count_against_the_connection_limit() {
     let scratch = Scratch::new();
-    let server = echo_tls(&scratch, &["--max-connections", "3", "--tls-handshake-timeout", "3"]);
+    let server = echo_tls(&scratch, &["--max-connections", "3", "--tls-handshake-timeout", "20"]);
     let addr = server.addr("tls");
     let ca = scratch.self_signed_cert();
     let stalled: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
@@ -551,4 +553,19 @@ fn wait_listening(port: u16) {
         assert!(Instant::now() < deadline, "nothing listens on {port}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn connect_handshake_is_bounded_by_w() {
+    let scratch = Scratch::new();
+    // A server that accepts and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let hold = std::thread::spawn(move || silent.accept().map(|(s, _)| std::thread::sleep(Duration::from_secs(6))));
+    let started = Instant::now();
+    let (code, _, err) = connect(&scratch, &["--insecure", "-w", "1"], &addr.to_string(), b"");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("TLS handshake not finished within"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    let _ = hold.join();
 }
