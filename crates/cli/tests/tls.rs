@@ -561,7 +561,7 @@ fn connect_handshake_is_bounded_by_w() {
     // A server that accepts and never says a word.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap();
-    let hold = std::thread::spawn(move || silent.accept().map(|(s, _)| std::thread::sleep(Duration::from_secs(6))));
+    let hold = std::thread::spawn(move || silent.accept().map(|(_held, _)| std::thread::sleep(Duration::from_secs(6))));
     let started = Instant::now();
     let (code, _, err) = connect(&scratch, &["--insecure", "-w", "1"], &addr.to_string(), b"");
     assert_eq!(code, 1, "{err}");
