@@ -132,12 +132,7 @@ struct Mode {
 /// The connection already holds its slot, so unfinished handshakes count
 /// against the connection limits.
 async fn handle_tls(stream: tokio::net::TcpStream, info: ConnInfo, mode: Mode, tls: ServerTls) {
-    let stop = info.shutdown.clone();
-    let accepted = tokio::select! {
-        _ = stop.triggered() => return,
-        r = tls.accept(stream) => r,
-    };
-    match accepted {
+    match tls.accept_or_stop(stream, &info.shutdown).await {
         Ok(stream) => handle(stream, info, mode).await,
         Err(e) => tracing::debug!(peer = %info.peer, error = %e, "TLS handshake failed"),
     }

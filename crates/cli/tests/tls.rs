@@ -569,3 +569,15 @@ fn connect_handshake_is_bounded_by_w() {
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     let _ = hold.join();
 }
+
+#[test]
+fn sigterm_does_not_wait_for_unfinished_handshakes() {
+    let scratch = Scratch::new();
+    let server = echo_tls(&scratch, &[]);
+    let _stalled = TcpStream::connect(server.addr("tls")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let status = server.stop(T);
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(4), "shutdown waited {:?} for a handshake", started.elapsed());
+}

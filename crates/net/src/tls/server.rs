@@ -142,6 +142,19 @@ impl ServerTls {
         }
     }
 
+    /// [`accept`](Self::accept), cut short when `shutdown` fires (error kind
+    /// `Interrupted`): what a connection task of a [`StreamServer`](crate::StreamServer)
+    /// calls first, so a stopping server does not wait for slow handshakes.
+    pub async fn accept_or_stop<S>(&self, stream: S, shutdown: &Shutdown) -> io::Result<super::ServerStream<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        tokio::select! {
+            _ = shutdown.triggered() => Err(io::Error::new(io::ErrorKind::Interrupted, "the server is stopping")),
+            r = self.accept(stream) => r,
+        }
+    }
+
     /// Reads the certificate and key files again. On success new handshakes
     /// use the new pair; on failure the old pair stays and the error says why.
     pub fn reload(&self) -> Result<Fingerprint, TlsError> {
