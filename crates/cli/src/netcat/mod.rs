@@ -129,7 +129,7 @@ pub async fn connect(args: ConnectArgs) -> anyhow::Result<ExitCode> {
         anyhow::ensure!(!args.tls.enabled(), "--tls works over TCP; not with --udp");
         return Ok(exit(udp::connect(addr, transform, wait).await?));
     }
-    // Set up TLS before dialling: a bad --pin or --tls-ca is a usage error.
+    // Set up TLS before dialling: an unreadable --tls-ca is reported first.
     let tls = args.tls.client(&host)?;
     let connecting = TcpStream::connect(addr);
     let stream = match wait {
