@@ -13,6 +13,16 @@ use sockit_testkit::{bin, free_port, need, random_bytes, run_with_input, Sockit}
 
 const T: Duration = Duration::from_secs(30);
 
+/// A peer process that is killed when the test ends, passing or not.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A scratch folder that also serves as the data directory, so `--tls`
 /// keeps its self-signed certificate here and not in the user's home.
 struct Scratch {
@@ -203,23 +213,25 @@ fn connect_against_openssl_s_server() {
     let scratch = Scratch::new();
     let (crt, key) = scratch.pair("server", "DNS:localhost,IP:127.0.0.1");
     let port = free_port();
-    let mut server = Command::new("openssl")
-        .args([
-            "s_server",
-            "-accept",
-            &format!("127.0.0.1:{port}"),
-            "-cert",
-            s(&crt),
-            "-key",
-            s(&key),
-            "-rev",
-            "-quiet",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let _server = Peer(
+        Command::new("openssl")
+            .args([
+                "s_server",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+                "-cert",
+                s(&crt),
+                "-key",
+                s(&key),
+                "-rev",
+                "-quiet",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_listening(port);
     let target = format!("localhost:{port}");
     let (code, out, err) = connect(&scratch, &["--tls-ca", s(&crt)], &target, b"hello\n");
@@ -254,8 +266,6 @@ fn connect_against_openssl_s_server() {
     let (code, _, err) = connect(&scratch, &["--tls-ca", s(&crt), "--sni", "elsewhere.example"], &target, b"x\n");
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("wrong name") && err.contains("elsewhere.example") && err.contains("localhost"), "{err}");
-    let _ = server.kill();
-    let _ = server.wait();
 }
 
 #[test]
@@ -265,7 +275,7 @@ fn connect_against_ncat_ssl_listen() {
     let (crt, key) = scratch.pair("ncat", "DNS:localhost");
     let target = format!("localhost:{}", free_port());
     let port = target.rsplit(':').next().unwrap().to_string();
-    let listen = |reply: &'static [u8]| -> Child {
+    let listen = |reply: &'static [u8]| -> Peer {
         let mut child = Command::new("ncat")
             .args(["--ssl", "-l", "--ssl-cert", s(&crt), "--ssl-key", s(&key), "127.0.0.1", &port])
             .stdin(Stdio::piped())
@@ -276,36 +286,34 @@ fn connect_against_ncat_ssl_listen() {
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(reply).unwrap();
         drop(stdin);
-        child
+        Peer(child)
     };
     let mut nc = listen(b"from ncat\n");
     let (code, out, err) = connect_retry(&scratch, &["--tls-ca", s(&crt)], &target, b"to ncat\n");
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, b"from ncat\n");
     let mut got = Vec::new();
-    nc.stdout.take().unwrap().read_to_end(&mut got).unwrap();
+    nc.0.stdout.take().unwrap().read_to_end(&mut got).unwrap();
     assert_eq!(got, b"to ncat\n");
-    let _ = nc.wait();
+    drop(nc);
 
-    let mut nc = listen(b"pinned\n");
+    let nc = listen(b"pinned\n");
     let (code, out, err) = connect_retry(&scratch, &["--pin", &fingerprint_of(&crt)], &target, b"x\n");
     assert_eq!((code, out.as_slice()), (0, &b"pinned\n"[..]), "{err}");
-    let _ = nc.wait();
+    drop(nc);
 
-    let mut nc = listen(b"never\n");
+    let nc = listen(b"never\n");
     let (code, out, err) = connect_retry(&scratch, &["--tls"], &target, b"x\n");
     assert_eq!(code, 1, "{err}");
     assert!(out.is_empty() && err.contains("unknown issuer"), "{err}");
-    let _ = nc.kill();
-    let _ = nc.wait();
+    drop(nc);
 
-    let mut nc = listen(b"never\n");
+    let nc = listen(b"never\n");
     let wrong = format!("127.0.0.1:{port}");
     let (code, _, err) = connect_retry(&scratch, &["--tls-ca", s(&crt)], &wrong, b"x\n");
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("wrong name") && err.contains("127.0.0.1"), "{err}");
-    let _ = nc.kill();
-    let _ = nc.wait();
+    drop(nc);
 }
 
 #[test]
@@ -340,15 +348,17 @@ fn sighup_reloads_for_new_handshakes_and_old_connections_stay() {
     let addr = server.addr("tls").to_string();
 
     // A connection made before the reload.
-    let mut old = Command::new("openssl")
-        .args(["s_client", "-connect", &addr, "-quiet", "-CAfile", s(&crt), "-verify_return_error"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut old_in = old.stdin.take().unwrap();
-    let mut old_out = BufReader::new(old.stdout.take().unwrap());
+    let mut old = Peer(
+        Command::new("openssl")
+            .args(["s_client", "-connect", &addr, "-quiet", "-CAfile", s(&crt), "-verify_return_error"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut old_in = old.0.stdin.take().unwrap();
+    let mut old_out = BufReader::new(old.0.stdout.take().unwrap());
     old_in.write_all(b"before\n").unwrap();
     let mut line = String::new();
     old_out.read_line(&mut line).unwrap();
@@ -380,8 +390,7 @@ fn sighup_reloads_for_new_handshakes_and_old_connections_stay() {
     old_out.read_line(&mut line).unwrap();
     assert_eq!(line, "after\n");
     drop(old_in);
-    let _ = old.kill();
-    let _ = old.wait();
+    drop(old);
 }
 
 #[test]
