@@ -7,12 +7,14 @@ use anyhow::Context;
 use clap::Args;
 use sockit_net::echo::{echo_lines, echo_stream, UdpEcho};
 use sockit_net::rate::{RateLimit, DEFAULT_MAX_CLIENTS};
+use sockit_net::tls::ServerTls;
 use sockit_net::{
     announce, bind_tcp, bind_udp, bind_unix, resolve_bind, ConnInfo, DatagramServer, Shutdown, StreamServer,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::common::{LimitArgs, Listener};
+use crate::tls_args::{announce_and_watch, ServerTlsArgs};
 
 /// Flags of `sockit echo`.
 #[derive(Args, Debug, Clone)]
@@ -55,6 +57,9 @@ pub struct EchoArgs {
     pub no_rate_limit: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// TLS on the TCP listener (UDP has no TLS: with --tls only TCP is served).
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
 }
 
 impl EchoArgs {
@@ -93,6 +98,25 @@ pub async fn start(args: EchoArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
     }
     let addr = resolve_bind(&args.bind, args.port)?;
     let mut udp_addr = addr;
+    let tls = args.tls.server(&[])?;
+    if tls.is_some() {
+        anyhow::ensure!(args.unix.is_none() && !args.udp_only, "--tls serves TCP; not with --unix or --udp-only");
+    }
+    if let Some(tls) = tls {
+        let listener = bind_tcp(addr, "--port")?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        announce("tls", &local);
+        announce_and_watch(&tls, &shutdown);
+        rows.push(Listener {
+            service: "echo",
+            url: format!("tls://{local}"),
+            try_it: format!("sockit connect --tls --pin {} {local}", tls.fingerprint()),
+        });
+        // A refusal in plaintext would only confuse a TLS client: just close.
+        let server = StreamServer::new(listener, limits, shutdown.clone()).refusal_text(|_| Vec::new());
+        shutdown.spawn(server.run(move |s, info| handle_tls(s, info, mode, tls.clone())));
+        return Ok(rows);
+    }
     if !args.udp_only {
         let listener = bind_tcp(addr, "--port")?;
         let local = listener.local_addr().context("reading the bound address")?;
@@ -137,6 +161,16 @@ struct Mode {
     upper: bool,
     /// `Some(max)`: whole lines of at most `max` bytes.
     lines: Option<usize>,
+}
+
+/// The TLS handshake (bounded, and cut short by shutdown), then [`handle`].
+/// The connection already holds its slot, so unfinished handshakes count
+/// against the connection limits.
+async fn handle_tls(stream: tokio::net::TcpStream, info: ConnInfo, mode: Mode, tls: ServerTls) {
+    match tls.accept_or_stop(stream, &info.shutdown).await {
+        Ok(stream) => handle(stream, info, mode).await,
+        Err(e) => tracing::debug!(peer = %info.peer, error = %e, "TLS handshake failed"),
+    }
 }
 
 async fn handle<S: AsyncRead + AsyncWrite + Unpin>(stream: S, info: ConnInfo, mode: Mode) {

@@ -11,6 +11,7 @@ mod http;
 mod logging;
 mod netcat;
 mod time;
+mod tls_args;
 mod transfer;
 mod up;
 
@@ -22,6 +23,9 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     logging::init(cli.verbose, cli.quiet);
+    // Before anything can build a TLS config: no code path may find rustls
+    // without a process-level crypto provider.
+    sockit_net::tls::install_default_provider();
     // Servers hold thousands of sockets; the default soft limit is often 1024.
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
         tracing::debug!(error = %e, "could not raise the open-file limit");

@@ -40,6 +40,7 @@
 //! - [`echo`]: the echo service (RFC 862), the reference handler.
 //! - [`text`]: escaping peers' text before it reaches a terminal or a page.
 //! - [`cookie`]: UDP return-routability cookies (a peer proves it receives at its address).
+//! - [`tls`]: TLS for stream services — certificates, acceptor, connector.
 
 pub mod addr;
 pub mod bind;
@@ -53,6 +54,7 @@ pub mod reflect;
 pub mod server;
 pub mod shutdown;
 pub mod text;
+pub mod tls;
 pub mod udp;
 
 pub use addr::{announce, lan_addresses, parse_host_port, resolve_bind, AddrError};

@@ -5,25 +5,34 @@
 //! side is half-closed (like `nc -N`) and we keep printing until the peer
 //! closes.
 //!
-//! Exit status: 0 the conversation ended normally; 1 could not connect or an
-//! I/O error; 2 bad usage; 3 `-w` timed out.
+//! With `--tls` both speak TLS: `connect` verifies the server (system trust
+//! store, `--tls-ca`, `--pin`, or `--insecure`), `listen` serves a
+//! certificate (`--tls-cert`/`--tls-key`, or the kept self-signed one).
+//!
+//! Exit status: 0 the conversation ended normally; 1 could not connect, the
+//! TLS verification failed, or an I/O error; 2 bad usage; 3 `-w` timed out.
 
 mod pump;
 mod udp;
 
+use std::cell::RefCell;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use sockit_net::{announce, bind_tcp, resolve_bind};
-use tokio::net::{TcpStream, UnixStream};
+use sockit_net::{announce, bind_tcp, resolve_bind, Shutdown};
+use tokio::net::{TcpListener, TcpStream, UnixStream};
 
+use crate::tls_args::{announce_and_watch, ClientTlsArgs, ServerTlsArgs};
 use pump::{Outcome, Transform};
 
 /// Exit status when `-w` ran out.
 const EXIT_TIMEOUT: u8 = 3;
+/// Bound on the client's TLS handshake when `-w` is not given.
+const CLIENT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Flags both directions share.
 #[derive(Args, Debug, Clone)]
@@ -66,6 +75,8 @@ pub struct ConnectArgs {
     pub unix: Option<PathBuf>,
     #[command(flatten)]
     pub text: TextArgs,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 }
 
 /// Flags of `sockit listen`.
@@ -77,14 +88,17 @@ pub struct ListenArgs {
     /// Port (0: any free port; the chosen one is printed).
     #[arg(short, long, default_value_t = 0)]
     pub port: u16,
-    /// Use UDP: print datagrams, send stdin to the last sender.
+    /// Use UDP: print datagrams from the first peer that sends one and send
+    /// stdin to it; datagrams from anyone else are dropped (like nc -lu).
     #[arg(short, long)]
     pub udp: bool,
-    /// After a peer leaves, wait for the next one (like ncat -k).
+    /// After a peer leaves, wait for the next one (like nc -lk).
     #[arg(short, long)]
     pub keep: bool,
     #[command(flatten)]
     pub text: TextArgs,
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
 }
 
 fn exit(outcome: Outcome) -> ExitCode {
@@ -99,19 +113,24 @@ pub async fn connect(args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let transform = args.text.transform()?;
     let wait = args.text.wait()?;
     if let Some(path) = &args.unix {
+        anyhow::ensure!(!args.tls.enabled(), "--tls works over TCP; not with --unix");
         let stream =
             UnixStream::connect(path).await.with_context(|| format!("cannot connect to {}", path.display()))?;
         let mut stdin = pump::Stdin::new();
-        return Ok(exit(pump::run(stream, &mut stdin, transform, wait).await?));
+        return Ok(exit(pump::run(stream, &mut stdin, transform, wait, std::future::pending()).await?));
     }
     let target = args.target.as_deref().unwrap_or_default();
+    let (host, _) = sockit_net::parse_host_port(target, 0)?;
     let addr = sockit_net::addr::resolve_peer(target, 0)?;
     if addr.port() == 0 {
         anyhow::bail!("{target}: give a port, as in HOST:PORT");
     }
     if args.udp {
+        anyhow::ensure!(!args.tls.enabled(), "--tls works over TCP; not with --udp");
         return Ok(exit(udp::connect(addr, transform, wait).await?));
     }
+    // Set up TLS before dialling: an unreadable --tls-ca is reported first.
+    let tls = args.tls.client(&host)?;
     let connecting = TcpStream::connect(addr);
     let stream = match wait {
         Some(w) => tokio::time::timeout(w, connecting)
@@ -122,7 +141,22 @@ pub async fn connect(args: ConnectArgs) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("cannot connect to {addr}"))?;
     let _ = stream.set_nodelay(true);
     let mut stdin = pump::Stdin::new();
-    Ok(exit(pump::run(stream, &mut stdin, transform, wait).await?))
+    let Some(tls) = tls else {
+        return Ok(exit(pump::run(stream, &mut stdin, transform, wait, std::future::pending()).await?));
+    };
+    let limit = wait.unwrap_or(CLIENT_HANDSHAKE_TIMEOUT);
+    let stream = tokio::time::timeout(limit, tls.connect(stream))
+        .await
+        .map_err(|_| anyhow::anyhow!("{addr}: TLS handshake not finished within {limit:?}"))?
+        .map_err(|e| anyhow::anyhow!("{addr}: {e}"))?;
+    let (_, session) = stream.get_ref().get_ref();
+    tracing::debug!(
+        version = ?session.protocol_version(),
+        suite = ?session.negotiated_cipher_suite().map(|s| s.suite()),
+        alpn = ?session.alpn_protocol().map(String::from_utf8_lossy),
+        "TLS established"
+    );
+    Ok(exit(pump::run(stream, &mut stdin, transform, wait, std::future::pending()).await?))
 }
 
 /// Runs `sockit listen`.
@@ -130,18 +164,60 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<ExitCode> {
     let addr = resolve_bind(&args.bind, args.port)?;
     let wait = args.text.wait()?;
     if args.udp {
+        anyhow::ensure!(!args.tls.enabled(), "--tls works over TCP; not with --udp");
         return Ok(exit(udp::listen(addr, args.text.transform()?, wait).await?));
     }
+    let tls = args.tls.server(&[])?;
     let listener = bind_tcp(addr, "--port")?;
-    announce("tcp", &listener.local_addr()?);
+    announce(if tls.is_some() { "tls" } else { "tcp" }, &listener.local_addr()?);
+    // Never triggered: `listen` ends with its conversation, not on a signal.
+    let shutdown = Shutdown::new();
+    if let Some(tls) = &tls {
+        announce_and_watch(tls, &shutdown);
+    }
     let mut stdin = pump::Stdin::new();
+    let mut waiting: Option<(TcpStream, SocketAddr)> = None;
     loop {
-        let (stream, peer) = listener.accept().await.context("accept failed")?;
+        let (stream, peer) = match waiting.take() {
+            Some(next) => next,
+            None => listener.accept().await.context("accept failed")?,
+        };
         tracing::info!(%peer, "connected");
         let _ = stream.set_nodelay(true);
-        let outcome = pump::run(stream, &mut stdin, args.text.transform()?, wait).await?;
+        // With --keep, the next peer's arrival ends a conversation whose peer
+        // has finished sending and that only waits for stdin, which may never
+        // come: the next peer is served, as `nc -lk` does.
+        let arrived = RefCell::new(None);
+        let next_peer = next_peer(&listener, args.keep, &arrived);
+        let outcome = match &tls {
+            None => pump::run(stream, &mut stdin, args.text.transform()?, wait, next_peer).await?,
+            Some(tls) => match tls.accept(stream).await {
+                Ok(stream) => pump::run(stream, &mut stdin, args.text.transform()?, wait, next_peer).await?,
+                Err(e) => {
+                    // A scanner or a confused client is not our one peer.
+                    tracing::warn!(%peer, "TLS handshake failed: {e}");
+                    continue;
+                }
+            },
+        };
+        waiting = arrived.into_inner();
         if !args.keep {
             return Ok(exit(outcome));
+        }
+    }
+}
+
+/// With `keep`, completes when the next peer connects, leaving it in
+/// `slot`; without, never.
+async fn next_peer(listener: &TcpListener, keep: bool, slot: &RefCell<Option<(TcpStream, SocketAddr)>>) {
+    if !keep {
+        return std::future::pending().await;
+    }
+    match listener.accept().await {
+        Ok(next) => *slot.borrow_mut() = Some(next),
+        Err(e) => {
+            tracing::debug!(error = %e, "accept failed while a conversation was open");
+            std::future::pending().await
         }
     }
 }

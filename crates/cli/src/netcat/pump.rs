@@ -64,6 +64,11 @@ impl Transform {
         Transform { outgoing: wire.map(Recoder::to_wire), incoming: wire.map(Recoder::from_wire), crlf, last_out: 0 }
     }
 
+    /// Whether bytes pass unchanged both ways (no encoding, no CRLF).
+    pub fn passes_through(&self) -> bool {
+        self.outgoing.is_none() && self.incoming.is_none() && !self.crlf
+    }
+
     /// Terminal → wire. `last` flushes a character cut at the end of input.
     pub fn outgoing(&mut self, input: &[u8], last: bool, out: &mut Vec<u8>) {
         let mut crlf_buf;
@@ -110,14 +115,20 @@ pub async fn idle(wait: Option<Duration>, last: &Cell<Instant>) {
 }
 
 /// Pumps stdin → `stream` and `stream` → stdout until the peer closes.
-pub async fn run<S>(
+///
+/// Once the peer has finished sending, piped stdin is still delivered (the
+/// peer may only have half-closed) until stdin ends, `wait` passes, or
+/// `give_way` completes (`listen --keep`: the next peer has arrived).
+pub async fn run<S, G>(
     stream: S,
     stdin: &mut Stdin,
     transform: Transform,
     wait: Option<Duration>,
+    give_way: G,
 ) -> anyhow::Result<Outcome>
 where
     S: AsyncRead + AsyncWrite,
+    G: std::future::Future<Output = ()>,
 {
     let (mut sock_r, mut sock_w) = tokio::io::split(stream);
     let Transform { outgoing, incoming, crlf, last_out } = transform;
@@ -131,10 +142,16 @@ where
         let mut out = Vec::with_capacity(CHUNK);
         loop {
             let n = stdin.read(&mut buf).await?;
-            out.clear();
-            up.outgoing(&buf[..n], n == 0, &mut out);
-            if !out.is_empty() {
-                sock_w.write_all(&out).await?;
+            // Bytes that pass unchanged are written from the read buffer: no copy.
+            let data = if up.passes_through() {
+                &buf[..n]
+            } else {
+                out.clear();
+                up.outgoing(&buf[..n], n == 0, &mut out);
+                &out[..]
+            };
+            if !data.is_empty() {
+                sock_w.write_all(data).await?;
             }
             if n == 0 {
                 // Half-close: the peer sees our EOF and can answer, then close.
@@ -150,9 +167,14 @@ where
         let mut out = Vec::with_capacity(CHUNK);
         loop {
             let n = sock_r.read(&mut buf).await?;
-            out.clear();
-            down.incoming(&buf[..n], n == 0, &mut out);
-            stdout.write_all(&out).await?;
+            let data = if down.passes_through() {
+                &buf[..n]
+            } else {
+                out.clear();
+                down.incoming(&buf[..n], n == 0, &mut out);
+                &out[..]
+            };
+            stdout.write_all(data).await?;
             stdout.flush().await?;
             if n == 0 {
                 return std::io::Result::Ok(());
@@ -160,7 +182,7 @@ where
             last.set(Instant::now());
         }
     };
-    tokio::pin!(upload, download);
+    tokio::pin!(upload, download, give_way);
     let mut uploading = true;
     loop {
         tokio::select! {
@@ -173,6 +195,7 @@ where
                     tokio::select! {
                         r = &mut upload => if let Err(e) = r { tracing::debug!(error = %e, "sending stopped") },
                         _ = idle(wait, &last) => return Ok(Outcome::TimedOut),
+                        _ = &mut give_way => tracing::info!("the next peer has arrived; this one had finished sending"),
                     }
                 }
                 return Ok(Outcome::Closed);

@@ -37,7 +37,7 @@ pub async fn listen(addr: SocketAddr, transform: Transform, wait: Option<Duratio
 enum Mode {
     /// `connect --udp`: one fixed peer; the end of stdin ends us (after a linger).
     Connected,
-    /// `listen --udp`: the peer is whoever sent last; we run until stopped.
+    /// `listen --udp`: the peer is the first to send; we run until stopped.
     Listening,
 }
 
@@ -64,7 +64,22 @@ async fn converse(socket: &UdpSocket, mode: Mode, mut t: Transform, wait: Option
                     }
                     Err(e) => return Err(e.into()),
                 };
-                peer = Some(from);
+                match peer {
+                    // Stay with the first peer, as `nc -lu` does: a third
+                    // party must not take over the reply stream by sending
+                    // one datagram.
+                    Some(first) if first != from => {
+                        tracing::debug!(%from, peer = %first, "datagram from another address dropped");
+                        continue;
+                    }
+                    Some(_) => {}
+                    None => {
+                        // From now on the kernel drops everyone else's datagrams.
+                        socket.connect(from).await.with_context(|| format!("cannot answer {from}"))?;
+                        tracing::info!(peer = %from, "first datagram; answering this peer only");
+                        peer = Some(from);
+                    }
+                }
                 text.clear();
                 t.incoming(&in_buf[..n], false, &mut text);
                 stdout.write_all(&text).await?;
