@@ -11,19 +11,61 @@
 //! shard runs on its own thread, so a long fan-out never holds up the async
 //! workers that read members' input.
 //!
-//! Each member's buffer is its send queue: what the kernel refuses stays
-//! there, and a member whose queue passes `--send-queue` bytes is dropped
-//! (its task is told and says `! send queue exceeded`) while the others go
-//! on. Members whose own task writes (UDP, WebSocket) get their events
-//! forwarded to it instead.
+//! # Send queues: bounded, and a reader is never cut for a burst
+//!
+//! A TCP member's output has two parts, in order:
+//!
+//! - its **queue**: bytes copied from the renderings, at most `--send-queue`
+//!   (256 KiB; one event bigger than that goes alone). When an append would
+//!   pass the bound the shard first tries to write, so the bound counts only
+//!   what the kernel has refused, never what simply has not been tried yet.
+//! - its **backlog** (allocated only once a member falls behind): the events
+//!   that did not fit, held as `Arc` references to the room's shared event,
+//!   not copied. The queue is refilled from it whenever it drains below half
+//!   the bound, so a member that keeps reading gets everything, in order.
+//!   A member's backlog is bounded: room events by `--send-backlog` bytes
+//!   (8 MiB, each event counted as at least [`BACKLOG_MIN_CHARGE`] bytes, so
+//!   at most 16,384 references = 128 KiB of pointers), and events only this
+//!   member gets (private messages, replies: not shared, so they count as
+//!   copies) by `--send-queue` bytes. History (`/history`, the replay on
+//!   join) is paced: it waits in the backlog uncounted and goes out a page
+//!   (half a queue) at a time as the member reads; the session lets a
+//!   member have at most [`crate::command::MAX_HISTORY`] history messages
+//!   outstanding ([`Pacing`]).
+//!
+//! A member is cut (its task is told and says `! send queue exceeded`)
+//! only when (a) it has a backlog and the kernel has accepted no byte of it
+//! for `--send-timeout` (5 s): it truly stopped reading; or (b) it reads
+//! but so much slower than its room sends that it fell a whole backlog
+//! behind. The largest burst flood control lets one member send is
+//! `--flood-burst` × `--max-line` (20 × 8 KiB = 160 KiB), so a backlog is
+//! fifty such bursts arriving at once.
+//!
+//! Memory per TCP member is therefore at most `--send-queue` copied bytes +
+//! `--send-queue` of its own events + 128 KiB of references (+ the kernel's
+//! `--socket-buffer`); the room events the references keep alive are shared
+//! by every member behind, so per room they are at most one backlog
+//! (8 MiB) however many members lag.
+//!
+//! Cost per delivery on the fast path (a member not behind, the 10,000-member
+//! benchmark's case) is one more length comparison and one null-pointer test
+//! next to the copy that was already there: the backlog is behind a `Box`
+//! that is only allocated when the member falls behind, so the per-member
+//! record the fan-out loop walks grows by two words (the stall time). A
+//! write is tried early only when a member's queue is full, at most once
+//! per fill.
+//!
+//! Members whose own task writes (UDP, WebSocket) get their events
+//! forwarded to it instead; the WebSocket task keeps the same bounds itself.
 //!
 //! One inbox per shard carries membership changes, events and replies in
 //! the order they were sent, so a member sees its replies and the room's
 //! events in the order they happened, and sees every event sent to a room
 //! after it joined.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,17 +89,84 @@ const RETRY_MAX: Duration = Duration::from_millis(64);
 /// An empty buffer above this capacity is given back, so a burst does not
 /// pin memory for the rest of the connection.
 const KEEP_CAPACITY: usize = 16 * 1024;
+/// Each event in a backlog counts as at least this many bytes, so a backlog
+/// of tiny lines cannot hold more than `--send-backlog / 512` references.
+pub const BACKLOG_MIN_CHARGE: usize = 512;
+
+/// How much one member's output may hold, and for how long it may not move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendBounds {
+    /// Bytes copied for the member (`--send-queue`); also the bound on the
+    /// events only it gets (private messages, replies) waiting behind them.
+    pub queue: usize,
+    /// Bytes of shared room events the member may fall behind
+    /// (`--send-backlog`), held by reference.
+    pub backlog: usize,
+    /// A member with a backlog whose socket accepts no byte for this long
+    /// has stopped reading and is cut (`--send-timeout`).
+    pub timeout: Duration,
+}
+
+impl SendBounds {
+    /// The defaults: 256 KiB queue, 8 MiB backlog, 5 s timeout.
+    pub const DEFAULT: SendBounds =
+        SendBounds { queue: 256 * 1024, backlog: 8 * 1024 * 1024, timeout: Duration::from_secs(5) };
+}
+
+/// History messages (`/history`, the replay on join) handed to a member's
+/// output and not yet sent on: the member's session adds what it asks for
+/// and refuses more than [`crate::command::MAX_HISTORY`] outstanding; the
+/// writer takes away what it has copied out. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Pacing(Arc<AtomicUsize>);
+
+impl Pacing {
+    /// History messages still waiting.
+    pub fn outstanding(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` more waiting.
+    pub fn add(&self, n: usize) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// One has gone out (never below zero).
+    pub fn sent(&self) {
+        let _ = self.0.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+}
+
+/// Why the shard let go of a member, for its last line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    /// The last byte the kernel took was not the end of a line: the
+    /// member's farewell must start with a newline.
+    pub mid_line: bool,
+}
+
+/// What a leaving member was still owed: bytes already rendered, then
+/// events to render (in the member's style) and write in order.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// Rendered bytes.
+    pub bytes: BytesMut,
+    /// Events after them.
+    pub events: Vec<Arc<Shared>>,
+}
 
 /// Where a member's events go.
 #[derive(Debug)]
 pub enum Sink {
     /// A TCP member: the shard writes to its socket. `dropped` fires when
-    /// the member's send queue overflows (the shard has let go of it).
+    /// the member stopped reading (the shard has let go of it).
     Tcp {
         /// The member's connection (its task reads from it).
         stream: Arc<TcpStream>,
         /// Told when the member is dropped for slowness.
-        dropped: oneshot::Sender<()>,
+        dropped: oneshot::Sender<Cut>,
+        /// History messages outstanding (the shard counts them down).
+        pacing: Pacing,
     },
     /// A member whose own task writes: events are forwarded to it.
     Forward(ForwardTx),
@@ -69,7 +178,7 @@ enum Msg {
     Style { id: MemberId, style: Style },
     Room { room: Arc<str>, ev: Arc<Shared> },
     Direct { id: MemberId, ev: Arc<Shared> },
-    Detach { id: MemberId, reply: Option<oneshot::Sender<BytesMut>> },
+    Detach { id: MemberId, reply: Option<oneshot::Sender<Pending>> },
 }
 
 /// The writer shards. Cheap to clone.
@@ -111,16 +220,23 @@ fn spawn_shard<F: std::future::Future<Output = ()> + Send + 'static>(job: F) {
 
 impl Fanout {
     /// Starts `shards` writer threads (at least one); a member's send queue
-    /// holds at most `send_queue` bytes.
+    /// holds at most `send_queue` bytes, the other bounds are the defaults.
     /// Under load a shard writes at most once per `window`.
     pub fn start(shards: usize, send_queue: usize, window: Duration) -> Fanout {
+        Self::with_bounds(shards, SendBounds { queue: send_queue, ..SendBounds::DEFAULT }, window)
+    }
+
+    /// Starts `shards` writer threads (at least one) keeping each member's
+    /// output within `bounds`; under load a shard writes at most once per
+    /// `window`.
+    pub fn with_bounds(shards: usize, bounds: SendBounds, window: Duration) -> Fanout {
         let shards = (0..shards.max(1))
             .map(|_| {
                 // Unbounded: what arrives is bounded by the senders' flood
-                // control and by each member's send queue, which the shard
-                // enforces as it goes.
+                // control and by each member's output bounds, which the
+                // shard enforces as it goes.
                 let (tx, rx) = mpsc::unbounded_channel();
-                spawn_shard(Shard::new(send_queue, window).run(rx));
+                spawn_shard(Shard::new(bounds, window).run(rx));
                 tx
             })
             .collect();
@@ -149,6 +265,7 @@ impl Fanout {
     }
 
     /// Sends `ev` to member `id` alone, in order with its room's events.
+    /// History events (`ev.event.history`) are paced, not counted.
     pub fn direct(&self, id: MemberId, ev: Arc<Shared>) {
         let _ = self.shard(id).send(Msg::Direct { id, ev });
     }
@@ -158,9 +275,9 @@ impl Fanout {
         let _ = self.shard(id).send(Msg::Style { id, style });
     }
 
-    /// Stops delivering to member `id` and returns what its queue still
+    /// Stops delivering to member `id` and returns what its output still
     /// held (empty if it was dropped or forwarded).
-    pub async fn detach(&self, id: MemberId) -> BytesMut {
+    pub async fn detach(&self, id: MemberId) -> Pending {
         let (reply, rx) = oneshot::channel();
         let _ = self.shard(id).send(Msg::Detach { id, reply: Some(reply) });
         rx.await.unwrap_or_default()
@@ -172,15 +289,160 @@ impl Fanout {
     }
 }
 
-/// A TCP member's output: its socket and the bytes it has not taken yet.
+/// How an event in a backlog is counted.
+#[derive(Clone, Copy)]
+enum Charge {
+    /// A room event, shared: counts against the backlog bound.
+    Room(usize),
+    /// Only this member's (private message, reply): counts like a copy.
+    Own(usize),
+    /// History the member asked for: paced, not counted here.
+    Paced,
+}
+
+/// The events a member that fell behind has not had copied yet.
+#[derive(Default)]
+struct Backlog {
+    events: VecDeque<(Arc<Shared>, Charge)>,
+    room_bytes: usize,
+    own_bytes: usize,
+}
+
+/// A TCP member's output: its socket, the bytes it has not taken yet and,
+/// when it fell behind, the events after them.
 struct Conn {
     stream: Arc<TcpStream>,
-    dropped: Option<oneshot::Sender<()>>,
+    dropped: Option<oneshot::Sender<Cut>>,
+    pacing: Pacing,
     out: BytesMut,
+    /// Only allocated while the member is behind (keeps the fan-out loop's
+    /// per-member record small).
+    behind: Option<Box<Backlog>>,
+    /// Since when the kernel has accepted nothing while bytes were pending.
+    stalled_since: Option<Instant>,
+    /// The kernel's last byte was not a newline.
+    mid_line: bool,
     /// Listed in the shard's `dirty` list (has bytes to write).
     dirty: bool,
     /// The socket failed: nothing more is written (its task sees the error).
     broken: bool,
+    /// A backlog bound was passed: cut at the next write round.
+    over: bool,
+}
+
+impl Conn {
+    /// Queues `ev` (rendered in `style`); returns true if the member was
+    /// not listed as dirty yet.
+    fn push(&mut self, ev: &Arc<Shared>, charge: Charge, style: Style, b: &SendBounds) -> bool {
+        if self.broken || self.over {
+            return false;
+        }
+        if self.behind.is_none() {
+            let len = ev.line(style.format).len();
+            if !self.out.is_empty() && self.out.len() + len > b.queue {
+                // Count the bound only after the kernel had its chance.
+                self.write();
+            }
+            if self.broken {
+                return false;
+            }
+            if self.out.is_empty() || self.out.len() + len <= b.queue {
+                self.copy(ev, charge, style);
+                return !self.dirty;
+            }
+        }
+        let backlog = self.behind.get_or_insert_with(Box::default);
+        let len = ev.line(style.format).len();
+        let charge = match charge {
+            Charge::Room(_) => Charge::Room(len.max(BACKLOG_MIN_CHARGE)),
+            Charge::Own(_) => Charge::Own(len.max(BACKLOG_MIN_CHARGE)),
+            Charge::Paced => Charge::Paced,
+        };
+        match charge {
+            Charge::Room(n) => backlog.room_bytes += n,
+            Charge::Own(n) => backlog.own_bytes += n,
+            Charge::Paced => {}
+        }
+        backlog.events.push_back((ev.clone(), charge));
+        if backlog.room_bytes > b.backlog || backlog.own_bytes > b.queue {
+            self.over = true;
+        }
+        !self.dirty
+    }
+
+    fn copy(&mut self, ev: &Shared, charge: Charge, style: Style) {
+        style.append(ev, &mut self.out);
+        if matches!(charge, Charge::Paced) {
+            self.pacing.sent();
+        }
+    }
+
+    /// Moves backlog events into the queue once it is below half the bound.
+    fn refill(&mut self, style: Style, b: &SendBounds) {
+        if self.out.len() > b.queue / 2 {
+            return;
+        }
+        let Some(mut backlog) = self.behind.take() else { return };
+        while let Some((ev, _)) = backlog.events.front() {
+            let len = ev.line(style.format).len();
+            if !self.out.is_empty() && self.out.len() + len > b.queue {
+                break;
+            }
+            let Some((ev, charge)) = backlog.events.pop_front() else { break };
+            match charge {
+                Charge::Room(n) => backlog.room_bytes -= n,
+                Charge::Own(n) => backlog.own_bytes -= n,
+                Charge::Paced => {}
+            }
+            self.copy(&ev, charge, style);
+        }
+        if !backlog.events.is_empty() {
+            self.behind = Some(backlog);
+        }
+    }
+
+    /// One non-blocking write of the queue; returns whether bytes went.
+    fn write(&mut self) -> bool {
+        if self.out.is_empty() || self.broken {
+            return false;
+        }
+        match send_now(&self.stream, &self.out) {
+            Ok(n) if n > 0 => {
+                self.mid_line = self.out[n - 1] != b'\n';
+                self.out.advance(n);
+                self.stalled_since = None;
+                true
+            }
+            Ok(_) => {
+                self.stalled_since.get_or_insert_with(Instant::now);
+                false
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.stalled_since.get_or_insert_with(Instant::now);
+                false
+            }
+            Err(_) => {
+                // The member's task sees the failure on its side too and
+                // leaves; until then it gets nothing.
+                self.broken = true;
+                self.out = BytesMut::new();
+                self.behind = None;
+                false
+            }
+        }
+    }
+
+    /// Whether the member must be let go: it fell a whole backlog behind,
+    /// or it is behind and its socket took nothing for the send timeout.
+    fn must_cut(&self, now: Instant, b: &SendBounds) -> bool {
+        self.over
+            || (self.behind.is_some()
+                && self.stalled_since.is_some_and(|t| now.saturating_duration_since(t) >= b.timeout))
+    }
+
+    fn pending(&self) -> bool {
+        !self.out.is_empty() || self.behind.is_some()
+    }
 }
 
 enum Out {
@@ -198,17 +460,14 @@ struct Member {
 }
 
 impl Member {
-    /// Queues `ev` for this member; returns true if there are bytes to write.
-    fn push(&mut self, ev: &Arc<Shared>) -> bool {
+    /// Queues `ev` for this member; returns true if it must be listed as
+    /// having bytes to write.
+    fn push(&mut self, ev: &Arc<Shared>, charge: Charge, b: &SendBounds) -> bool {
         if !ev.is_for(self.id) {
             return false;
         }
         match &mut self.out {
-            Out::Conn(c) if !c.broken => {
-                self.style.append(ev, &mut c.out);
-                !c.dirty
-            }
-            Out::Conn(_) => false,
+            Out::Conn(c) => c.push(ev, charge, self.style, b),
             Out::Forward(tx) => {
                 let _ = tx.send(ev.clone());
                 false
@@ -219,7 +478,7 @@ impl Member {
 
 /// One writer shard: its members, by room, and the ones with bytes pending.
 struct Shard {
-    send_queue: usize,
+    bounds: SendBounds,
     window: Duration,
     slots: Vec<Option<Member>>,
     free: Vec<usize>,
@@ -229,9 +488,9 @@ struct Shard {
 }
 
 impl Shard {
-    fn new(send_queue: usize, window: Duration) -> Self {
+    fn new(bounds: SendBounds, window: Duration) -> Self {
         Shard {
-            send_queue,
+            bounds,
             window,
             slots: Vec::new(),
             free: Vec::new(),
@@ -240,7 +499,6 @@ impl Shard {
             dirty: Vec::new(),
         }
     }
-
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
         let retry = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(retry);
@@ -309,7 +567,7 @@ impl Shard {
                 let Some(list) = self.rooms.get(&room) else { return };
                 for &slot in list {
                     if let Some(m) = self.slots[slot].as_mut() {
-                        if m.push(&ev) {
+                        if m.push(&ev, Charge::Room(0), &self.bounds) {
                             mark(m, slot, &mut self.dirty);
                         }
                     }
@@ -318,7 +576,10 @@ impl Shard {
             Msg::Direct { id, ev } => {
                 let Some(&slot) = self.index.get(&id) else { return };
                 if let Some(m) = self.slots[slot].as_mut() {
-                    if m.push(&ev) {
+                    // History is the member's own request: paced, and
+                    // bounded by its session (see `Pacing`).
+                    let charge = if ev.event.history { Charge::Paced } else { Charge::Own(0) };
+                    if m.push(&ev, charge, &self.bounds) {
                         mark(m, slot, &mut self.dirty);
                     }
                 }
@@ -336,8 +597,11 @@ impl Shard {
             }
             Msg::Detach { id, reply } => {
                 let pending = match self.remove(id) {
-                    Some(Member { out: Out::Conn(c), .. }) if !c.broken => c.out,
-                    _ => BytesMut::new(),
+                    Some(Member { out: Out::Conn(c), .. }) if !c.broken => Pending {
+                        bytes: c.out,
+                        events: c.behind.map(|b| b.events.into_iter().map(|(ev, _)| ev).collect()).unwrap_or_default(),
+                    },
+                    _ => Pending::default(),
                 };
                 if let Some(reply) = reply {
                     let _ = reply.send(pending);
@@ -350,9 +614,18 @@ impl Shard {
         // A member attaches once; a second attach replaces the first.
         self.remove(id);
         let out = match sink {
-            Sink::Tcp { stream, dropped } => {
-                Out::Conn(Conn { stream, dropped: Some(dropped), out: BytesMut::new(), dirty: false, broken: false })
-            }
+            Sink::Tcp { stream, dropped, pacing } => Out::Conn(Conn {
+                stream,
+                dropped: Some(dropped),
+                pacing,
+                out: BytesMut::new(),
+                behind: None,
+                stalled_since: None,
+                mid_line: false,
+                dirty: false,
+                broken: false,
+                over: false,
+            }),
             Sink::Forward(tx) => Out::Forward(tx),
         };
         let member = Member { id, style: Style::default(), room: room.clone(), pos: 0, out };
@@ -406,38 +679,33 @@ impl Shard {
         self.slots[slot].take()
     }
 
-    /// Writes every member with bytes pending, once each. Members the kernel
-    /// does not take everything from stay dirty; a member whose queue is
-    /// over the bound is dropped, and nobody else waits for it. Returns
-    /// whether any bytes were written.
+    /// Writes every member with bytes pending, once each, refilling the
+    /// queues of members that are behind. Members the kernel does not take
+    /// everything from stay dirty; a member that stopped reading (or fell a
+    /// whole backlog behind) is dropped, and nobody else waits for it.
+    /// Returns whether any bytes were written.
     fn flush(&mut self) -> bool {
         let mut wrote = false;
         let mut still = Vec::new();
         let mut too_slow = Vec::new();
+        let b = self.bounds;
+        let now = Instant::now();
         for slot in std::mem::take(&mut self.dirty) {
-            let Some(Member { id, out: Out::Conn(c), .. }) = self.slots[slot].as_mut() else { continue };
+            let Some(Member { id, style, out: Out::Conn(c), .. }) = self.slots[slot].as_mut() else { continue };
             if !c.dirty {
                 continue;
             }
-            match send_now(&c.stream, &c.out) {
-                Ok(n) => {
-                    c.out.advance(n);
-                    wrote |= n > 0;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => {
-                    // The member's task sees the failure on its side too
-                    // and leaves; until then it gets nothing.
-                    c.broken = true;
-                    c.out = BytesMut::new();
-                }
+            if !c.over {
+                c.refill(*style, &b);
+                wrote |= c.write();
+                c.refill(*style, &b);
             }
-            if c.out.is_empty() {
+            if c.broken || !c.pending() {
                 c.dirty = false;
                 if c.out.capacity() > KEEP_CAPACITY {
                     c.out = BytesMut::new();
                 }
-            } else if c.out.len() > self.send_queue {
+            } else if c.must_cut(now, &b) {
                 too_slow.push(*id);
             } else {
                 still.push(slot);
@@ -446,9 +714,16 @@ impl Shard {
         self.dirty = still;
         for id in too_slow {
             if let Some(Member { out: Out::Conn(mut c), .. }) = self.remove(id) {
-                tracing::warn!(member = id.0, queued = c.out.len(), "chat member too slow: send queue exceeded");
+                let behind = c.behind.as_ref().map_or(0, |b| b.events.len());
+                tracing::warn!(
+                    member = id.0,
+                    queued = c.out.len(),
+                    behind,
+                    fell_behind = c.over,
+                    "chat member too slow: send queue exceeded"
+                );
                 if let Some(tell) = c.dropped.take() {
-                    let _ = tell.send(());
+                    let _ = tell.send(Cut { mid_line: c.mid_line });
                 }
             }
         }
@@ -483,7 +758,10 @@ mod tests {
 
     #[tokio::test]
     async fn slow_member_is_dropped_and_the_others_get_everything_in_order() {
-        let fanout = Fanout::start(2, 4096, Duration::ZERO);
+        // Never-reading members are cut after the send timeout, not at the
+        // queue bound.
+        let bounds = SendBounds { queue: 4096, backlog: 8 << 20, timeout: Duration::from_millis(300) };
+        let fanout = Fanout::with_bounds(2, bounds, Duration::ZERO);
         let room: Arc<str> = Arc::from("lobby");
         // A TCP member that never reads, with a small kernel buffer.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -491,7 +769,15 @@ mod tests {
         let (server_side, _) = listener.accept().await.unwrap();
         let _ = socket2::SockRef::from(&server_side).set_send_buffer_size(4096);
         let (dropped_tx, dropped_rx) = oneshot::channel();
-        fanout.attach(MemberId(1), room.clone(), Sink::Tcp { stream: Arc::new(server_side), dropped: dropped_tx });
+        fanout.attach(
+            MemberId(1),
+            room.clone(),
+            Sink::Tcp {
+                stream: Arc::new(server_side),
+                dropped: dropped_tx,
+                pacing: Pacing::default(),
+            },
+        );
         // A forwarded member on the other shard.
         let (tx, mut rx) = mpsc::unbounded_channel();
         fanout.attach(MemberId(2), room.clone(), Sink::Forward(tx));
@@ -511,6 +797,7 @@ mod tests {
         assert!(got[12].starts_with("11 "));
         assert!(got[2000].starts_with("1999 "));
         // Gone from its shard: nothing is left to hand back.
-        assert!(fanout.detach(MemberId(1)).await.is_empty());
+        let rest = fanout.detach(MemberId(1)).await;
+        assert!(rest.bytes.is_empty() && rest.events.is_empty());
     }
 }
