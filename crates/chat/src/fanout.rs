@@ -290,22 +290,82 @@ impl Fanout {
 }
 
 /// How an event in a backlog is counted.
-#[derive(Clone, Copy)]
-enum Charge {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Charge {
     /// A room event, shared: counts against the backlog bound.
-    Room(usize),
+    Room,
     /// Only this member's (private message, reply): counts like a copy.
-    Own(usize),
+    Own,
     /// History the member asked for: paced, not counted here.
     Paced,
 }
 
-/// The events a member that fell behind has not had copied yet.
-#[derive(Default)]
-struct Backlog {
-    events: VecDeque<(Arc<Shared>, Charge)>,
+impl Charge {
+    /// How an event reaching a member by itself (not by room fan-out)
+    /// counts: history is paced, the rest is the member's own.
+    pub(crate) fn of_direct(ev: &Shared) -> Charge {
+        if ev.event.history {
+            Charge::Paced
+        } else {
+            Charge::Own
+        }
+    }
+}
+
+/// The events a member that fell behind has not had copied yet, in order,
+/// with what they count against ([`SendBounds`]). Shared by the TCP writer
+/// shards and the WebSocket member task.
+#[derive(Default, Debug)]
+pub(crate) struct Backlog {
+    events: VecDeque<(Arc<Shared>, Charge, usize)>,
     room_bytes: usize,
     own_bytes: usize,
+}
+
+impl Backlog {
+    /// Holds `ev`, `len` bytes as rendered; returns false when a bound is
+    /// passed (the member fell too far behind and must be cut).
+    pub(crate) fn hold(&mut self, ev: Arc<Shared>, charge: Charge, len: usize, b: &SendBounds) -> bool {
+        let n = len.max(BACKLOG_MIN_CHARGE);
+        match charge {
+            Charge::Room => self.room_bytes += n,
+            Charge::Own => self.own_bytes += n,
+            Charge::Paced => {}
+        }
+        self.events.push_back((ev, charge, n));
+        self.room_bytes <= b.backlog && self.own_bytes <= b.queue
+    }
+
+    /// The next event to send.
+    pub(crate) fn front(&self) -> Option<&Arc<Shared>> {
+        self.events.front().map(|(ev, _, _)| ev)
+    }
+
+    /// Takes the next event out.
+    pub(crate) fn pop(&mut self) -> Option<(Arc<Shared>, Charge)> {
+        let (ev, charge, n) = self.events.pop_front()?;
+        match charge {
+            Charge::Room => self.room_bytes -= n,
+            Charge::Own => self.own_bytes -= n,
+            Charge::Paced => {}
+        }
+        Some((ev, charge))
+    }
+
+    /// Events held.
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether nothing is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// The events, in order (for a leaving member's last write).
+    pub(crate) fn into_events(self) -> Vec<Arc<Shared>> {
+        self.events.into_iter().map(|(ev, _, _)| ev).collect()
+    }
 }
 
 /// A TCP member's output: its socket, the bytes it has not taken yet and,
@@ -352,19 +412,7 @@ impl Conn {
             }
         }
         let backlog = self.behind.get_or_insert_with(Box::default);
-        let len = ev.line(style.format).len();
-        let charge = match charge {
-            Charge::Room(_) => Charge::Room(len.max(BACKLOG_MIN_CHARGE)),
-            Charge::Own(_) => Charge::Own(len.max(BACKLOG_MIN_CHARGE)),
-            Charge::Paced => Charge::Paced,
-        };
-        match charge {
-            Charge::Room(n) => backlog.room_bytes += n,
-            Charge::Own(n) => backlog.own_bytes += n,
-            Charge::Paced => {}
-        }
-        backlog.events.push_back((ev.clone(), charge));
-        if backlog.room_bytes > b.backlog || backlog.own_bytes > b.queue {
+        if !backlog.hold(ev.clone(), charge, ev.line(style.format).len(), b) {
             self.over = true;
         }
         !self.dirty
@@ -383,20 +431,15 @@ impl Conn {
             return;
         }
         let Some(mut backlog) = self.behind.take() else { return };
-        while let Some((ev, _)) = backlog.events.front() {
+        while let Some(ev) = backlog.front() {
             let len = ev.line(style.format).len();
             if !self.out.is_empty() && self.out.len() + len > b.queue {
                 break;
             }
-            let Some((ev, charge)) = backlog.events.pop_front() else { break };
-            match charge {
-                Charge::Room(n) => backlog.room_bytes -= n,
-                Charge::Own(n) => backlog.own_bytes -= n,
-                Charge::Paced => {}
-            }
+            let Some((ev, charge)) = backlog.pop() else { break };
             self.copy(&ev, charge, style);
         }
-        if !backlog.events.is_empty() {
+        if !backlog.is_empty() {
             self.behind = Some(backlog);
         }
     }
@@ -567,7 +610,7 @@ impl Shard {
                 let Some(list) = self.rooms.get(&room) else { return };
                 for &slot in list {
                     if let Some(m) = self.slots[slot].as_mut() {
-                        if m.push(&ev, Charge::Room(0), &self.bounds) {
+                        if m.push(&ev, Charge::Room, &self.bounds) {
                             mark(m, slot, &mut self.dirty);
                         }
                     }
@@ -578,8 +621,7 @@ impl Shard {
                 if let Some(m) = self.slots[slot].as_mut() {
                     // History is the member's own request: paced, and
                     // bounded by its session (see `Pacing`).
-                    let charge = if ev.event.history { Charge::Paced } else { Charge::Own(0) };
-                    if m.push(&ev, charge, &self.bounds) {
+                    if m.push(&ev, Charge::of_direct(&ev), &self.bounds) {
                         mark(m, slot, &mut self.dirty);
                     }
                 }
@@ -599,7 +641,7 @@ impl Shard {
                 let pending = match self.remove(id) {
                     Some(Member { out: Out::Conn(c), .. }) if !c.broken => Pending {
                         bytes: c.out,
-                        events: c.behind.map(|b| b.events.into_iter().map(|(ev, _)| ev).collect()).unwrap_or_default(),
+                        events: c.behind.map(|b| b.into_events()).unwrap_or_default(),
                     },
                     _ => Pending::default(),
                 };
@@ -714,7 +756,7 @@ impl Shard {
         self.dirty = still;
         for id in too_slow {
             if let Some(Member { out: Out::Conn(mut c), .. }) = self.remove(id) {
-                let behind = c.behind.as_ref().map_or(0, |b| b.events.len());
+                let behind = c.behind.as_ref().map_or(0, |b| b.len());
                 tracing::warn!(
                     member = id.0,
                     queued = c.out.len(),

@@ -89,6 +89,11 @@ impl Session {
         self.chat.fanout.set_style(self.id, style);
     }
 
+    /// The member's id in this server run.
+    pub fn id(&self) -> MemberId {
+        self.id
+    }
+
     /// The member's nick.
     pub fn nick(&self) -> &str {
         &self.nick
