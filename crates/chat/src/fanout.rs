@@ -29,13 +29,13 @@
 //!   member gets (private messages, replies: not shared, so they count as
 //!   copies) by `--send-queue` bytes. History (`/history`, the replay on
 //!   join) is paced: it waits in the backlog uncounted and goes out a page
-//!   (half a queue) at a time as the member reads; the session lets a
-//!   member have at most [`crate::command::MAX_HISTORY`] history messages
-//!   outstanding ([`Pacing`]).
+//!   (half a queue) at a time as the member reads; the session refuses a
+//!   new history while [`crate::command::MAX_HISTORY`] messages are still
+//!   outstanding, so at most twice that wait ([`Pacing`]).
 //!
 //! A member is cut (its task is told and says `! send queue exceeded`)
 //! only when (a) it has a backlog and the kernel has accepted no byte of it
-//! for `--send-timeout` (5 s): it truly stopped reading; or (b) it reads
+//! for `--send-timeout` (3 s): it truly stopped reading; or (b) it reads
 //! but so much slower than its room sends that it fell a whole backlog
 //! behind. The largest burst flood control lets one member send is
 //! `--flood-burst` × `--max-line` (20 × 8 KiB = 160 KiB), so a backlog is
@@ -108,14 +108,14 @@ pub struct SendBounds {
 }
 
 impl SendBounds {
-    /// The defaults: 256 KiB queue, 8 MiB backlog, 5 s timeout.
+    /// The defaults: 256 KiB queue, 8 MiB backlog, 3 s timeout.
     pub const DEFAULT: SendBounds =
-        SendBounds { queue: 256 * 1024, backlog: 8 * 1024 * 1024, timeout: Duration::from_secs(5) };
+        SendBounds { queue: 256 * 1024, backlog: 8 * 1024 * 1024, timeout: Duration::from_secs(3) };
 }
 
 /// History messages (`/history`, the replay on join) handed to a member's
 /// output and not yet sent on: the member's session adds what it asks for
-/// and refuses more than [`crate::command::MAX_HISTORY`] outstanding; the
+/// and refuses more while [`crate::command::MAX_HISTORY`] are outstanding; the
 /// writer takes away what it has copied out. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct Pacing(Arc<AtomicUsize>);

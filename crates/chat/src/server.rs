@@ -55,7 +55,7 @@ pub struct ChatConfig {
     /// cut (8 MiB; held by reference, not copied).
     pub send_backlog: usize,
     /// A member that is behind and whose socket takes no byte for this long
-    /// has stopped reading and is cut (5 s).
+    /// has stopped reading and is cut (3 s).
     pub send_timeout: Duration,
     /// Host names the web listener answers to besides IP literals,
     /// `localhost`, `*.localhost` and the machine's host name

@@ -77,9 +77,10 @@ impl Session {
     }
 
     /// Counts this member's history replies in `pacing`, which its writer
-    /// counts down as it sends them: a member has at most
-    /// [`MAX_HISTORY`] history messages outstanding, so asking again and
-    /// again without reading cannot pile up history.
+    /// counts down as it sends them: a new history is refused while
+    /// [`MAX_HISTORY`] messages are still outstanding (so at most twice
+    /// that wait), and asking again and again without reading cannot pile
+    /// up history.
     pub fn pace_history(&mut self, pacing: Pacing) {
         self.pacing = Some(pacing);
     }
@@ -114,8 +115,10 @@ impl Session {
 
     async fn history(&self, n: usize, out: &mut Vec<Arc<Shared>>) {
         if let Some(p) = &self.pacing {
+            // At most one full history may still be on its way when a new
+            // one is asked for: 2 × MAX_HISTORY messages outstanding at most.
             let waiting = p.outstanding();
-            if waiting > 0 && waiting + n > MAX_HISTORY {
+            if waiting >= MAX_HISTORY {
                 out.push(err(format!(
                     "history not sent: {waiting} messages of your last history are still on their way; ask again when they have arrived"
                 )));

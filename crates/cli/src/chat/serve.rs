@@ -57,7 +57,7 @@ pub struct ServeArgs {
     pub send_backlog: usize,
     /// Seconds a member that is behind may take no byte at all before it
     /// is disconnected (it stopped reading).
-    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 3.0, value_name = "SECS")]
     pub send_timeout: f64,
     /// Host name the web listener also answers to (repeatable). IP
     /// addresses, localhost, *.localhost and this machine's name always
