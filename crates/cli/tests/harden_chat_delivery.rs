@@ -297,3 +297,79 @@ fn memory_stays_bounded_with_200_stalled_members() {
     assert!(grew <= bound, "RSS grew by {} KiB, bound {} KiB", grew >> 10, bound >> 10);
     drop(stalled);
 }
+
+/// Item 17: `/msg` to yourself arrives once (it came twice: the hub's
+/// delivery and the sender's echo).
+#[test]
+fn msg_to_yourself_arrives_once() {
+    let s = serve(&[]);
+    let mut me = Reader::join(s.addr("tcp"), "narcissus");
+    me.send("/msg narcissus note to self");
+    me.expect("<narcissus -> narcissus> note to self");
+    // The next thing is the /who reply, not a second copy.
+    me.send("/who");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let line = String::from_utf8_lossy(&me.next(deadline).unwrap()).into_owned();
+        assert!(!line.contains("note to self"), "second copy: {line}");
+        if line.contains("members of lobby") {
+            break;
+        }
+    }
+    // Others still get the sender's echo exactly once.
+    let mut other = Reader::join(s.addr("tcp"), "echo");
+    other.send("/msg narcissus hello there");
+    other.expect("<echo -> narcissus> hello there");
+    me.expect("<echo -> narcissus> hello there");
+    other.send("/who");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let line = String::from_utf8_lossy(&other.next(deadline).unwrap()).into_owned();
+        assert!(!line.contains("hello there"), "second copy: {line}");
+        if line.contains("members of lobby") {
+            break;
+        }
+    }
+}
+
+/// Item 17: a member cut in the middle of a line gets
+/// `! send queue exceeded` on a line of its own. It reads, slowly, so it is
+/// cut for falling a whole backlog (`--send-backlog`, here 64 KiB) behind,
+/// and the kernel has room for its last line.
+#[test]
+fn the_cut_notice_starts_its_own_line() {
+    let s = serve(&["--flood-rate", "0", "--send-queue", "16384", "--send-backlog", "65536"]);
+    let addr = s.addr("tcp");
+    let slow = connect_small(addr, 8 * 1024);
+    let mut slow_w = slow.try_clone().unwrap();
+    slow_w.write_all(b"/nick slow\n").unwrap();
+    let mut sender = sink_member(addr, "sender");
+    std::thread::sleep(Duration::from_millis(300));
+    let pad = "w".repeat(PAD);
+    // 1.6 MB at once: far more than 16 KiB + 64 KiB behind.
+    let burst: String = (0..200).map(|i| format!("l{i:03} {pad}\n")).collect();
+    sender.write_all(burst.as_bytes()).unwrap();
+    // Read slowly: 4 KiB per 10 ms, until the server closes.
+    let mut slow = slow;
+    slow.set_read_timeout(Some(WAIT)).unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        match slow.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.ends_with("\n! send queue exceeded\n"), "ends with {:?}", &text[text.len().saturating_sub(80)..]);
+    // Every line is whole: a message or a server line, none glued.
+    for line in text.lines() {
+        assert!(
+            line.starts_with("<sender> l") || line.starts_with("* ") || line.starts_with("! ") || line.is_empty(),
+            "glued line: {:?}",
+            &line[..line.len().min(60)]
+        );
+    }
+}
