@@ -639,10 +639,9 @@ impl Shard {
             }
             Msg::Detach { id, reply } => {
                 let pending = match self.remove(id) {
-                    Some(Member { out: Out::Conn(c), .. }) if !c.broken => Pending {
-                        bytes: c.out,
-                        events: c.behind.map(|b| b.into_events()).unwrap_or_default(),
-                    },
+                    Some(Member { out: Out::Conn(c), .. }) if !c.broken => {
+                        Pending { bytes: c.out, events: c.behind.map(|b| b.into_events()).unwrap_or_default() }
+                    }
                     _ => Pending::default(),
                 };
                 if let Some(reply) = reply {
@@ -814,11 +813,7 @@ mod tests {
         fanout.attach(
             MemberId(1),
             room.clone(),
-            Sink::Tcp {
-                stream: Arc::new(server_side),
-                dropped: dropped_tx,
-                pacing: Pacing::default(),
-            },
+            Sink::Tcp { stream: Arc::new(server_side), dropped: dropped_tx, pacing: Pacing::default() },
         );
         // A forwarded member on the other shard.
         let (tx, mut rx) = mpsc::unbounded_channel();

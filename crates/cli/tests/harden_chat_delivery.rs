@@ -293,7 +293,13 @@ fn memory_stays_bounded_with_200_stalled_members() {
     // Copies: one queue (+ one line) per member; shared events: 1.4 MB once
     // per shard list, pointers; 24 MiB for the allocator and the rest.
     let bound = (STALLED + 6) * (QUEUE + 2 * PAD) + 24 * 1024 * 1024;
-    eprintln!("RSS before {} KiB, peak {} KiB, grew {} KiB, bound {} KiB", before >> 10, peak >> 10, grew >> 10, bound >> 10);
+    eprintln!(
+        "RSS before {} KiB, peak {} KiB, grew {} KiB, bound {} KiB",
+        before >> 10,
+        peak >> 10,
+        grew >> 10,
+        bound >> 10
+    );
     assert!(grew <= bound, "RSS grew by {} KiB, bound {} KiB", grew >> 10, bound >> 10);
     drop(stalled);
 }

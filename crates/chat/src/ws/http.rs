@@ -87,7 +87,10 @@ impl Hosts {
         }
         let Some(name) = strip_port(host.trim()) else { return false };
         if name.starts_with('[') {
-            return name.strip_prefix('[').and_then(|n| n.strip_suffix(']')).is_some_and(|n| n.parse::<Ipv6Addr>().is_ok());
+            return name
+                .strip_prefix('[')
+                .and_then(|n| n.strip_suffix(']'))
+                .is_some_and(|n| n.parse::<Ipv6Addr>().is_ok());
         }
         if name.parse::<Ipv4Addr>().is_ok() {
             return true;
