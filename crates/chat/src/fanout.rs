@@ -407,6 +407,7 @@ impl Conn {
                 return false;
             }
             if self.out.is_empty() || self.out.len() + len <= b.queue {
+                self.make_room(len, b);
                 self.copy(ev, charge, style);
                 return !self.dirty;
             }
@@ -416,6 +417,21 @@ impl Conn {
             self.over = true;
         }
         !self.dirty
+    }
+
+    /// Makes room for `len` more bytes without letting the buffer's
+    /// capacity pass the bound: `BytesMut` (a `Vec` underneath) doubles
+    /// when it grows, which would let a full queue pin twice `--send-queue`.
+    /// First it tries to reuse the space already written out at the front.
+    fn make_room(&mut self, len: usize, b: &SendBounds) {
+        let need = self.out.len() + len;
+        if need <= self.out.capacity() || self.out.try_reclaim(len) {
+            return;
+        }
+        let cap = (self.out.capacity() * 2).max(need).min(b.queue.max(need));
+        let mut bigger = BytesMut::with_capacity(cap);
+        bigger.extend_from_slice(&self.out);
+        self.out = bigger;
     }
 
     fn copy(&mut self, ev: &Shared, charge: Charge, style: Style) {
@@ -437,6 +453,7 @@ impl Conn {
                 break;
             }
             let Some((ev, charge)) = backlog.pop() else { break };
+            self.make_room(len, b);
             self.copy(&ev, charge, style);
         }
         if !backlog.is_empty() {
