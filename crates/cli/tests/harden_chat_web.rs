@@ -115,6 +115,16 @@ fn close_code(s: &mut TcpStream) -> Option<u16> {
     None
 }
 
+/// A connection whose receive buffer is 16 KiB, set before the handshake
+/// (a small or busy host), so the client's kernel does not hide how the
+/// server paces its writes.
+fn small_rcvbuf(addr: SocketAddr) -> TcpStream {
+    let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(16 * 1024).unwrap();
+    sock.connect(&addr.into()).unwrap();
+    sock.into()
+}
+
 fn proc_rss(pid: u32) -> usize {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
@@ -224,10 +234,7 @@ fn a_tight_websocket_reader_survives_three_full_bursts() {
     let web = s.addr("http");
     let tcp = s.addr("tcp");
     let host = format!("127.0.0.1:{}", web.port());
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.set_recv_buffer_size(16 * 1024).unwrap();
-    sock.connect(&web.into()).unwrap();
-    let (status, mut ws) = upgrade_on(sock.into(), &host, None);
+    let (status, mut ws) = upgrade_on(small_rcvbuf(web), &host, None);
     assert!(status.contains(" 101 "), "{status}");
     let senders: Vec<TcpStream> = (0..3)
         .map(|i| {
@@ -273,6 +280,60 @@ fn a_tight_websocket_reader_survives_three_full_bursts() {
     loop {
         let (_, payload) = read_frame(&mut ws).unwrap();
         if String::from_utf8_lossy(&payload).contains("members of lobby") {
+            break;
+        }
+    }
+}
+
+/// Item 4 for WebSocket members: `/history 100` of 8 KB messages (800 KB,
+/// three send queues) is paced: the member gets the join replay and all
+/// 100, and stays.
+#[test]
+fn websocket_history_100_of_8k_arrives_whole() {
+    let s = serve(&["--flood-rate", "0"]);
+    let web = s.addr("http");
+    let mut sender = TcpStream::connect(s.addr("tcp")).unwrap();
+    sender.write_all(b"/nick sender\n").unwrap();
+    let mut r = sender.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut sink = [0u8; 65536];
+        while r.read(&mut sink).unwrap_or(0) > 0 {}
+    });
+    let pad = "h".repeat(8000);
+    for i in 0..100 {
+        sender.write_all(format!("m{i:03} {pad}\n").as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // History is written before the fan-out; give the last one a moment.
+    std::thread::sleep(Duration::from_millis(500));
+    let host = format!("127.0.0.1:{}", web.port());
+    // It reads in a tight loop, through a 16 KiB receive buffer.
+    let (status, mut ws) = upgrade_on(small_rcvbuf(web), &host, None);
+    assert!(status.contains(" 101 "), "{status}");
+    ws.write_all(&frame(1, br#"{"text":"/history 100"}"#, true)).unwrap();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while seen.len() < 120 {
+        assert!(Instant::now() < deadline, "timed out after {} history messages", seen.len());
+        let (op, payload) = read_frame(&mut ws).unwrap_or_else(|| panic!("ended after {}", seen.len()));
+        let text = String::from_utf8_lossy(&payload).into_owned();
+        assert_eq!(op, 1, "after {}: op {op} {text:?}", seen.len());
+        assert!(!text.contains("send queue exceeded"), "cut after {}", seen.len());
+        if text.contains(r#""history":true"#) {
+            let at = text.find(r#""text":"m"#).unwrap_or_else(|| panic!("history message {text:.120}")) + 9;
+            seen.push(text[at..at + 3].to_string());
+        }
+    }
+    let mut want: Vec<String> = (80..100).map(|i| format!("{i:03}")).collect();
+    want.extend((0..100).map(|i| format!("{i:03}")));
+    assert_eq!(seen, want, "the replay, then the 100 asked for, in order");
+    // Still a member.
+    ws.write_all(&frame(1, br#"{"text":"/who"}"#, true)).unwrap();
+    loop {
+        let (_, payload) = read_frame(&mut ws).unwrap_or_else(|| panic!("the connection ended after the history"));
+        let text = String::from_utf8_lossy(&payload);
+        assert!(!text.contains("send queue exceeded"), "cut for its own /history");
+        if text.contains("members of lobby") {
             break;
         }
     }
