@@ -92,6 +92,10 @@ impl Hosts {
                 .and_then(|n| n.strip_suffix(']'))
                 .is_some_and(|n| n.parse::<Ipv6Addr>().is_ok());
         }
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')) {
+            // Not a host name at all (a second colon, spaces, …).
+            return false;
+        }
         if name.parse::<Ipv4Addr>().is_ok() {
             return true;
         }
@@ -343,6 +347,8 @@ mod tests {
             ":9080",
             "",
             "xlan.example",
+            ":.localhost:80",
+            "a b.localhost",
         ] {
             assert!(!hosts.allows(bad), "{bad}");
         }
