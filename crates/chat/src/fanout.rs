@@ -48,12 +48,15 @@
 //! (8 MiB) however many members lag.
 //!
 //! Cost per delivery on the fast path (a member not behind, the 10,000-member
-//! benchmark's case) is one more length comparison and one null-pointer test
-//! next to the copy that was already there: the backlog is behind a `Box`
-//! that is only allocated when the member falls behind, so the per-member
-//! record the fan-out loop walks grows by two words (the stall time). A
-//! write is tried early only when a member's queue is full, at most once
-//! per fill.
+//! benchmark's case) is a null-pointer test and two length comparisons (the
+//! bound, the buffer's capacity) next to the copy that was already there,
+//! all on the member record the loop already has in cache: the backlog is
+//! behind a `Box` allocated only when the member falls behind, so that
+//! record grows by five words (backlog pointer, stall time, history
+//! counter) and two flags. A write is tried early only when a member's
+//! queue is full, at most once per fill; a write round adds, per member
+//! written, one refill check. Not measured here (benches need the machine
+//! to themselves): `bench/chat.sh` should show no change.
 //!
 //! Members whose own task writes (UDP, WebSocket) get their events
 //! forwarded to it instead; the WebSocket task keeps the same bounds itself.
