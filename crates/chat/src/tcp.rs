@@ -32,8 +32,9 @@ use crate::session::{Flow, Session};
 pub const PARTIAL_IDLE: Duration = Duration::from_millis(100);
 /// How long a leaving member's last lines may take to drain.
 const FLUSH_GRACE: Duration = Duration::from_secs(2);
-/// How long a member dropped for slowness gets to take its last line.
-const LAST_WORD: Duration = Duration::from_millis(100);
+/// How long a member dropped for slowness gets to take its last line (one
+/// that fell a backlog behind still reads, so it can take it in this time).
+const LAST_WORD: Duration = Duration::from_millis(500);
 
 /// How a member's connection ends.
 enum End {

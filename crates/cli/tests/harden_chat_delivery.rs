@@ -355,18 +355,19 @@ fn the_cut_notice_starts_its_own_line() {
     // 1.6 MB at once: far more than 16 KiB + 64 KiB behind.
     let burst: String = (0..200).map(|i| format!("l{i:03} {pad}\n")).collect();
     sender.write_all(burst.as_bytes()).unwrap();
-    // Read slowly: 4 KiB per 10 ms, until the server closes.
+    // Read, more slowly than the burst came: 8 KiB per 5 ms, until the
+    // server closes.
     let mut slow = slow;
     slow.set_read_timeout(Some(WAIT)).unwrap();
     let mut got = Vec::new();
-    let mut chunk = [0u8; 4096];
+    let mut chunk = [0u8; 8192];
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
         match slow.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => got.extend_from_slice(&chunk[..n]),
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
     }
     let text = String::from_utf8_lossy(&got);
     assert!(text.ends_with("\n! send queue exceeded\n"), "ends with {:?}", &text[text.len().saturating_sub(80)..]);
