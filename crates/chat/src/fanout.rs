@@ -11,28 +11,76 @@
 //! shard runs on its own thread, so a long fan-out never holds up the async
 //! workers that read members' input.
 //!
-//! Each member's buffer is its send queue: what the kernel refuses stays
-//! there, and a member whose queue passes `--send-queue` bytes is dropped
-//! (its task is told and says `! send queue exceeded`) while the others go
-//! on. Members whose own task writes (UDP, WebSocket) get their events
-//! forwarded to it instead.
+//! # Send queues: bounded, and a reader is never cut for a burst
+//!
+//! A TCP member's output has two parts, in order:
+//!
+//! - its **queue**: bytes copied from the renderings, at most `--send-queue`
+//!   (256 KiB; one event bigger than that goes alone). When an append would
+//!   pass the bound the shard first tries to write, so the bound counts only
+//!   what the kernel has refused, never what simply has not been tried yet.
+//! - its **backlog** (allocated only once a member falls behind): the events
+//!   that did not fit, held as `Arc` references to the room's shared event,
+//!   not copied. The queue is refilled from it whenever it drains below half
+//!   the bound, so a member that keeps reading gets everything, in order.
+//!   A member's backlog is bounded: room events by `--send-backlog` bytes
+//!   (8 MiB, each event counted as at least [`BACKLOG_MIN_CHARGE`] bytes, so
+//!   at most 16,384 references = 128 KiB of pointers), and events only this
+//!   member gets (private messages, replies: not shared, so they count as
+//!   copies) by `--send-queue` bytes. History (`/history`, the replay on
+//!   join) is paced: it waits in the backlog uncounted and goes out a page
+//!   (half a queue) at a time as the member reads; the session refuses a
+//!   new history while [`crate::command::MAX_HISTORY`] messages are still
+//!   outstanding, so at most twice that wait ([`Pacing`]).
+//!
+//! A member is cut (its task is told and says `! send queue exceeded`)
+//! only when (a) it has a backlog and the kernel has accepted no byte of it
+//! for `--send-timeout` (3 s): it truly stopped reading; or (b) it reads
+//! but so much slower than its room sends that it fell a whole backlog
+//! behind. The largest burst flood control lets one member send is
+//! `--flood-burst` × `--max-line` (20 × 8 KiB = 160 KiB), so a backlog is
+//! fifty such bursts arriving at once.
+//!
+//! Memory per TCP member is therefore at most `--send-queue` copied bytes +
+//! `--send-queue` of its own events + 128 KiB of references (+ the kernel's
+//! `--socket-buffer`); the room events the references keep alive are shared
+//! by every member behind, so per room they are at most one backlog
+//! (8 MiB) however many members lag.
+//!
+//! Cost per delivery on the fast path (a member not behind, the 10,000-member
+//! benchmark's case) is a null-pointer test and two length comparisons (the
+//! bound, the buffer's capacity) next to the copy that was already there,
+//! all on the member record the loop already has in cache: the backlog is
+//! behind a `Box` allocated only when the member falls behind, so that
+//! record grows by five words (backlog pointer, stall time, history
+//! counter) and two flags. A write is tried early only when a member's
+//! queue is full, at most once per fill; a write round adds, per member
+//! written, one refill check. Not measured here (benches need the machine
+//! to themselves): `bench/chat.sh` should show no change.
+//!
+//! Members whose own task writes (UDP, WebSocket) get their events
+//! forwarded to it instead; the WebSocket task keeps the same bounds itself.
 //!
 //! One inbox per shard carries membership changes, events and replies in
 //! the order they were sent, so a member sees its replies and the room's
 //! events in the order they happened, and sees every event sent to a room
 //! after it joined.
 
+mod queue;
+
 use std::collections::HashMap;
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::event::{MemberId, Shared, Style};
+use queue::Conn;
+pub(crate) use queue::{Backlog, Charge};
+pub use queue::{Cut, Pacing, Pending, SendBounds, BACKLOG_MIN_CHARGE};
 
 /// Events for a member whose own task writes (UDP, WebSocket).
 pub type ForwardTx = mpsc::UnboundedSender<Arc<Shared>>;
@@ -47,17 +95,18 @@ const RETRY_MAX: Duration = Duration::from_millis(64);
 /// An empty buffer above this capacity is given back, so a burst does not
 /// pin memory for the rest of the connection.
 const KEEP_CAPACITY: usize = 16 * 1024;
-
 /// Where a member's events go.
 #[derive(Debug)]
 pub enum Sink {
     /// A TCP member: the shard writes to its socket. `dropped` fires when
-    /// the member's send queue overflows (the shard has let go of it).
+    /// the member stopped reading (the shard has let go of it).
     Tcp {
         /// The member's connection (its task reads from it).
         stream: Arc<TcpStream>,
         /// Told when the member is dropped for slowness.
-        dropped: oneshot::Sender<()>,
+        dropped: oneshot::Sender<Cut>,
+        /// History messages outstanding (the shard counts them down).
+        pacing: Pacing,
     },
     /// A member whose own task writes: events are forwarded to it.
     Forward(ForwardTx),
@@ -69,7 +118,7 @@ enum Msg {
     Style { id: MemberId, style: Style },
     Room { room: Arc<str>, ev: Arc<Shared> },
     Direct { id: MemberId, ev: Arc<Shared> },
-    Detach { id: MemberId, reply: Option<oneshot::Sender<BytesMut>> },
+    Detach { id: MemberId, reply: Option<oneshot::Sender<Pending>> },
 }
 
 /// The writer shards. Cheap to clone.
@@ -111,16 +160,23 @@ fn spawn_shard<F: std::future::Future<Output = ()> + Send + 'static>(job: F) {
 
 impl Fanout {
     /// Starts `shards` writer threads (at least one); a member's send queue
-    /// holds at most `send_queue` bytes.
+    /// holds at most `send_queue` bytes, the other bounds are the defaults.
     /// Under load a shard writes at most once per `window`.
     pub fn start(shards: usize, send_queue: usize, window: Duration) -> Fanout {
+        Self::with_bounds(shards, SendBounds { queue: send_queue, ..SendBounds::DEFAULT }, window)
+    }
+
+    /// Starts `shards` writer threads (at least one) keeping each member's
+    /// output within `bounds`; under load a shard writes at most once per
+    /// `window`.
+    pub fn with_bounds(shards: usize, bounds: SendBounds, window: Duration) -> Fanout {
         let shards = (0..shards.max(1))
             .map(|_| {
                 // Unbounded: what arrives is bounded by the senders' flood
-                // control and by each member's send queue, which the shard
-                // enforces as it goes.
+                // control and by each member's output bounds, which the
+                // shard enforces as it goes.
                 let (tx, rx) = mpsc::unbounded_channel();
-                spawn_shard(Shard::new(send_queue, window).run(rx));
+                spawn_shard(Shard::new(bounds, window).run(rx));
                 tx
             })
             .collect();
@@ -149,6 +205,7 @@ impl Fanout {
     }
 
     /// Sends `ev` to member `id` alone, in order with its room's events.
+    /// History events (`ev.event.history`) are paced, not counted.
     pub fn direct(&self, id: MemberId, ev: Arc<Shared>) {
         let _ = self.shard(id).send(Msg::Direct { id, ev });
     }
@@ -158,9 +215,9 @@ impl Fanout {
         let _ = self.shard(id).send(Msg::Style { id, style });
     }
 
-    /// Stops delivering to member `id` and returns what its queue still
+    /// Stops delivering to member `id` and returns what its output still
     /// held (empty if it was dropped or forwarded).
-    pub async fn detach(&self, id: MemberId) -> BytesMut {
+    pub async fn detach(&self, id: MemberId) -> Pending {
         let (reply, rx) = oneshot::channel();
         let _ = self.shard(id).send(Msg::Detach { id, reply: Some(reply) });
         rx.await.unwrap_or_default()
@@ -170,17 +227,6 @@ impl Fanout {
     pub fn forget(&self, id: MemberId) {
         let _ = self.shard(id).send(Msg::Detach { id, reply: None });
     }
-}
-
-/// A TCP member's output: its socket and the bytes it has not taken yet.
-struct Conn {
-    stream: Arc<TcpStream>,
-    dropped: Option<oneshot::Sender<()>>,
-    out: BytesMut,
-    /// Listed in the shard's `dirty` list (has bytes to write).
-    dirty: bool,
-    /// The socket failed: nothing more is written (its task sees the error).
-    broken: bool,
 }
 
 enum Out {
@@ -198,17 +244,14 @@ struct Member {
 }
 
 impl Member {
-    /// Queues `ev` for this member; returns true if there are bytes to write.
-    fn push(&mut self, ev: &Arc<Shared>) -> bool {
+    /// Queues `ev` for this member; returns true if it must be listed as
+    /// having bytes to write.
+    fn push(&mut self, ev: &Arc<Shared>, charge: Charge, b: &SendBounds) -> bool {
         if !ev.is_for(self.id) {
             return false;
         }
         match &mut self.out {
-            Out::Conn(c) if !c.broken => {
-                self.style.append(ev, &mut c.out);
-                !c.dirty
-            }
-            Out::Conn(_) => false,
+            Out::Conn(c) => c.push(ev, charge, self.style, b),
             Out::Forward(tx) => {
                 let _ = tx.send(ev.clone());
                 false
@@ -219,7 +262,7 @@ impl Member {
 
 /// One writer shard: its members, by room, and the ones with bytes pending.
 struct Shard {
-    send_queue: usize,
+    bounds: SendBounds,
     window: Duration,
     slots: Vec<Option<Member>>,
     free: Vec<usize>,
@@ -229,9 +272,9 @@ struct Shard {
 }
 
 impl Shard {
-    fn new(send_queue: usize, window: Duration) -> Self {
+    fn new(bounds: SendBounds, window: Duration) -> Self {
         Shard {
-            send_queue,
+            bounds,
             window,
             slots: Vec::new(),
             free: Vec::new(),
@@ -240,7 +283,6 @@ impl Shard {
             dirty: Vec::new(),
         }
     }
-
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
         let retry = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(retry);
@@ -309,7 +351,7 @@ impl Shard {
                 let Some(list) = self.rooms.get(&room) else { return };
                 for &slot in list {
                     if let Some(m) = self.slots[slot].as_mut() {
-                        if m.push(&ev) {
+                        if m.push(&ev, Charge::Room, &self.bounds) {
                             mark(m, slot, &mut self.dirty);
                         }
                     }
@@ -318,7 +360,9 @@ impl Shard {
             Msg::Direct { id, ev } => {
                 let Some(&slot) = self.index.get(&id) else { return };
                 if let Some(m) = self.slots[slot].as_mut() {
-                    if m.push(&ev) {
+                    // History is the member's own request: paced, and
+                    // bounded by its session (see `Pacing`).
+                    if m.push(&ev, Charge::of_direct(&ev), &self.bounds) {
                         mark(m, slot, &mut self.dirty);
                     }
                 }
@@ -336,8 +380,10 @@ impl Shard {
             }
             Msg::Detach { id, reply } => {
                 let pending = match self.remove(id) {
-                    Some(Member { out: Out::Conn(c), .. }) if !c.broken => c.out,
-                    _ => BytesMut::new(),
+                    Some(Member { out: Out::Conn(c), .. }) if !c.broken => {
+                        Pending { bytes: c.out, events: c.behind.map(|b| b.into_events()).unwrap_or_default() }
+                    }
+                    _ => Pending::default(),
                 };
                 if let Some(reply) = reply {
                     let _ = reply.send(pending);
@@ -350,9 +396,7 @@ impl Shard {
         // A member attaches once; a second attach replaces the first.
         self.remove(id);
         let out = match sink {
-            Sink::Tcp { stream, dropped } => {
-                Out::Conn(Conn { stream, dropped: Some(dropped), out: BytesMut::new(), dirty: false, broken: false })
-            }
+            Sink::Tcp { stream, dropped, pacing } => Out::Conn(Conn::new(stream, dropped, pacing)),
             Sink::Forward(tx) => Out::Forward(tx),
         };
         let member = Member { id, style: Style::default(), room: room.clone(), pos: 0, out };
@@ -406,38 +450,33 @@ impl Shard {
         self.slots[slot].take()
     }
 
-    /// Writes every member with bytes pending, once each. Members the kernel
-    /// does not take everything from stay dirty; a member whose queue is
-    /// over the bound is dropped, and nobody else waits for it. Returns
-    /// whether any bytes were written.
+    /// Writes every member with bytes pending, once each, refilling the
+    /// queues of members that are behind. Members the kernel does not take
+    /// everything from stay dirty; a member that stopped reading (or fell a
+    /// whole backlog behind) is dropped, and nobody else waits for it.
+    /// Returns whether any bytes were written.
     fn flush(&mut self) -> bool {
         let mut wrote = false;
         let mut still = Vec::new();
         let mut too_slow = Vec::new();
+        let b = self.bounds;
+        let now = Instant::now();
         for slot in std::mem::take(&mut self.dirty) {
-            let Some(Member { id, out: Out::Conn(c), .. }) = self.slots[slot].as_mut() else { continue };
+            let Some(Member { id, style, out: Out::Conn(c), .. }) = self.slots[slot].as_mut() else { continue };
             if !c.dirty {
                 continue;
             }
-            match send_now(&c.stream, &c.out) {
-                Ok(n) => {
-                    c.out.advance(n);
-                    wrote |= n > 0;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => {
-                    // The member's task sees the failure on its side too
-                    // and leaves; until then it gets nothing.
-                    c.broken = true;
-                    c.out = BytesMut::new();
-                }
+            if !c.over {
+                c.refill(*style, &b);
+                wrote |= c.write();
+                c.refill(*style, &b);
             }
-            if c.out.is_empty() {
+            if c.broken || !c.pending() {
                 c.dirty = false;
                 if c.out.capacity() > KEEP_CAPACITY {
                     c.out = BytesMut::new();
                 }
-            } else if c.out.len() > self.send_queue {
+            } else if c.must_cut(now, &b) {
                 too_slow.push(*id);
             } else {
                 still.push(slot);
@@ -446,23 +485,21 @@ impl Shard {
         self.dirty = still;
         for id in too_slow {
             if let Some(Member { out: Out::Conn(mut c), .. }) = self.remove(id) {
-                tracing::warn!(member = id.0, queued = c.out.len(), "chat member too slow: send queue exceeded");
+                let behind = c.behind.as_ref().map_or(0, |b| b.len());
+                tracing::warn!(
+                    member = id.0,
+                    queued = c.out.len(),
+                    behind,
+                    fell_behind = c.over,
+                    "chat member too slow: send queue exceeded"
+                );
                 if let Some(tell) = c.dropped.take() {
-                    let _ = tell.send(());
+                    let _ = tell.send(Cut { mid_line: c.mid_line });
                 }
             }
         }
         wrote
     }
-}
-
-/// One non-blocking `send` straight on the socket. Not tokio's `try_write`:
-/// that first checks the stream's readiness record, one more cache miss
-/// per member, which in a 10,000-member fan-out cost ~6% of the server's
-/// CPU. Nobody waits on the stream's write readiness while the shard owns
-/// its output, so skipping the record loses nothing.
-fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    socket2::SockRef::from(stream).send_with_flags(bytes, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
 }
 
 fn mark(m: &mut Member, slot: usize, dirty: &mut Vec<usize>) {
@@ -483,7 +520,10 @@ mod tests {
 
     #[tokio::test]
     async fn slow_member_is_dropped_and_the_others_get_everything_in_order() {
-        let fanout = Fanout::start(2, 4096, Duration::ZERO);
+        // Never-reading members are cut after the send timeout, not at the
+        // queue bound.
+        let bounds = SendBounds { queue: 4096, backlog: 8 << 20, timeout: Duration::from_millis(300) };
+        let fanout = Fanout::with_bounds(2, bounds, Duration::ZERO);
         let room: Arc<str> = Arc::from("lobby");
         // A TCP member that never reads, with a small kernel buffer.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -491,7 +531,11 @@ mod tests {
         let (server_side, _) = listener.accept().await.unwrap();
         let _ = socket2::SockRef::from(&server_side).set_send_buffer_size(4096);
         let (dropped_tx, dropped_rx) = oneshot::channel();
-        fanout.attach(MemberId(1), room.clone(), Sink::Tcp { stream: Arc::new(server_side), dropped: dropped_tx });
+        fanout.attach(
+            MemberId(1),
+            room.clone(),
+            Sink::Tcp { stream: Arc::new(server_side), dropped: dropped_tx, pacing: Pacing::default() },
+        );
         // A forwarded member on the other shard.
         let (tx, mut rx) = mpsc::unbounded_channel();
         fanout.attach(MemberId(2), room.clone(), Sink::Forward(tx));
@@ -511,6 +555,7 @@ mod tests {
         assert!(got[12].starts_with("11 "));
         assert!(got[2000].starts_with("1999 "));
         // Gone from its shard: nothing is left to hand back.
-        assert!(fanout.detach(MemberId(1)).await.is_empty());
+        let rest = fanout.detach(MemberId(1)).await;
+        assert!(rest.bytes.is_empty() && rest.events.is_empty());
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sockit_net::{Limits, Shutdown, StreamServer};
 use tokio::net::{TcpListener, UdpSocket};
 
-use crate::fanout::Fanout;
+use crate::fanout::{Fanout, SendBounds};
 use crate::history::{History, HistoryError, Retention, Store};
 use crate::hub::Hub;
 
@@ -16,7 +16,8 @@ use crate::hub::Hub;
 pub struct ChatConfig {
     /// Longest input line in bytes (8 KiB).
     pub max_line: usize,
-    /// Bytes queued for one member before it is disconnected (256 KiB).
+    /// Bytes copied into one member's send queue, at most (256 KiB); what
+    /// does not fit waits in its backlog (see [`crate::fanout`]).
     pub send_queue: usize,
     /// Kernel send buffer per TCP member (64 KiB; 0 = the kernel's
     /// autotuning, which lets one stalled member pin up to 4 MB).
@@ -52,6 +53,16 @@ pub struct ChatConfig {
     pub store: Store,
     /// How much history is kept (`--history-max-*`).
     pub retention: Retention,
+    /// Bytes of shared room events a member may fall behind before it is
+    /// cut (8 MiB; held by reference, not copied).
+    pub send_backlog: usize,
+    /// A member that is behind and whose socket takes no byte for this long
+    /// has stopped reading and is cut (3 s).
+    pub send_timeout: Duration,
+    /// Host names the web listener answers to besides IP literals,
+    /// `localhost`, `*.localhost` and the machine's host name
+    /// (`--web-host`; DNS-rebinding protection).
+    pub web_hosts: Vec<String>,
 }
 
 impl Default for ChatConfig {
@@ -73,11 +84,19 @@ impl Default for ChatConfig {
             announce_limit: 1_000,
             store: Store::Memory,
             retention: Retention::default(),
+            send_backlog: SendBounds::DEFAULT.backlog,
+            send_timeout: SendBounds::DEFAULT.timeout,
+            web_hosts: Vec::new(),
         }
     }
 }
 
 impl ChatConfig {
+    /// The bounds of each member's output.
+    pub fn send_bounds(&self) -> SendBounds {
+        SendBounds { queue: self.send_queue, backlog: self.send_backlog, timeout: self.send_timeout }
+    }
+
     /// Sets the number of writer shards; 0 keeps the default (one per core).
     pub fn with_writers(mut self, writers: usize) -> Self {
         if writers > 0 {
@@ -102,7 +121,7 @@ impl Chat {
     pub fn start(config: ChatConfig, shutdown: &Shutdown) -> Result<Chat, HistoryError> {
         let history = History::open(&config.store, config.retention)?;
         let config = Arc::new(config);
-        let fanout = Fanout::start(config.writers, config.send_queue, config.batch_window);
+        let fanout = Fanout::with_bounds(config.writers, config.send_bounds(), config.batch_window);
         let hub = Hub::start(config.clone(), fanout.clone());
         let chat = Chat { hub, fanout, history, config };
         let closing = chat.clone();

@@ -11,9 +11,9 @@ use bytes::{Bytes, BytesMut};
 use encoding_rs::UTF_8;
 use sockit_net::encoding::{lookup, Recoder};
 
-use crate::command::{parse, Command, Input, HELP};
+use crate::command::{parse, Command, Input, HELP, MAX_HISTORY};
 use crate::event::{ClientLine, Event, Format, Kind, MemberId, Shared, Style};
-use crate::fanout::Sink;
+use crate::fanout::{Pacing, Pending, Sink};
 use crate::server::Chat;
 use sockit_net::rate::TokenBucket;
 use sockit_net::text::escape_untrusted;
@@ -44,6 +44,9 @@ pub struct Session {
     /// WebSocket members speak JSON in UTF-8 only: `/text` and `/encoding`
     /// would break the page (and a text frame is UTF-8 by definition).
     json_only: bool,
+    /// History still on its way to the member, when its transport paces
+    /// history (TCP, WebSocket); `None` sends it all at once (UDP).
+    pacing: Option<Pacing>,
 }
 
 impl Session {
@@ -62,6 +65,7 @@ impl Session {
             warned: false,
             reason: "connection closed",
             json_only: false,
+            pacing: None,
         })
     }
 
@@ -72,9 +76,23 @@ impl Session {
         self.json_only = true;
     }
 
+    /// Counts this member's history replies in `pacing`, which its writer
+    /// counts down as it sends them: a new history is refused while
+    /// [`MAX_HISTORY`] messages are still outstanding (so at most twice
+    /// that wait), and asking again and again without reading cannot pile
+    /// up history.
+    pub fn pace_history(&mut self, pacing: Pacing) {
+        self.pacing = Some(pacing);
+    }
+
     fn set_style(&mut self, style: Style) {
         self.style = style;
         self.chat.fanout.set_style(self.id, style);
+    }
+
+    /// The member's id in this server run.
+    pub fn id(&self) -> MemberId {
+        self.id
     }
 
     /// The member's nick.
@@ -96,7 +114,22 @@ impl Session {
     }
 
     async fn history(&self, n: usize, out: &mut Vec<Arc<Shared>>) {
-        for e in self.chat.history.recent(&self.room, n).await {
+        if let Some(p) = &self.pacing {
+            // At most one full history may still be on its way when a new
+            // one is asked for: 2 × MAX_HISTORY messages outstanding at most.
+            let waiting = p.outstanding();
+            if waiting >= MAX_HISTORY {
+                out.push(err(format!(
+                    "history not sent: {waiting} messages of your last history are still on their way; ask again when they have arrived"
+                )));
+                return;
+            }
+        }
+        let events = self.chat.history.recent(&self.room, n).await;
+        if let Some(p) = &self.pacing {
+            p.add(events.len());
+        }
+        for e in events {
             out.push(Shared::new(e, None));
         }
     }
@@ -208,6 +241,8 @@ impl Session {
                 out.push(notice(format!("rooms: {}", list.join(", "))));
             }
             Command::Msg { to, text } => match hub.private(self.id, to, &escape_untrusted(text)).await {
+                // To yourself: the hub's delivery is the one copy you get.
+                Ok(event) if event.from.is_some() && event.from == event.to => {}
                 Ok(event) => out.push(Shared::new(event, None)),
                 Err(e) => out.push(err(e)),
             },
@@ -251,7 +286,7 @@ impl Session {
 
     /// Stops room delivery to this member and takes back what its send
     /// queue still held (for its last write before closing).
-    pub async fn detach(&self) -> BytesMut {
+    pub async fn detach(&self) -> Pending {
         self.chat.fanout.detach(self.id).await
     }
 

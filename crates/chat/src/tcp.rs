@@ -5,8 +5,9 @@
 //! shard ([`crate::fanout`]) does all the writing — room events, private
 //! messages and the replies this task hands it — so everything reaches the
 //! member in order, in as few writes as possible. The shard holds the send
-//! queue: a member whose queue passes `--send-queue` bytes is let go by the
-//! shard, and this task tells it `! send queue exceeded` and closes;
+//! queue and its backlog: a member that stops reading (see
+//! [`crate::fanout`] for exactly when) is let go by the shard, and this
+//! task tells it `! send queue exceeded` on a line of its own and closes;
 //! nobody else notices. When the member leaves, this task takes back what
 //! was still queued and writes it before closing.
 
@@ -23,7 +24,7 @@ use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
 use crate::event::{Event, Shared};
-use crate::fanout::Sink;
+use crate::fanout::{Cut, Pacing, Pending, Sink};
 use crate::server::Chat;
 use crate::session::{Flow, Session};
 
@@ -31,15 +32,16 @@ use crate::session::{Flow, Session};
 pub const PARTIAL_IDLE: Duration = Duration::from_millis(100);
 /// How long a leaving member's last lines may take to drain.
 const FLUSH_GRACE: Duration = Duration::from_secs(2);
-/// How long a member dropped for slowness gets to take its last line.
-const LAST_WORD: Duration = Duration::from_millis(100);
+/// How long a member dropped for slowness gets to take its last line (one
+/// that fell a backlog behind still reads, so it can take it in this time).
+const LAST_WORD: Duration = Duration::from_millis(500);
 
 /// How a member's connection ends.
 enum End {
     /// It left, or the server is stopping: write what it is owed, then close.
     Drain,
-    /// Its send queue overflowed: its last line only.
-    TooSlow,
+    /// It stopped reading: its last line only.
+    TooSlow(Cut),
     /// The connection failed: nothing more to write.
     Broken,
 }
@@ -55,14 +57,16 @@ pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo) {
     // Shared with the writer shard, which only ever calls `try_write`.
     let stream = Arc::new(stream);
     let (dropped_tx, mut dropped) = oneshot::channel();
-    let sink = Sink::Tcp { stream: stream.clone(), dropped: dropped_tx };
+    let pacing = Pacing::default();
+    let sink = Sink::Tcp { stream: stream.clone(), dropped: dropped_tx, pacing: pacing.clone() };
     let mut session = match Session::start(&chat, peer, sink).await {
         Ok(s) => s,
         Err(e) => {
-            write_all(&stream, format!("! {e}\n").as_bytes(), FLUSH_GRACE).await;
+            write_all(&stream, format!("! {e}\n").as_bytes(), Instant::now() + FLUSH_GRACE).await;
             return;
         }
     };
+    session.pace_history(pacing);
     tracing::debug!(%peer, "chat member joined");
     let cfg = chat.config.clone();
     let mut replies: Vec<Arc<Shared>> = Vec::new();
@@ -87,7 +91,10 @@ pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo) {
                 // The shard let go of the member (queue over the bound); a
                 // closed channel without a message cannot happen while the
                 // member is attached, but ends the connection all the same.
-                break if r.is_ok() { End::TooSlow } else { End::Broken };
+                break match r {
+                    Ok(cut) => End::TooSlow(cut),
+                    Err(_) => End::Broken,
+                };
             }
             r = stream.readable() => {
                 if r.is_err() { break End::Broken; }
@@ -136,23 +143,47 @@ pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo) {
     match end {
         End::Drain => {
             let rest = session.detach().await;
-            write_all(&stream, &rest, FLUSH_GRACE).await;
+            write_pending(&stream, &session, rest, Instant::now() + FLUSH_GRACE).await;
         }
-        End::TooSlow => {
+        End::TooSlow(cut) => {
             session.set_reason("send queue exceeded");
             // Best effort: its kernel buffer is probably full too, so give
-            // the line a moment, never more.
-            write_all(&stream, &session.local(Event::error("send queue exceeded")), LAST_WORD).await;
+            // the line a moment, never more. If the cut fell inside a line,
+            // end that line first so the error stands on its own.
+            let mut last = BytesMut::new();
+            if cut.mid_line {
+                last.extend_from_slice(b"\n");
+            }
+            last.extend_from_slice(&session.local(Event::error("send queue exceeded")));
+            write_all(&stream, &last, Instant::now() + LAST_WORD).await;
         }
         End::Broken => {}
     }
     tracing::debug!(%peer, nick = session.nick(), "chat member left");
 }
 
-/// Writes `buf` through a shared stream, giving up after `limit`.
-async fn write_all(stream: &TcpStream, buf: &[u8], limit: Duration) {
+/// Writes what a leaving member is still owed, rendering its backlog a
+/// piece at a time, giving up at `deadline`.
+async fn write_pending(stream: &TcpStream, session: &Session, rest: Pending, deadline: Instant) {
+    write_all(stream, &rest.bytes, deadline).await;
+    let mut buf = BytesMut::new();
+    for ev in rest.events {
+        session.render_into(&ev, &mut buf);
+        if buf.len() >= 64 * 1024 {
+            write_all(stream, &buf, deadline).await;
+            buf.clear();
+        }
+        if Instant::now() >= deadline {
+            return;
+        }
+    }
+    write_all(stream, &buf, deadline).await;
+}
+
+/// Writes `buf` through a shared stream, giving up at `deadline`.
+async fn write_all(stream: &TcpStream, buf: &[u8], deadline: Instant) {
     let mut buf = buf;
-    let _ = tokio::time::timeout(limit, async {
+    let _ = tokio::time::timeout_at(deadline, async {
         while !buf.is_empty() {
             if stream.writable().await.is_err() {
                 return;

@@ -10,6 +10,7 @@
 //! where hyper's upgrade would hand the socket to a detached task. The
 //! handshake's accept key comes from tungstenite.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use sockit_net::Shutdown;
@@ -51,9 +52,95 @@ pub enum Route {
     },
 }
 
+/// The names the web listener answers to, checked against `Host` before a
+/// WebSocket upgrade. Without it a page on `evil.example` whose DNS name
+/// is re-pointed at 127.0.0.1 (DNS rebinding) sends `Host` and `Origin`
+/// both `evil.example:PORT`, which pass the same-origin check. As Vite's
+/// `allowedHosts` and Jupyter's `allow_remote_access` do, only these pass:
+/// IP literals (v4, `[v6]`), `localhost` and `*.localhost`, this machine's
+/// host name (and `NAME.local`), and the `--web-host` names (`.example.com` also allows its
+/// subdomains; `*` turns the check off, for a proxy that checks itself).
+#[derive(Debug, Clone, Default)]
+pub struct Hosts {
+    names: Vec<String>,
+    any: bool,
+}
+
+impl Hosts {
+    /// The built-in names plus `extra` (the `--web-host` flags).
+    pub fn new(extra: &[String]) -> Self {
+        let mut names: Vec<String> = extra.iter().map(|n| n.trim().to_ascii_lowercase()).collect();
+        let any = names.iter().any(|n| n == "*");
+        if let Some(me) = machine_name() {
+            // Also as mDNS announces it (`box.local`).
+            names.push(format!("{me}.local"));
+            names.push(me);
+        }
+        Hosts { names, any }
+    }
+
+    /// Whether a `Host` header value (name or address, optional port)
+    /// names this listener.
+    pub fn allows(&self, host: &str) -> bool {
+        if self.any {
+            return true;
+        }
+        let Some(name) = strip_port(host.trim()) else { return false };
+        if name.starts_with('[') {
+            return name
+                .strip_prefix('[')
+                .and_then(|n| n.strip_suffix(']'))
+                .is_some_and(|n| n.parse::<Ipv6Addr>().is_ok());
+        }
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')) {
+            // Not a host name at all (a second colon, spaces, …).
+            return false;
+        }
+        if name.parse::<Ipv4Addr>().is_ok() {
+            return true;
+        }
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        name == "localhost"
+            || name.ends_with(".localhost")
+            || self.names.iter().any(|n| match n.strip_prefix('.') {
+                Some(suffix) => name == suffix || name.ends_with(n.as_str()),
+                None => name == *n,
+            })
+    }
+}
+
+/// `host[:port]` without the port; `None` if the port is not a number.
+fn strip_port(host: &str) -> Option<&str> {
+    let (name, port) = match host.rfind(':') {
+        // A colon inside `[v6]` is not a port separator.
+        Some(i) if !host[i..].contains(']') => (&host[..i], Some(&host[i + 1..])),
+        _ => (host, None),
+    };
+    match port {
+        Some(p) if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) => None,
+        _ if name.is_empty() => None,
+        _ => Some(name),
+    }
+}
+
+/// This machine's host name (Linux keeps it in /proc; elsewhere the
+/// `HOSTNAME` variable if set). Read, not resolved.
+fn machine_name() -> Option<String> {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().or_else(|| std::env::var("HOSTNAME").ok())?;
+    let name = raw.trim().to_ascii_lowercase();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Parses a request head in `buf` with the built-in host names only; see
+/// [`parse_for`].
+pub fn parse(buf: &[u8]) -> Result<Option<(Route, usize)>, httparse::Error> {
+    parse_for(buf, &Hosts::new(&[]))
+}
+
 /// Parses a request head in `buf`: `Ok(None)` while incomplete, otherwise
 /// the route and the head's length (bytes after it belong to the WebSocket).
-pub fn parse(buf: &[u8]) -> Result<Option<(Route, usize)>, httparse::Error> {
+/// A WebSocket upgrade must name one of `hosts` in `Host`.
+pub fn parse_for(buf: &[u8], hosts: &Hosts) -> Result<Option<(Route, usize)>, httparse::Error> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let len = match req.parse(buf)? {
@@ -74,6 +161,11 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Route, usize)>, httparse::Error> {
         ("GET", "/ws") => {
             let key = header("sec-websocket-key").map(str::trim).filter(|k| !k.is_empty());
             match key {
+                Some(_) if header("host").is_some_and(|h| !hosts.allows(h)) => Route::Error {
+                    status: "403 Forbidden",
+                    reason: "unknown Host: this chat server answers to its IP addresses, localhost and its host name; \
+                             start it with --web-host NAME to allow another name",
+                },
                 Some(_) if !same_origin(header("origin"), header("host")) => Route::Error {
                     status: "403 Forbidden",
                     reason: "cross-origin WebSocket refused: the page must come from this chat server",
@@ -116,11 +208,11 @@ fn same_origin(origin: Option<&str>, host: Option<&str>) -> bool {
 /// Reads the request head and answers it. When the client asked for an
 /// upgrade the `101` is sent and the bytes read past the head (already
 /// WebSocket frames) are returned; `None` when the connection is done.
-pub async fn accept(stream: &mut TcpStream, shutdown: &Shutdown) -> Option<Vec<u8>> {
+pub async fn accept(stream: &mut TcpStream, shutdown: &Shutdown, hosts: &Hosts) -> Option<Vec<u8>> {
     let mut buf = Vec::with_capacity(1024);
     let read = async {
         loop {
-            if let Some(done) = parse(&buf).transpose() {
+            if let Some(done) = parse_for(&buf, hosts).transpose() {
                 return Some(done);
             }
             if buf.len() >= MAX_HEAD {
@@ -223,6 +315,56 @@ mod tests {
         for bad in ["Origin: http://evil.example\r\n", "Origin: null\r\n", "Origin: http://127.0.0.1:9081\r\n"] {
             assert!(matches!(with(bad), Route::Error { status: "403 Forbidden", .. }), "{bad}");
         }
+    }
+
+    #[test]
+    fn hosts_are_checked_against_the_listeners_names() {
+        let hosts = Hosts::new(&["chat.example.org".into(), ".lan.example".into()]);
+        for ok in [
+            "127.0.0.1:9080",
+            "127.0.0.1",
+            "10.1.2.3:80",
+            "[::1]:9080",
+            "[::1]",
+            "localhost:9080",
+            "LOCALHOST",
+            "app.localhost:1",
+            "chat.example.org:9080",
+            "box.lan.example",
+            "lan.example:9",
+        ] {
+            assert!(hosts.allows(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:9080",
+            "evil.example",
+            "localhost.evil.example",
+            "chat.example.org.evil.example",
+            "127.0.0.1.nip.io:9080",
+            "[::1",
+            "::1",
+            "localhost:x",
+            ":9080",
+            "",
+            "xlan.example",
+            ":.localhost:80",
+            "a b.localhost",
+        ] {
+            assert!(!hosts.allows(bad), "{bad}");
+        }
+        assert!(Hosts::new(&["*".into()]).allows("evil.example:1"));
+    }
+
+    #[test]
+    fn dns_rebinding_is_refused_even_with_a_matching_origin() {
+        let up = "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+        let evil = format!("{up}Host: evil.example:9080\r\nOrigin: http://evil.example:9080\r\n\r\n");
+        assert!(matches!(route(&evil), Route::Error { status: "403 Forbidden", reason } if reason.contains("Host")));
+        let local = format!("{up}Host: localhost:9080\r\nOrigin: http://localhost:9080\r\n\r\n");
+        assert!(matches!(route(&local), Route::Upgrade { .. }));
+        let named = Hosts::new(&["evil.example".into()]);
+        assert!(matches!(parse_for(evil.as_bytes(), &named).unwrap().unwrap().0, Route::Upgrade { .. }));
     }
 
     #[test]

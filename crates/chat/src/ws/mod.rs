@@ -8,17 +8,28 @@
 //! Same bounds as TCP: `--max-line` per message (a longer one is refused
 //! with an error event and the member stays; one beyond the hard cap of
 //! [`hard_cap`] closes the connection with 1009), flood control, member
-//! limits, and a byte-bounded send queue: a member whose queue passes
-//! `--send-queue` gets `send queue exceeded` and is dropped.
+//! limits, and the send queue of [`crate::fanout`]: at most `--send-queue`
+//! bytes handed to the writer, the rest held by reference in a backlog
+//! (bounded by `--send-backlog`), history paced; a member is cut with
+//! `send queue exceeded` (Close 1008) only when no byte of it reached the
+//! kernel for `--send-timeout` or it fell a whole backlog behind. A frame
+//! that breaks the protocol closes with 1002 (invalid UTF-8: 1007).
 //!
 //! Reading and writing are two tasks so a browser that stops reading never
 //! stalls the member's input or the room: the member task renders events
-//! into an unbounded channel whose bytes are counted, and the writer task
-//! drains it in batches (one flush for everything pending).
+//! into a channel whose bytes are counted (the send queue), and the writer
+//! task writes them through a stream that counts what the kernel took, so
+//! the member task can tell a slow reader from one that stopped.
+//!
+//! Memory per idle member is kept small (item: 139 KiB before): tungstenite
+//! gets a 4 KiB read buffer (it still grows to hold one whole message, up
+//! to the hard cap, while one is arriving) and writes through a 4 KiB
+//! buffer instead of its 128 KiB defaults.
 
 pub mod http;
+mod meter;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,17 +37,19 @@ use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use sockit_net::{ConnInfo, Peer};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
-use crate::event::{Event, Shared};
-use crate::fanout::Sink;
+use crate::event::{Event, Format, Kind, Shared};
+use crate::fanout::{Backlog, Charge, Pacing, SendBounds, Sink};
 use crate::server::Chat;
 use crate::session::{Flow, Session};
+use meter::Metered;
 
 /// How long a leaving member's last messages may take to drain.
 const FLUSH_GRACE: Duration = Duration::from_secs(2);
@@ -44,6 +57,15 @@ const FLUSH_GRACE: Duration = Duration::from_secs(2);
 const LAST_WORD: Duration = Duration::from_millis(100);
 /// Room events taken per wake-up.
 const DRAIN: usize = 4096;
+/// tungstenite's read buffer per member (its default is 128 KiB).
+const READ_BUFFER: usize = 4 * 1024;
+/// tungstenite writes once this much is buffered (or on flush; its
+/// default is 128 KiB).
+const WRITE_BUFFER: usize = 4 * 1024;
+/// How often a member that is behind checks whether its socket moved.
+const STALL_CHECK: Duration = Duration::from_millis(250);
+
+type Socket = WebSocketStream<Metered<TcpStream>>;
 
 /// The largest WebSocket message read at all: four times `max_line`, at
 /// least 64 KiB. Messages between `max_line` and this get an error event
@@ -56,19 +78,31 @@ pub fn hard_cap(max_line: usize) -> usize {
 /// Serves one connection of the web listener: the page, or a member.
 pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo) {
     let Peer::Ip(peer) = info.peer else { return };
-    let Some(leftover) = http::accept(&mut stream, &info.shutdown).await else { return };
+    let hosts = http::Hosts::new(&chat.config.web_hosts);
+    let Some(leftover) = http::accept(&mut stream, &info.shutdown, &hosts).await else { return };
     if chat.config.socket_buffer > 0 {
         // As for TCP members: the send queue, not the kernel, decides.
         let _ = socket2::SockRef::from(&stream).set_send_buffer_size(chat.config.socket_buffer);
     }
     let cap = hard_cap(chat.config.max_line);
-    let config = WebSocketConfig::default().max_message_size(Some(cap)).max_frame_size(Some(cap));
+    // The writer awaits each frame, so tungstenite's write buffer never
+    // holds more than WRITE_BUFFER and one message: no need to cap it.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(Some(cap))
+        .max_frame_size(Some(cap));
+    let written = Arc::new(AtomicU64::new(0));
+    let stream = Metered::new(stream, written.clone());
     let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await;
     let (sink, mut frames) = ws.split();
     let queued = Arc::new(AtomicUsize::new(0));
+    let moved = Arc::new(Notify::new());
     let (out_tx, out_rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_loop(sink, out_rx, queued.clone()));
-    let out = Outbox { tx: out_tx, queued };
+    let writer = tokio::spawn(write_loop(sink, out_rx, queued.clone(), moved.clone()));
+    let bounds = chat.config.send_bounds();
+    let pacing = Pacing::default();
+    let mut out = Outbox::new(out_tx, queued, bounds, pacing.clone());
 
     // Room events and private messages, forwarded by the writer shard.
     let (events_tx, mut events) = mpsc::unbounded_channel();
@@ -82,6 +116,7 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
         }
     };
     session.json_only();
+    session.pace_history(pacing);
     tracing::debug!(%peer, "chat web member joined");
     let cfg = chat.config.clone();
     let mut replies: Vec<Arc<Shared>> = Vec::new();
@@ -90,15 +125,24 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
     let stop = info.shutdown.triggered();
     tokio::pin!(stop);
     let mut grace = FLUSH_GRACE;
+    let mut progress = Progress::new(written);
     loop {
-        if out.queued() > cfg.send_queue {
-            tracing::warn!(%peer, queued = out.queued(), "chat web member too slow: send queue exceeded");
+        out.refill(&session);
+        if out.over || (!out.behind.is_empty() && progress.stalled_for(out.queued()) >= bounds.timeout) {
+            tracing::warn!(
+                %peer,
+                queued = out.queued(),
+                behind = out.behind.len(),
+                fell_behind = out.over,
+                "chat web member too slow: send queue exceeded"
+            );
             session.set_reason("send queue exceeded");
             out.json(session.local(Event::error("send queue exceeded")).to_vec());
             out.close(CloseCode::Policy, "send queue exceeded");
             grace = LAST_WORD;
             break;
         }
+        let behind = !out.behind.is_empty();
         tokio::select! {
             biased;
             _ = &mut stop => {
@@ -135,6 +179,19 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
                     out.close(CloseCode::Size, "message too large");
                     break;
                 }
+                Some(Err(e @ (WsError::Protocol(_) | WsError::Utf8(_)))) => {
+                    // RFC 6455 7.4.1: 1002 for a protocol error, 1007 for
+                    // text that is not UTF-8.
+                    tracing::debug!(%peer, error = %e, "chat web member broke the protocol");
+                    session.set_reason("protocol error");
+                    let (code, reason) = match e {
+                        WsError::Utf8(_) => (CloseCode::Invalid, "invalid UTF-8"),
+                        _ => (CloseCode::Protocol, "protocol error"),
+                    };
+                    out.close(code, reason);
+                    grace = LAST_WORD;
+                    break;
+                }
                 Some(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "chat web member read failed");
                     break;
@@ -143,29 +200,70 @@ pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo)
             },
             ev = events.recv() => match ev {
                 Some(ev) => {
-                    out.event(&session, &ev);
+                    out.admit(&session, ev, None);
                     for _ in 0..DRAIN {
                         let Ok(ev) = events.try_recv() else { break };
-                        out.event(&session, &ev);
-                        if out.queued() > cfg.send_queue { break; }
+                        out.admit(&session, ev, None);
                     }
                 }
                 None => break,
             },
+            _ = moved.notified(), if behind => {}
+            _ = tokio::time::sleep(STALL_CHECK), if behind => {}
         }
     }
     tracing::debug!(%peer, nick = session.nick(), "chat web member left");
+    if grace == FLUSH_GRACE {
+        // Leaving of its own accord: what it was owed goes first, then the
+        // close frame already queued (the writer sends them in order).
+        out.flush_backlog(&session);
+    }
     drop(session);
     finish(out, writer, grace).await;
 }
 
-/// The member task's side of the writer: messages with their bytes counted.
+/// Whether bytes handed to the writer reach the kernel.
+struct Progress {
+    written: Arc<AtomicU64>,
+    last: u64,
+    since: Option<Instant>,
+}
+
+impl Progress {
+    fn new(written: Arc<AtomicU64>) -> Self {
+        Progress { written, last: 0, since: None }
+    }
+
+    /// How long bytes have been waiting with none taken by the kernel.
+    fn stalled_for(&mut self, queued: usize) -> Duration {
+        let now = Instant::now();
+        let w = self.written.load(Ordering::Relaxed);
+        if w != self.last || queued == 0 {
+            self.last = w;
+            self.since = None;
+            return Duration::ZERO;
+        }
+        now.saturating_duration_since(*self.since.get_or_insert(now))
+    }
+}
+
+/// The member task's side of the writer: messages with their bytes
+/// counted (the send queue), and the backlog behind them.
 struct Outbox {
     tx: mpsc::UnboundedSender<Message>,
     queued: Arc<AtomicUsize>,
+    bounds: SendBounds,
+    pacing: Pacing,
+    behind: Backlog,
+    /// A backlog bound was passed.
+    over: bool,
 }
 
 impl Outbox {
+    fn new(tx: mpsc::UnboundedSender<Message>, queued: Arc<AtomicUsize>, bounds: SendBounds, pacing: Pacing) -> Self {
+        Outbox { tx, queued, bounds, pacing, behind: Backlog::default(), over: false }
+    }
+
     fn queued(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
     }
@@ -186,8 +284,31 @@ impl Outbox {
         }
     }
 
-    /// `ev` as this member sees it (nothing if not for it).
-    fn event(&self, session: &Session, ev: &Shared) {
+    /// Queues `ev` for this member: to the writer if the queue has room
+    /// and nothing is waiting before it, else into the backlog. `charge`
+    /// `None` classifies a forwarded event (room traffic or private).
+    fn admit(&mut self, session: &Session, ev: Arc<Shared>, charge: Option<Charge>) {
+        if self.over || !ev.is_for(session.id()) {
+            return;
+        }
+        let charge = charge.unwrap_or_else(|| match ev.event.kind {
+            Kind::Private => Charge::Own,
+            _ if ev.event.history => Charge::Paced,
+            _ => Charge::Room,
+        });
+        let len = ev.line(Format::Json).len();
+        let queued = self.queued();
+        if self.behind.is_empty() && (queued == 0 || queued + len <= self.bounds.queue) {
+            self.send(session, &ev, charge);
+        } else if !self.behind.hold(ev, charge, len, &self.bounds) {
+            self.over = true;
+        }
+    }
+
+    fn send(&self, session: &Session, ev: &Shared, charge: Charge) {
+        if charge == Charge::Paced {
+            self.pacing.sent();
+        }
         if let Some(line) = session.render(ev) {
             let body = line.slice(..line.len().saturating_sub(usize::from(line.ends_with(b"\n"))));
             if let Ok(text) = Utf8Bytes::try_from(body) {
@@ -196,9 +317,36 @@ impl Outbox {
         }
     }
 
-    fn replies(&self, session: &Session, replies: &mut Vec<Arc<Shared>>) {
+    /// Moves backlog events to the writer once the queue is below half
+    /// the bound.
+    fn refill(&mut self, session: &Session) {
+        if self.over || self.queued() > self.bounds.queue / 2 {
+            return;
+        }
+        while let Some(ev) = self.behind.front() {
+            let len = ev.line(Format::Json).len();
+            let queued = self.queued();
+            if queued > 0 && queued + len > self.bounds.queue {
+                break;
+            }
+            let Some((ev, charge)) = self.behind.pop() else { break };
+            self.send(session, &ev, charge);
+        }
+    }
+
+    /// Hands the whole backlog to the writer (a member leaving normally:
+    /// the writer's grace period bounds how long it may take).
+    fn flush_backlog(&mut self, session: &Session) {
+        while let Some((ev, charge)) = self.behind.pop() {
+            self.send(session, &ev, charge);
+        }
+    }
+
+    /// This member's replies, in order: its own, history paced.
+    fn replies(&mut self, session: &Session, replies: &mut Vec<Arc<Shared>>) {
         for ev in replies.drain(..) {
-            self.event(session, &ev);
+            let charge = Charge::of_direct(&ev);
+            self.admit(session, ev, Some(charge));
         }
     }
 
@@ -216,35 +364,35 @@ async fn finish(out: Outbox, writer: tokio::task::JoinHandle<()>, grace: Duratio
     }
 }
 
-/// Writes queued messages, everything pending per flush, until the member
-/// task drops its [`Outbox`] or the connection fails.
+/// Writes queued messages, one flush for everything pending, until the
+/// member task drops its [`Outbox`] or the connection fails. Each message
+/// leaves the send queue once tungstenite has taken it (its buffer holds
+/// at most [`WRITE_BUFFER`] and one message), and the member task is told.
 async fn write_loop(
-    mut sink: SplitSink<WebSocketStream<TcpStream>, Message>,
+    mut sink: SplitSink<Socket, Message>,
     mut rx: mpsc::UnboundedReceiver<Message>,
     queued: Arc<AtomicUsize>,
+    moved: Arc<Notify>,
 ) {
-    while let Some(m) = rx.recv().await {
-        let mut bytes = m.len();
-        let mut closing = matches!(m, Message::Close(_));
-        if sink.feed(m).await.is_err() {
-            return;
-        }
-        for _ in 0..DRAIN {
-            if closing {
-                break;
-            }
-            let Ok(m) = rx.try_recv() else { break };
-            bytes += m.len();
-            closing = matches!(m, Message::Close(_));
+    while let Some(mut m) = rx.recv().await {
+        loop {
+            let bytes = m.len();
+            let closing = matches!(m, Message::Close(_));
             if sink.feed(m).await.is_err() {
                 return;
             }
+            queued.fetch_sub(bytes, Ordering::Relaxed);
+            moved.notify_one();
+            if closing {
+                let _ = sink.flush().await;
+                return;
+            }
+            match rx.try_recv() {
+                Ok(next) => m = next,
+                Err(_) => break,
+            }
         }
         if sink.flush().await.is_err() {
-            return;
-        }
-        queued.fetch_sub(bytes, Ordering::Relaxed);
-        if closing {
             return;
         }
     }

@@ -58,9 +58,23 @@ pub struct ServeArgs {
     /// Longest line a member may send, in bytes.
     #[arg(long, default_value_t = 8192, value_name = "BYTES")]
     pub max_line: usize,
-    /// Bytes queued for a member that is not reading before it is disconnected.
+    /// Bytes copied into a member's send queue; what does not fit waits in
+    /// its backlog by reference.
     #[arg(long, default_value_t = 256 * 1024, value_name = "BYTES")]
     pub send_queue: usize,
+    /// Bytes of room events a member may fall behind (reading, but slower
+    /// than its room sends) before it is disconnected.
+    #[arg(long, default_value_t = 8 * 1024 * 1024, value_name = "BYTES")]
+    pub send_backlog: usize,
+    /// Seconds a member that is behind may take no byte at all before it
+    /// is disconnected (it stopped reading).
+    #[arg(long, default_value_t = 3.0, value_name = "SECS")]
+    pub send_timeout: f64,
+    /// Host name the web listener also answers to (repeatable). IP
+    /// addresses, localhost, *.localhost and this machine's name always
+    /// work; any other Host header is refused (DNS-rebinding protection).
+    #[arg(long = "web-host", value_name = "NAME")]
+    pub web_hosts: Vec<String>,
     /// Kernel send buffer per TCP member, bytes (0: kernel autotuning).
     #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
     pub socket_buffer: usize,
@@ -128,6 +142,12 @@ impl ServeArgs {
                 max_age: (!self.history_max_age.is_zero()).then_some(self.history_max_age),
                 max_bytes: self.history_max_mib.saturating_mul(1024 * 1024),
             },
+            send_backlog: self.send_backlog.max(64 * 1024),
+            send_timeout: Duration::try_from_secs_f64(self.send_timeout)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .context("--send-timeout takes a positive number of seconds")?,
+            web_hosts: self.web_hosts.clone(),
             ..ChatConfig::default()
         }
         .with_writers(self.writers))
