@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use clap::Args;
+use sockit_net::rate::RateLimit;
 use sockit_net::{Limits, Shutdown};
 
 /// How long a stopping server waits for connections to finish.
@@ -32,6 +33,41 @@ impl LimitArgs {
             idle_timeout: (self.idle_timeout > 0).then(|| Duration::from_secs(self.idle_timeout)),
             ..Limits::default()
         }
+    }
+}
+
+/// The per-address limit of the datagram services (echo, strftime, daytime,
+/// time): what keeps them from reflecting a flood at a spoofed address or
+/// ping-ponging with another server.
+#[derive(Args, Debug, Clone)]
+pub struct UdpRateArgs {
+    /// UDP datagrams per second answered per client address (IPv6: per /64),
+    /// on average; over it datagrams are dropped.
+    #[arg(long, default_value_t = 20.0, value_name = "PER_SEC")]
+    pub udp_rate: f64,
+    /// UDP datagrams a client may send at once before --udp-rate applies.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub udp_burst: u32,
+    /// No per-address rate limits (load tests from one address). Datagrams
+    /// from loop-risk sources (our own port, service ports) are still dropped.
+    #[arg(long)]
+    pub no_rate_limit: bool,
+}
+
+impl UdpRateArgs {
+    /// The `--udp-rate`/`--udp-burst` limit, or none under `--no-rate-limit`.
+    pub fn udp_limit(&self) -> anyhow::Result<Option<RateLimit>> {
+        self.limit(self.udp_rate, self.udp_burst, "udp")
+    }
+
+    /// A limit from `--FLAG-rate`/`--FLAG-burst`, or none under `--no-rate-limit`.
+    pub fn limit(&self, rate: f64, burst: u32, flag: &str) -> anyhow::Result<Option<RateLimit>> {
+        if self.no_rate_limit {
+            return Ok(None);
+        }
+        anyhow::ensure!(rate > 0.0 && rate.is_finite(), "--{flag}-rate must be above 0 (or use --no-rate-limit)");
+        anyhow::ensure!(burst >= 1, "--{flag}-burst must be at least 1");
+        Ok(Some(RateLimit { rate, burst }))
     }
 }
 

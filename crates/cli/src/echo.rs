@@ -6,14 +6,14 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use sockit_net::echo::{echo_lines, echo_stream, UdpEcho};
-use sockit_net::rate::{RateLimit, DEFAULT_MAX_CLIENTS};
+use sockit_net::rate::DEFAULT_MAX_CLIENTS;
 use sockit_net::tls::ServerTls;
 use sockit_net::{
     announce, bind_tcp, bind_udp, bind_unix, resolve_bind, ConnInfo, DatagramServer, Shutdown, StreamServer,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::common::{LimitArgs, Listener};
+use crate::common::{LimitArgs, Listener, UdpRateArgs};
 use crate::tls_args::{announce_and_watch, ServerTlsArgs};
 
 /// Flags of `sockit echo`.
@@ -43,18 +43,8 @@ pub struct EchoArgs {
     /// Serve on this Unix socket instead of TCP and UDP.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["tcp_only", "udp_only"])]
     pub unix: Option<PathBuf>,
-    /// UDP datagrams per second answered per client address (IPv6: per /64),
-    /// on average; over it datagrams are dropped, so echo cannot be used to
-    /// reflect a flood at a spoofed address or ping-pong with another server.
-    #[arg(long, default_value_t = 20.0, value_name = "PER_SEC")]
-    pub udp_rate: f64,
-    /// UDP datagrams a client may send at once before --udp-rate applies.
-    #[arg(long, default_value_t = 64, value_name = "N")]
-    pub udp_burst: u32,
-    /// No per-address UDP limit (load tests from one address). Datagrams
-    /// from loop-risk sources (our own port, service ports) are still dropped.
-    #[arg(long)]
-    pub no_rate_limit: bool,
+    #[command(flatten)]
+    pub udp: UdpRateArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// TLS on the TCP listener (UDP has no TLS: with --tls only TCP is served).
@@ -62,25 +52,10 @@ pub struct EchoArgs {
     pub tls: ServerTlsArgs,
 }
 
-impl EchoArgs {
-    /// The per-address UDP limit, or none under --no-rate-limit.
-    fn udp_limit(&self) -> anyhow::Result<Option<RateLimit>> {
-        if self.no_rate_limit {
-            return Ok(None);
-        }
-        anyhow::ensure!(
-            self.udp_rate > 0.0 && self.udp_rate.is_finite(),
-            "--udp-rate must be above 0 (or use --no-rate-limit)"
-        );
-        anyhow::ensure!(self.udp_burst >= 1, "--udp-burst must be at least 1");
-        Ok(Some(RateLimit { rate: self.udp_rate, burst: self.udp_burst }))
-    }
-}
-
 /// Binds and spawns the echo listeners; returns where they listen.
 pub async fn start(args: EchoArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Listener>> {
     let upper = args.upper;
-    let udp_limit = args.udp_limit()?;
+    let udp_limit = args.udp.udp_limit()?;
     let mode = Mode { upper, lines: args.lines.then_some(args.max_line) };
     let limits = args.limits.limits();
     let mut rows = Vec::new();

@@ -19,7 +19,7 @@ use sockit_time::{rfc868, strftime, Moment};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::{LimitArgs, Listener};
+use crate::common::{LimitArgs, Listener, UdpRateArgs};
 
 /// How long a daytime/time TCP peer gets to take its answer and hang up.
 const TCP_GRACE: Duration = Duration::from_secs(2);
@@ -74,16 +74,10 @@ pub struct ServeArgs {
     /// SNTP requests a client may send at once before the rate applies.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub sntp_burst: u32,
-    /// strftime, daytime and time datagrams per second allowed per client, on
-    /// average; over it datagrams are dropped (no amplifying for spoofers).
-    #[arg(long, default_value_t = 20.0, value_name = "PER_SEC")]
-    pub udp_rate: f64,
-    /// strftime, daytime and time datagrams a client may send at once.
-    #[arg(long, default_value_t = 64, value_name = "N")]
-    pub udp_burst: u32,
-    /// No per-client limits at all (for load tests from one address).
-    #[arg(long)]
-    pub no_rate_limit: bool,
+    /// The per-address limit of strftime, daytime and time over UDP
+    /// (`--no-rate-limit` lifts SNTP's too).
+    #[command(flatten)]
+    pub udp: UdpRateArgs,
     /// Tasks reading the SNTP socket at once (0: one per CPU core, at most 4).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub sntp_workers: usize,
@@ -108,18 +102,8 @@ fn parse_refid(s: &str) -> Result<RefId, String> {
 }
 
 impl ServeArgs {
-    /// A limit from `--X-rate`/`--X-burst`, or none under `--no-rate-limit`.
-    fn limit(&self, rate: f64, burst: u32, flag: &str) -> anyhow::Result<Option<RateLimit>> {
-        if self.no_rate_limit {
-            return Ok(None);
-        }
-        anyhow::ensure!(rate > 0.0 && rate.is_finite(), "--{flag}-rate must be above 0 (or use --no-rate-limit)");
-        anyhow::ensure!(burst >= 1, "--{flag}-burst must be at least 1");
-        Ok(Some(RateLimit { rate, burst }))
-    }
-
     fn sntp_config(&self) -> anyhow::Result<SntpConfig> {
-        let rate_limit = self.limit(self.sntp_rate, self.sntp_burst, "sntp")?;
+        let rate_limit = self.udp.limit(self.sntp_rate, self.sntp_burst, "sntp")?;
         Ok(SntpConfig {
             stratum: if self.unsynchronised { 16 } else { self.stratum },
             reference_id: self.refid.0,
@@ -135,7 +119,7 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
     let daytime = Daytime::new(&args.daytime_format)
         .map_err(|e| anyhow::anyhow!("--daytime-format {:?}: {e}", args.daytime_format))?;
     let sntp = args.sntp_config()?;
-    let udp_limit = args.limit(args.udp_rate, args.udp_burst, "udp")?;
+    let udp_limit = args.udp.udp_limit()?;
     let mut rows = Vec::new();
     let mut push = |service: &'static str, scheme: &str, local: SocketAddr, try_it: String| {
         announce(scheme, &local);

@@ -62,11 +62,13 @@ impl ClientTls {
             rustls::ClientConfig::builder_with_provider(provider.clone()).with_protocol_versions(PROTOCOL_VERSIONS)?;
         let mut seen = None;
         let mut config = if options.insecure {
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(Insecure { provider }))
+            let any = EndEntity { pin: None, provider, seen: Arc::new(Mutex::new(None)) };
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(any))
         } else if let Some(pin) = options.pin {
             let slot = Arc::new(Mutex::new(None));
             seen = Some(slot.clone());
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(Pinned { pin, provider, seen: slot }))
+            let pinned = EndEntity { pin: Some(pin), provider, seen: slot };
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(pinned))
         } else {
             let roots = match &options.ca {
                 Some(path) => {
@@ -188,15 +190,18 @@ fn plain_name(presented: &str) -> &str {
     inner.trim_matches('"')
 }
 
-/// `--pin`: the end-entity certificate must hash to the pin.
+/// Checks only the end-entity certificate: with a pin (`--pin`) it must
+/// hash to it; without one (`--insecure`) any certificate passes. Either
+/// way the handshake signatures are still checked, so the session keys are
+/// at least the presenting server's.
 #[derive(Debug)]
-struct Pinned {
-    pin: Fingerprint,
+struct EndEntity {
+    pin: Option<Fingerprint>,
     provider: Arc<CryptoProvider>,
     seen: Arc<Mutex<Option<Fingerprint>>>,
 }
 
-impl ServerCertVerifier for Pinned {
+impl ServerCertVerifier for EndEntity {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -207,7 +212,7 @@ impl ServerCertVerifier for Pinned {
     ) -> Result<ServerCertVerified, rustls::Error> {
         let got = Fingerprint::of(end_entity);
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(got);
-        if got == self.pin {
+        if self.pin.is_none_or(|pin| pin == got) {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure))
@@ -237,44 +242,3 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
-/// `--insecure`: accepts any certificate (signatures still parsed and
-/// checked, so the session keys are at least the server's).
-#[derive(Debug)]
-struct Insecure {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for Insecure {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
