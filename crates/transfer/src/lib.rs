@@ -34,6 +34,7 @@ pub mod mapped;
 pub mod part;
 pub mod receive;
 pub mod safety;
+pub mod secure;
 pub mod send;
 pub mod splice;
 pub mod walk;
