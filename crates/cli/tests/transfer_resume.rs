@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sockit_testkit::{bin, need, random_bytes, run_with_input, Sockit};
+use sockit_testkit::{bin, random_bytes, Sockit};
 use transfer_support::{json_line, run, T};
 
 const SIZE: usize = 4 << 20;
@@ -235,49 +235,47 @@ fn overwrite_replaces_and_caps_refuse() {
     assert!(rx.wait_stderr("still listening", T), "{}", rx.stderr());
 }
 
-/// A sender speaking the protocol by hand: hello, then a manifest of the
-/// test's choosing, then (for `truncated`) a data frame cut short.
-const HOSTILE: &str = r#"
-import json, os, socket, struct, sys
-port, mode, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-s = socket.create_connection(("127.0.0.1", port))
-def frame(kind, payload):
-    s.sendall(struct.pack(">BI", kind, len(payload)) + payload)
-def read_frame():
-    head = b""
-    while len(head) < 5:
-        chunk = s.recv(5 - len(head))
-        if not chunk:
-            return None, b""
-        head += chunk
-    kind, n = struct.unpack(">BI", head)
-    body = b""
-    while len(body) < n:
-        chunk = s.recv(n - len(body))
-        if not chunk:
-            break
-        body += chunk
-    return kind, body
-kind, hello = read_frame()
-assert kind == 1 and hello[:8] == b"SOCKITFT", (kind, hello)
-version = struct.unpack(">H", hello[8:10])[0]
-frame(1, b"SOCKITFT" + struct.pack(">HBB", version, 1, 0) + os.urandom(32))
-size = 2**62 if mode == "huge" else 100
-entry = {"path": path, "kind": "file", "size": size, "mode": 420, "mtime": 0}
-frame(3, json.dumps({"entries": [entry]}).encode())
-frame(11, os.urandom(32))  # the resume claim (protocol version 2)
-kind, body = read_frame()
-if mode == "truncated" and kind == 4:
-    frame(5, struct.pack(">IQ", 0, 0))
-    s.sendall(struct.pack(">BI", 6, 100) + b"only ten b")
-    s.shutdown(socket.SHUT_WR)
-    kind, body = read_frame()
-print(kind, body.decode(errors="replace"))
-"#;
+/// A sender speaking the protocol by hand over the real handshake and
+/// sealed channel (`--no-code`): a manifest of the test's choosing, then
+/// (for `truncated`) a data frame cut short. Returns the answer frame as
+/// `KIND BODY`.
+fn hostile(port: u16, mode: &str, path: &str) -> String {
+    use sockit_transfer::frame::{self, Kind};
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    let keys = sockit_transfer::handshake::handshake(&mut s, sockit_transfer::handshake::Role::Sender, None).unwrap();
+    let mut c = sockit_transfer::secure::SecureStream::new(&mut s, &keys);
+    let size: u64 = if mode == "huge" { 1 << 62 } else { 100 };
+    let entry = serde_json::json!({"path": path, "kind": "file", "size": size, "mode": 420, "mtime": 0});
+    frame::write_frame(&mut c, Kind::Manifest, serde_json::json!({ "entries": [entry] }).to_string().as_bytes())
+        .unwrap();
+    frame::write_frame(&mut c, Kind::Claims, &[5u8; 32]).unwrap();
+    let answer = |c: &mut sockit_transfer::secure::SecureStream<&mut std::net::TcpStream>| match frame::read_header(c) {
+        Ok(Some(h)) => {
+            let mut body = Vec::new();
+            let _ = frame::read_payload(c, h.len, &mut body);
+            (h.kind as u8, String::from_utf8_lossy(&body).into_owned())
+        }
+        _ => (0, String::new()),
+    };
+    let (kind, body) = answer(&mut c);
+    if mode == "truncated" && kind == 4 {
+        frame::write_frame(&mut c, Kind::FileStart, &frame::encode_start(0, 0)).unwrap();
+        c.write_all(&frame::header_bytes(Kind::Data, 100)).unwrap();
+        c.write_all(b"only ten b").unwrap();
+        c.flush().unwrap();
+        drop(c);
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        return "truncated".into();
+    }
+    drop(c);
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    format!("{kind} {body}")
+}
 
 #[test]
 fn hostile_sender_cannot_escape_out() {
-    need("python3");
     let tmp = tempfile::tempdir().unwrap();
     let escape = tmp.path().join("escaped");
     let abs = format!("{}/abs", escape.display());
@@ -292,11 +290,7 @@ fn hostile_sender_cannot_escape_out() {
     for (i, (mode, path, expect)) in cases.iter().enumerate() {
         let out = tmp.path().join(format!("out{i}"));
         let mut rx = Sockit::start(&bin(), &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"], 1);
-        let port = rx.addr("tcp").port().to_string();
-        let (status, stdout, err) =
-            run_with_input(Command::new("python3").args(["-c", HOSTILE, &port, mode, path]), b"", T);
-        assert!(status.success(), "{mode} {path}: {err}");
-        let said = String::from_utf8_lossy(&stdout);
+        let said = hostile(rx.addr("tcp").port(), mode, path);
         if *mode == "truncated" {
             // Data moved: the session counts, and failed.
             assert!(!rx.wait(T).success(), "{mode} {path}: receiver must fail");
