@@ -82,7 +82,7 @@ fn sockit(state: &Path, args: &[&str]) -> (bool, Vec<u8>, String) {
 
 /// A listening receiver writing into `out`.
 fn receiver(out: &Path, extra: &[&str]) -> Sockit {
-    let mut args = vec!["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"];
+    let mut args = vec!["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-code"];
     args.extend_from_slice(extra);
     Sockit::start(&bin(), &args, 1)
 }
@@ -110,7 +110,7 @@ fn a_planted_part_link_is_never_written_through() {
     let to = rx.addr("tcp").to_string();
     let (sa, sb) = (src.join("a.bin"), src.join("b.bin"));
     let (ok, stdout, err) =
-        sockit(&state, &["send", sa.to_str().unwrap(), sb.to_str().unwrap(), "--to", &to, "--json"]);
+        sockit(&state, &["send", sa.to_str().unwrap(), sb.to_str().unwrap(), "--to", &to, "--no-code", "--json"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success(), "{}", rx.stderr());
     let j = json_line(&stdout);
@@ -128,7 +128,7 @@ fn a_planted_part_link_is_never_written_through() {
     std::os::unix::fs::symlink(outside.join("linked.bin"), out.join("b.bin")).unwrap();
     let mut rx = receiver(&out, &["--overwrite"]);
     let to = rx.addr("tcp").to_string();
-    let (ok, _, err) = sockit(&state, &["send", sa.to_str().unwrap(), sb.to_str().unwrap(), "--to", &to]);
+    let (ok, _, err) = sockit(&state, &["send", sa.to_str().unwrap(), sb.to_str().unwrap(), "--to", &to, "--no-code"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success(), "{}", rx.stderr());
     assert!(fs::read(outside.join("secret.bin")).unwrap() == secret);
@@ -185,7 +185,7 @@ fn a_part_is_offered_only_to_the_sender_that_wrote_it() {
     let rx = receiver(&out, &[]);
     let to = rx.addr("tcp").to_string();
     let mut tx = Command::new(bin())
-        .args(["send", f.to_str().unwrap(), "--to", &to, "--rate-limit", "1M"])
+        .args(["send", f.to_str().unwrap(), "--to", &to, "--no-code", "--rate-limit", "1M"])
         .env("SOCKIT_STATE_DIR", &alice)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -208,7 +208,7 @@ fn a_part_is_offered_only_to_the_sender_that_wrote_it() {
     let other = tmp.path().join("other/data.bin");
     fs::create_dir_all(other.parent().unwrap()).unwrap();
     fs::write(&other, &data[..(1 << 20)]).unwrap();
-    let (ok, stdout, err) = sockit(&mallory, &["send", other.to_str().unwrap(), "--to", &to, "--json"]);
+    let (ok, stdout, err) = sockit(&mallory, &["send", other.to_str().unwrap(), "--to", &to, "--no-code", "--json"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success());
     let j = json_line(&stdout);
@@ -220,7 +220,7 @@ fn a_part_is_offered_only_to_the_sender_that_wrote_it() {
     // so she sends hers whole, kept beside it; a rerun then finds both there.
     let mut rx = receiver(&out, &[]);
     let to = rx.addr("tcp").to_string();
-    let (ok, stdout, err) = sockit(&alice, &["send", f.to_str().unwrap(), "--to", &to, "--json"]);
+    let (ok, stdout, err) = sockit(&alice, &["send", f.to_str().unwrap(), "--to", &to, "--no-code", "--json"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success());
     let j = json_line(&stdout);
@@ -228,7 +228,7 @@ fn a_part_is_offered_only_to_the_sender_that_wrote_it() {
     assert!(fs::read(out.join("data (1).bin")).unwrap() == data);
     let mut rx = receiver(&out, &[]);
     let to = rx.addr("tcp").to_string();
-    let (ok, stdout, err) = sockit(&alice, &["send", f.to_str().unwrap(), "--to", &to, "--json"]);
+    let (ok, stdout, err) = sockit(&alice, &["send", f.to_str().unwrap(), "--to", &to, "--no-code", "--json"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success());
     let j = json_line(&stdout);
@@ -240,7 +240,7 @@ fn a_part_is_offered_only_to_the_sender_that_wrote_it() {
 /// Sends `f` to `to` and checks it arrived; returns how long the send took.
 fn real_send(state: &Path, f: &Path, to: &str) -> Duration {
     let started = Instant::now();
-    let (ok, _, err) = sockit(state, &["send", f.to_str().unwrap(), "--to", to]);
+    let (ok, _, err) = sockit(state, &["send", f.to_str().unwrap(), "--to", to, "--no-code"]);
     assert!(ok, "the real sender failed: {err}");
     started.elapsed()
 }
@@ -309,7 +309,7 @@ fn a_listening_sender_survives_a_hang_up() {
     .unwrap();
     let mut tx = Sockit::start_with(
         Command::new(bin())
-            .args(["send", f.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(["send", f.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-code"])
             .env("SOCKIT_STATE_DIR", tmp.path().join("state")),
         1,
     );
@@ -317,7 +317,7 @@ fn a_listening_sender_survives_a_hang_up() {
     let out = tmp.path().join("out");
     let (ok, _, err) = sockit(
         &tmp.path().join("state"),
-        &["receive", "--from", &tx.addr("tcp").to_string(), "--out", out.to_str().unwrap()],
+        &["receive", "--from", &tx.addr("tcp").to_string(), "--no-code", "--out", out.to_str().unwrap()],
     );
     assert!(ok, "{err}");
     assert!(tx.wait(T).success(), "{}", tx.stderr());
@@ -339,7 +339,7 @@ fn a_second_sender_is_told_busy() {
     let to = rx.addr("tcp").to_string();
     let state = tmp.path().join("state");
     let first = Command::new(bin())
-        .args(["send", big.to_str().unwrap(), "--to", &to, "--rate-limit", "1M"])
+        .args(["send", big.to_str().unwrap(), "--to", &to, "--no-code", "--rate-limit", "1M"])
         .env("SOCKIT_STATE_DIR", &state)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -352,7 +352,7 @@ fn a_second_sender_is_told_busy() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let started = Instant::now();
-    let (ok, _, err) = sockit(&state, &["send", small.to_str().unwrap(), "--to", &to]);
+    let (ok, _, err) = sockit(&state, &["send", small.to_str().unwrap(), "--to", &to, "--no-code"]);
     assert!(!ok, "the second sender must fail");
     assert!(err.contains("busy: another transfer is in progress, try again"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10), "told after {:?}", started.elapsed());
@@ -426,8 +426,10 @@ fn the_receivers_words_reach_the_senders_terminal_escaped() {
     let hostile = "\x1b[2J\x1b[31mgotcha\u{202e}txt.exe";
     for mode in ["error", "summary"] {
         let (peer, port) = peer_receiver(mode, hostile);
-        let (ok, _, err) =
-            sockit(&tmp.path().join("state"), &["send", f.to_str().unwrap(), "--to", &format!("127.0.0.1:{port}")]);
+        let (ok, _, err) = sockit(
+            &tmp.path().join("state"),
+            &["send", f.to_str().unwrap(), "--to", &format!("127.0.0.1:{port}"), "--no-code"],
+        );
         peer.join().unwrap();
         assert!(!ok, "{mode}: {err}");
         assert!(err.contains("gotcha"), "{mode}: {err}");
@@ -484,11 +486,11 @@ fn one_host_cannot_fill_the_listener() {
     fs::write(&f, b"past the crowd\n").unwrap();
     let state = tmp.path().join("state");
     let out = tmp.path().join("out");
-    let args = ["--listen", "127.0.0.2:0", "--hello-timeout", "60"];
+    let args = ["--listen", "127.0.0.2:0", "--no-code", "--hello-timeout", "60"];
     // The sockit sender's own address (127.0.0.1) is the crowded one.
     let rx = Sockit::start(&bin(), &[&["receive", "--out", out.to_str().unwrap()][..], &args[..]].concat(), 1);
     let crowd = hold(rx.addr("tcp"), 4, &["127.0.0.1"]);
-    let (ok, _, err) = sockit(&state, &["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    let (ok, _, err) = sockit(&state, &["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code"]);
     assert!(!ok && err.contains("busy: too many connections waiting, try again"), "{err}");
     release(crowd);
     drop(rx);
@@ -501,7 +503,7 @@ fn one_host_cannot_fill_the_listener() {
     // And 16 connections from four hosts fill the listener for everyone.
     let rx = Sockit::start(&bin(), &[&["receive", "--out", out.to_str().unwrap()][..], &args[..]].concat(), 1);
     let crowd = hold(rx.addr("tcp"), 4, &["127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"]);
-    let (ok, _, err) = sockit(&state, &["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    let (ok, _, err) = sockit(&state, &["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code"]);
     assert!(!ok && err.contains("busy: too many connections waiting"), "{err}");
     release(crowd);
 }

@@ -58,17 +58,18 @@ fn resume_after_kill(stop: Stop) {
 
     if kill_receiver {
         // The sender listens; the receiver connects and is killed.
-        let mut tx = Sockit::start(&bin(), &["send", fs_, "--listen", "127.0.0.1:0", "--rate-limit", rate], 1);
+        let mut tx =
+            Sockit::start(&bin(), &["send", fs_, "--listen", "127.0.0.1:0", "--no-code", "--rate-limit", rate], 1);
         let from = tx.addr("tcp").to_string();
-        let mut rx = spawn(&["receive", "--from", &from, "--out", out_s]);
+        let mut rx = spawn(&["receive", "--from", &from, "--no-code", "--out", out_s]);
         wait_for_part(&part, SIZE as u64 * 2 / 5);
         rx.kill().unwrap();
         let _ = rx.wait();
         assert!(!tx.wait(T).success(), "the sender must report the lost receiver");
     } else {
-        let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0"], 1);
+        let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code"], 1);
         let to = rx.addr("tcp").to_string();
-        let mut tx = spawn(&["send", fs_, "--to", &to, "--rate-limit", rate]);
+        let mut tx = spawn(&["send", fs_, "--to", &to, "--no-code", "--rate-limit", rate]);
         wait_for_part(&part, SIZE as u64 * 2 / 5);
         if stop == Stop::TermReceiver {
             rx.signal(libc::SIGTERM);
@@ -89,18 +90,18 @@ fn resume_after_kill(stop: Stop) {
 
     // Same commands again, without the throttle.
     let json = if kill_receiver {
-        let mut tx = Sockit::start(&bin(), &["send", fs_, "--listen", "127.0.0.1:0", "--json"], 1);
+        let mut tx = Sockit::start(&bin(), &["send", fs_, "--listen", "127.0.0.1:0", "--no-code", "--json"], 1);
         let from = tx.addr("tcp").to_string();
-        let (ok, _, err) = run(&["receive", "--from", &from, "--out", out_s]);
+        let (ok, _, err) = run(&["receive", "--from", &from, "--no-code", "--out", out_s]);
         assert!(ok, "{err}");
         assert!(tx.wait(T).success());
         let mut s = String::new();
         std::io::Read::read_to_string(&mut tx.stdout(), &mut s).unwrap();
         json_line(s.as_bytes())
     } else {
-        let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0"], 1);
+        let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code"], 1);
         let to = rx.addr("tcp").to_string();
-        let (ok, stdout, err) = run(&["send", fs_, "--to", &to, "--json"]);
+        let (ok, stdout, err) = run(&["send", fs_, "--to", &to, "--no-code", "--json"]);
         assert!(ok, "{err}");
         assert!(rx.wait(T).success());
         json_line(&stdout)
@@ -130,9 +131,10 @@ fn resume_after_sigterm_of_the_receiver() {
 /// sender once `out/src/NAME.part` holds `min` bytes: the `.part` a crash
 /// leaves, written (and bound) by sockit for this sender.
 fn interrupted_send(src: &Path, out: &Path, name: &str, min: u64) -> u64 {
-    let rx = Sockit::start(&bin(), &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"], 1);
+    let rx =
+        Sockit::start(&bin(), &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-code"], 1);
     let to = rx.addr("tcp").to_string();
-    let mut tx = spawn(&["send", src.to_str().unwrap(), "--to", &to, "--rate-limit", "256K"]);
+    let mut tx = spawn(&["send", src.to_str().unwrap(), "--to", &to, "--no-code", "--rate-limit", "256K"]);
     let part = out.join("src").join(format!("{name}.part"));
     wait_for_part(&part, min);
     tx.kill().unwrap();
@@ -159,8 +161,8 @@ fn corrupted_part_is_resent_good_part_resumed_existing_files_kept() {
     // Earlier runs of this sender: same.txt arrived whole; bad.bin and
     // good.bin were interrupted. A person's own other.txt is in the way.
     show("same.txt");
-    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0"], 1);
-    let (ok, _, err) = run(&["send", src.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code"], 1);
+    let (ok, _, err) = run(&["send", src.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success());
     show("good.bin");
@@ -178,9 +180,9 @@ fn corrupted_part_is_resent_good_part_resumed_existing_files_kept() {
     fs::write(out.join("src/other.txt"), b"old\n").unwrap();
     show("other.txt");
 
-    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0"], 1);
+    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code"], 1);
     let to = rx.addr("tcp").to_string();
-    let (ok, stdout, err) = run(&["send", src.to_str().unwrap(), "--to", &to, "--json"]);
+    let (ok, stdout, err) = run(&["send", src.to_str().unwrap(), "--to", &to, "--no-code", "--json"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success(), "{}", rx.stderr());
     let j = json_line(&stdout);
@@ -196,8 +198,9 @@ fn corrupted_part_is_resent_good_part_resumed_existing_files_kept() {
 
     // The same command again: everything is there (other.txt as `other (1).txt`),
     // nothing is sent and no `other (2).txt` appears.
-    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0"], 1);
-    let (ok, stdout, err) = run(&["send", src.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--json"]);
+    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code"], 1);
+    let (ok, stdout, err) =
+        run(&["send", src.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code", "--json"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success());
     let j = json_line(&stdout);
@@ -215,21 +218,30 @@ fn overwrite_replaces_and_caps_refuse() {
     fs::create_dir(&out).unwrap();
     fs::write(out.join("f.txt"), b"stale\n").unwrap();
     let out_s = out.to_str().unwrap();
-    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--overwrite"], 1);
-    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    let mut rx =
+        Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code", "--overwrite"], 1);
+    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success());
     assert_eq!(fs::read(out.join("f.txt")).unwrap(), b"fresh\n");
 
-    let rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--max-size", "3"], 1);
-    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    let rx = Sockit::start(
+        &bin(),
+        &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code", "--max-size", "3"],
+        1,
+    );
+    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code"]);
     assert!(!ok);
     assert!(err.contains("--max-size"), "{err}");
     // Nothing moved, so the receiver goes on listening.
     assert!(rx.wait_stderr("still listening", T), "{}", rx.stderr());
 
-    let rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--max-files", "0"], 1);
-    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    let rx = Sockit::start(
+        &bin(),
+        &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code", "--max-files", "0"],
+        1,
+    );
+    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code"]);
     assert!(!ok);
     assert!(err.contains("--max-files"), "{err}");
     assert!(rx.wait_stderr("still listening", T), "{}", rx.stderr());
@@ -289,7 +301,11 @@ fn hostile_sender_cannot_escape_out() {
     ];
     for (i, (mode, path, expect)) in cases.iter().enumerate() {
         let out = tmp.path().join(format!("out{i}"));
-        let mut rx = Sockit::start(&bin(), &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"], 1);
+        let mut rx = Sockit::start(
+            &bin(),
+            &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-code"],
+            1,
+        );
         let said = hostile(rx.addr("tcp").port(), mode, path);
         if *mode == "truncated" {
             // Data moved: the session counts, and failed.

@@ -141,10 +141,10 @@ pub fn agree<S: Read + Write>(s: &mut S, a: &Agreement<'_>) -> Result<Keys> {
     let proof = frame::expect(s, Kind::Confirm, "during the key confirmation")?;
     if confirm_mac(&theirs, &th).verify_slice(&proof).is_err() {
         frame::send_error(s, "wrong code");
-        return Err(Error::Auth(match a.code {
-            Some(_) => "wrong code — the two sides' codes differ; nothing was sent".into(),
-            None => "key confirmation failed: the connection was tampered with; nothing was sent".into(),
-        }));
+        return Err(match a.code {
+            Some(_) => Error::WrongCode,
+            None => Error::Auth("key confirmation failed: the connection was tampered with; nothing was sent".into()),
+        });
     }
     Ok(Keys { cipher: a.cipher, send, recv })
 }
