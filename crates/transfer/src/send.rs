@@ -115,10 +115,7 @@ pub fn send_session<S: Read + Write + AsFd>(
         frame::refuse(&mut s, fd, crate::BUSY);
         return Err(Error::Abandoned(Box::new(Error::Refused(crate::BUSY.into()))));
     }
-    let report = send_sealed(&mut s, src, opts, progress)?;
-    // Best effort: the receiver may be gone once it sent its summary.
-    let _ = s.finish();
-    Ok(report)
+    send_sealed(&mut s, src, opts, progress)
 }
 
 /// The session after the key confirmation, every byte sealed.
@@ -152,7 +149,9 @@ fn send_sealed<S: Read + Write>(
         write_stage(s, src, write_rx, progress, &mut report)
     })?;
     frame::write_frame(s, Kind::Done, &[])?;
-    s.flush().map_err(|e| Error::net("while finishing", e))?;
+    // The last file's digest and Done travel in the final sealed frame: a
+    // stream cut before it leaves the last file unverified, never placed.
+    s.finish().map_err(|e| Error::net("while finishing", e))?;
     let summary = frame::expect(s, Kind::Summary, "waiting for the receiver's summary")?;
     report.summary = serde_json::from_slice(&summary).map_err(|e| Error::json("bad summary from the receiver", &e))?;
     // The receiver's words reach our terminal.

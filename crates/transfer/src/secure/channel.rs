@@ -78,10 +78,20 @@ impl<S: Read + Write> SecureStream<S> {
         r
     }
 
+    /// A full frame goes out only when more bytes follow, so the last bytes
+    /// before [`SecureStream::finish`] always travel in the final frame.
+    fn push_if_full(&mut self) -> io::Result<()> {
+        if self.pending() == MAX_PLAIN {
+            self.push(false)?;
+        }
+        Ok(())
+    }
+
     /// Sends `len` bytes of `file` from `at`, read straight into the frame
     /// buffer and sealed there.
     pub fn send_file(&mut self, file: &File, mut at: u64, mut len: u64) -> io::Result<()> {
         while len > 0 {
+            self.push_if_full()?;
             let room = MAX_PLAIN - self.pending();
             let take = room.min(usize::try_from(len).unwrap_or(room));
             let start = self.out.len();
@@ -92,16 +102,16 @@ impl<S: Read + Write> SecureStream<S> {
             }
             at += take as u64;
             len -= take as u64;
-            if self.pending() == MAX_PLAIN {
-                self.push(false)?;
-            }
         }
         Ok(())
     }
 
-    /// Sends what is buffered and the final frame: the peer then knows the
-    /// stream ended here and was not cut.
+    /// Sends what is buffered as the final frame: the peer then knows the
+    /// stream ended here and was not cut. Reading goes on working.
     pub fn finish(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
         self.push(true)?;
         self.inner.flush()
     }
@@ -170,15 +180,16 @@ impl<S: Read + Write> Write for SecureStream<S> {
         if self.closed {
             return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the secure stream was finished"));
         }
+        self.push_if_full()?;
         let n = buf.len().min(MAX_PLAIN - self.pending());
         self.out.extend_from_slice(&buf[..n]);
-        if self.pending() == MAX_PLAIN {
-            self.push(false)?;
-        }
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
         self.push(false)?;
         self.inner.flush()
     }
