@@ -331,3 +331,41 @@ fn no_code_is_encrypted_and_says_it_is_unauthenticated_on_both_sides() {
     let up = cap.lock().unwrap().0.clone();
     assert!(!contains(&up, NAME.as_bytes()) && !contains(&up, &data[1000..1032]));
 }
+
+/// Runs a listening receiver with `code`, a sender with `send_args` and
+/// `input` on its stdin; returns what the receiver printed on stdout.
+fn message_through(send_args: &[&str], input: &[u8], out: &Path) -> Vec<u8> {
+    let mut rx = Sockit::start(
+        &bin(),
+        &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0", "--code", CODE],
+        1,
+    );
+    let to = rx.addr("tcp").to_string();
+    // Read while it runs: a message bigger than a pipe would block it.
+    let mut stdout = rx.stdout();
+    let reader = std::thread::spawn(move || {
+        let mut printed = Vec::new();
+        stdout.read_to_end(&mut printed).unwrap();
+        printed
+    });
+    let mut args = vec!["send"];
+    args.extend_from_slice(send_args);
+    args.extend_from_slice(&["--to", &to, "--code", CODE]);
+    let (status, _, err) = run_with_input(Command::new(bin()).args(&args), input, T);
+    assert!(status.success(), "{err}");
+    assert!(rx.wait(T).success(), "{}", rx.stderr());
+    reader.join().unwrap()
+}
+
+#[test]
+fn text_and_stdin_messages_are_printed_not_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let printed = message_through(&["--text", "meet at the north gate\nat 9"], b"", &out);
+    assert_eq!(printed, b"meet at the north gate\nat 9");
+    let stream = random_bytes(300_000, 16);
+    let printed = message_through(&["-"], &stream, &out);
+    assert!(printed == stream, "stdin arrived as {} bytes", printed.len());
+    // Nothing stays in --out.
+    assert!(!out.exists() || fs::read_dir(&out).unwrap().next().is_none());
+}

@@ -22,9 +22,9 @@ pub const VERSION: u16 = 3;
 /// Bytes of a hello payload.
 const HELLO_LEN: usize = 8 + 2 + 1 + 1 + 32;
 /// Hello flag: the side has a code.
-const FLAG_CODE: u8 = 1;
+pub const FLAG_CODE: u8 = 1;
 /// Hello flag: the side's CPU has AES instructions.
-const FLAG_AES: u8 = 2;
+pub const FLAG_AES: u8 = 2;
 
 /// Which end of the session we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -127,6 +127,9 @@ pub fn receive_on<S: Wire>(s: &mut S, opts: &ReceiveOptions, progress: &dyn Prog
     let mut summary = finish(&plan, &outcomes, progress);
     set_dir_times(&opts.out, entries);
     summary.bytes_received = outcomes.values().map(|o| o.bytes).sum();
+    if plan.manifest.message {
+        summary.message = outcomes.values().find_map(|o| o.placed.clone());
+    }
     frame::write_frame(s, Kind::Summary, &serde_json::to_vec(&summary).unwrap_or_default())?;
     let _ = s.flush();
     Ok(summary)

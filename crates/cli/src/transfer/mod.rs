@@ -7,6 +7,7 @@
 //! manifest) does not count, and it keeps listening (see [`net::serve`]).
 
 mod code;
+mod message;
 mod net;
 mod progress;
 mod raw;
@@ -28,9 +29,13 @@ use progress::{quiet, rate, CliProgress};
 /// Flags of `sockit send`.
 #[derive(Args, Debug, Clone)]
 pub struct SendArgs {
-    /// Files and folders to send (folders recursively).
-    #[arg(required = true, value_name = "PATH")]
+    /// Files and folders to send (folders recursively); `-` sends standard
+    /// input as a message the receiver prints.
+    #[arg(required_unless_present = "text", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Send TEXT as a message the receiver prints (nothing is kept there).
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["paths", "raw"])]
+    pub text: Option<String>,
     /// Connect to a listening receiver at HOST[:PORT] (default port 5001).
     #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "listen")]
     pub to: Option<String>,
@@ -159,19 +164,29 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("say where the receiver is: --to HOST[:PORT], or --listen to let it connect");
     }
     let follow = args.follow_symlinks;
-    let paths = args.paths.clone();
-    let source = tokio::task::spawn_blocking(move || {
+    let code = code::plan(args.code.as_deref(), args.no_code, args.to.is_none())?;
+    // A message (`--text`, `-`) is spooled to a private file first, so it
+    // travels like any file (sealed, verified) and the receiver prints it.
+    let spool = match (&args.text, args.paths.as_slice()) {
+        (Some(text), _) => Some(message::Spool::text(text)?),
+        (None, [p]) if p.as_os_str() == "-" => Some(message::Spool::stdin().await?),
+        _ => None,
+    };
+    let paths = spool.as_ref().map_or_else(|| args.paths.clone(), |s| vec![s.path().to_path_buf()]);
+    let is_message = spool.is_some();
+    let mut source = tokio::task::spawn_blocking(move || {
         sockit_transfer::build_source(&paths, follow, &mut |w| tracing::warn!("{w}"))
     })
     .await
     .context("the scanning thread failed")?
     .context("cannot read what to send")?;
-    let code = code::plan(args.code.as_deref(), args.no_code, args.to.is_none())?;
+    source.manifest.message = is_message;
     let opts = SendOptions {
         code: code.code.clone(),
         rate_limit: args.rate_limit,
         chunk: args.chunk.map_or(SendOptions::default().chunk, |c| c as usize),
-        resume_key: state::resume_key(),
+        // A message never resumes nor counts as "already there".
+        resume_key: if is_message { SendOptions::default().resume_key } else { state::resume_key() },
     };
     let source = std::sync::Arc::new(source);
     let hello_timeout = args.hello_timeout;
@@ -293,6 +308,9 @@ pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
     };
     let s = result?;
     let secs = elapsed.as_secs_f64();
+    if let Some(path) = &s.message {
+        message::print(path)?;
+    }
     let line = format!(
         "received {} files, {} in {secs:.2} s ({}/s) into {}; {} resumed or already there ({} files); failed {}",
         s.files_received,
