@@ -18,8 +18,12 @@
 //! ChaCha20-Poly1305 are the BoringSSL assembly (AES-NI + PCLMULQDQ or
 //! AVX2/VAES), the same code paths TLS peers like socat/OpenSSL use, while
 //! RustCrypto's GHASH is several times slower on the same CPU; the data
-//! path is meant to keep up with `socat OPENSSL:`. ring is already what
-//! rustls uses elsewhere in the project.
+//! path is meant to keep up with `socat OPENSSL:`. Measured with a
+//! throwaway release micro-bench (1 MiB frames sealed in place, 512 MiB
+//! per cipher, one core, on this 2-core VM under load average 5.6, so
+//! rough): ring AES-256-GCM 3,455 MB/s, ring ChaCha20-Poly1305 860 MB/s,
+//! RustCrypto `aes-gcm` 0.10 628 MB/s, `chacha20poly1305` 0.10 523 MB/s.
+//! ring is already what rustls uses elsewhere in the project.
 
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 
