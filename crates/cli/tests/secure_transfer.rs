@@ -369,3 +369,57 @@ fn text_and_stdin_messages_are_printed_not_kept() {
     // Nothing stays in --out.
     assert!(!out.exists() || fs::read_dir(&out).unwrap().next().is_none());
 }
+
+#[test]
+fn a_chosen_code_pauses_after_each_wrong_try_and_keeps_listening() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("a.txt");
+    fs::write(&f, b"right\n").unwrap();
+    let out = tmp.path().join("out");
+    let mut rx = receiver(&out, &["--code", CODE]);
+    let to = rx.addr("tcp").to_string();
+    let state = tmp.path().join("state");
+    let wrong = |n: usize| {
+        let (ok, _, err) =
+            sockit(&state, &["send", f.to_str().unwrap(), "--to", &to, "--code", "abandon ability able"]);
+        assert!(!ok && err.contains("wrong code"), "try {n}: {err}");
+    };
+    wrong(1);
+    // The listener waits 1 s before it takes the next connection.
+    let started = std::time::Instant::now();
+    wrong(2);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(800), "no pause: {:?}", started.elapsed());
+    wrong(3);
+    wrong(4);
+    // Four wrong tries later a chosen code still works.
+    let (ok, _, err) = sockit(&state, &["send", f.to_str().unwrap(), "--to", &to, "--code", CODE]);
+    assert!(ok, "{err}");
+    assert!(rx.wait(T).success(), "{}", rx.stderr());
+    assert_eq!(fs::read(out.join("a.txt")).unwrap(), b"right\n");
+}
+
+#[test]
+fn a_listening_sender_prints_its_code_and_the_receive_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = random_bytes(100_000, 17);
+    let f = tmp.path().join("b.bin");
+    fs::write(&f, &data).unwrap();
+    let mut tx = Sockit::start_with(
+        Command::new(bin())
+            .args(["send", f.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .env("SOCKIT_STATE_DIR", tmp.path().join("state")),
+        1,
+    );
+    assert!(tx.wait_stderr("on the other machine run: sockit receive --from 127.0.0.1:", T), "{}", tx.stderr());
+    let said = tx.stderr();
+    let line = said.lines().find(|l| l.starts_with("on the other machine run: ")).unwrap();
+    let cmd: Vec<&str> = line.trim_start_matches("on the other machine run: ").split_whitespace().collect();
+    assert_eq!(&cmd[..3], &["sockit", "receive", "--from"], "{line}");
+    assert_eq!(cmd[3], tx.addr("tcp").to_string(), "{line}");
+    assert_eq!(cmd[4], "--code", "{line}");
+    let out = tmp.path().join("out");
+    let (ok, _, err) = sockit(&tmp.path().join("rstate"), &[&cmd[1..], &["--out", out.to_str().unwrap()]].concat());
+    assert!(ok, "{err}");
+    assert!(tx.wait(T).success(), "{}", tx.stderr());
+    assert!(fs::read(out.join("b.bin")).unwrap() == data);
+}
