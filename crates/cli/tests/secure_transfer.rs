@@ -423,3 +423,27 @@ fn a_listening_sender_prints_its_code_and_the_receive_command() {
     assert!(tx.wait(T).success(), "{}", tx.stderr());
     assert!(fs::read(out.join("b.bin")).unwrap() == data);
 }
+
+#[test]
+fn a_version_2_peer_is_told_the_version_not_left_hanging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rx = receiver(&tmp.path().join("out"), &["--code", CODE]);
+    let mut s = TcpStream::connect(rx.addr("tcp")).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    // A version 2 hello: magic, version, role 1 (sender), flags 1 (code), nonce.
+    let mut hello = b"SOCKITFT".to_vec();
+    hello.extend_from_slice(&[0, 2, 1, 1]);
+    hello.extend_from_slice(&[3; 32]);
+    let mut frame = vec![1u8];
+    frame.extend_from_slice(&(hello.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&hello);
+    s.write_all(&frame).unwrap();
+    // Ours comes back with version 3, so the old peer can say so too.
+    let theirs = read_frame(&mut s).expect("a hello back");
+    assert_eq!((theirs[0], &theirs[5..13], &theirs[13..15]), (1, &b"SOCKITFT"[..], &[0u8, 3][..]));
+    // The receiver names the version and keeps listening.
+    assert!(rx.wait_stderr("the other side speaks protocol version 2", T), "{}", rx.stderr());
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    rx.kill();
+}
