@@ -447,3 +447,50 @@ fn a_version_2_peer_is_told_the_version_not_left_hanging() {
     let _ = s.read_to_end(&mut rest);
     rx.kill();
 }
+
+#[test]
+fn a_connecting_side_on_a_terminal_asks_for_the_code() {
+    sockit_testkit::need("python3");
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("asked.txt");
+    fs::write(&f, b"typed it\n").unwrap();
+    let out = tmp.path().join("out");
+    let mut rx = receiver(&out, &["--code", CODE]);
+    // python's pty gives the sender a terminal; we type the code at the prompt.
+    let script = r#"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+seen = b""
+deadline = time.time() + 30
+while b"code (printed by the other side): " not in seen and time.time() < deadline:
+    seen += os.read(fd, 1024)
+os.write(fd, b"PURPLE monkey dishwasher\n")
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let to = rx.addr("tcp").to_string();
+    let (status, stdout, err) = run_with_input(
+        Command::new("python3")
+            .args(["-c", script, &bin(), "send", f.to_str().unwrap(), "--to", &to])
+            .env("SOCKIT_STATE_DIR", tmp.path().join("state"))
+            .env_remove("SOCKIT_CODE"),
+        b"",
+        T,
+    );
+    let said = String::from_utf8_lossy(&stdout);
+    assert!(status.success(), "{said} {err}");
+    assert!(said.contains("code (printed by the other side)"), "{said}");
+    assert!(rx.wait(T).success(), "{}", rx.stderr());
+    assert_eq!(fs::read(out.join("asked.txt")).unwrap(), b"typed it\n");
+}
