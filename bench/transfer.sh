@@ -72,14 +72,15 @@ run_socat_tls() {
     local t0; t0=$(now)
     timed "$WORK/tx.t" timeout $LIMIT socat -u -b 262144 FILE:"$SRC" OPENSSL:127.0.0.1:$p,verify=0
     wait $rx
-    result "$t0" "$(now)" "$WORK/tx.t" "$WORK/tx.t"
+    result "$t0" "$(now)" "$WORK/tx.t" "$WORK/rx.t"
 }
 
 run_scp() {
     local t0; t0=$(now)
     timed "$WORK/tx.t" timeout $LIMIT scp -q -o BatchMode=yes "$SRC" 127.0.0.1:"$WORK/out.bin"
     # sshd's side is not ours to time: CPU counts the client only.
-    result "$t0" "$(now)" "$WORK/tx.t" "$WORK/tx.t"
+    echo "0 0 0 0" >"$WORK/none.t"
+    result "$t0" "$(now)" "$WORK/tx.t" "$WORK/none.t"
 }
 
 run_nc() {
