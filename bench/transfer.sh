@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# File transfer throughput over loopback: sockit send/receive (BLAKE3
-# verification on, receiver writing to disk) vs `socat -u -b 262144` and
-# `nc`, on the same random file in the same run, page cache warm.
+# File transfer throughput over loopback: sockit send/receive (encrypted
+# with a code, BLAKE3 verification on, receiver writing to disk) vs
+# `socat -u -b 262144` plain and with `OPENSSL:` on both ends (TLS 1.3,
+# AES-GCM: the encrypted peer to beat), `nc`, and `scp` over loopback (when
+# `ssh -o BatchMode=yes 127.0.0.1 true` works), on the same random file in
+# the same run, page cache warm.
 #
 #   bench/transfer.sh [SIZE_MIB] [ROUNDS]      (defaults: 2048 MiB, 10 measured runs per tool)
 #
@@ -26,7 +29,7 @@ SIZE_MIB=${1:-2048}
 ROUNDS=${2:-10}
 LIMIT=120
 
-NEEDS="socat:socat nc:netcat-openbsd /usr/bin/time:time python3:python3"
+NEEDS="socat:socat nc:netcat-openbsd /usr/bin/time:time python3:python3 openssl:openssl"
 # shellcheck source=lib/transfer-setup.sh
 . bench/lib/transfer-setup.sh
 now() { date +%s.%N; }
@@ -54,6 +57,32 @@ run_socat() {
     result "$t0" "$(now)" "$WORK/tx.t" "$WORK/rx.t"
 }
 
+run_socat_tls() {
+    local p; p=$(port)
+    if [ ! -f "$WORK/tls.pem" ]; then
+        openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+            -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
+        cat "$WORK/tls.key" "$WORK/tls.crt" >"$WORK/tls.pem"
+    fi
+    timed "$WORK/rx.t" timeout $LIMIT socat -u -b 262144 \
+        OPENSSL-LISTEN:$p,bind=127.0.0.1,reuseaddr,cert="$WORK/tls.pem",verify=0 \
+        OPEN:"$WORK/out.bin",creat,trunc &
+    local rx=$!
+    sleep 0.3
+    local t0; t0=$(now)
+    timed "$WORK/tx.t" timeout $LIMIT socat -u -b 262144 FILE:"$SRC" OPENSSL:127.0.0.1:$p,verify=0
+    wait $rx
+    result "$t0" "$(now)" "$WORK/tx.t" "$WORK/rx.t"
+}
+
+run_scp() {
+    local t0; t0=$(now)
+    timed "$WORK/tx.t" timeout $LIMIT scp -q -o BatchMode=yes "$SRC" 127.0.0.1:"$WORK/out.bin"
+    # sshd's side is not ours to time: CPU counts the client only.
+    echo "0 0 0 0" >"$WORK/none.t"
+    result "$t0" "$(now)" "$WORK/tx.t" "$WORK/none.t"
+}
+
 run_nc() {
     local p; p=$(port)
     timed "$WORK/rx.t" timeout $LIMIT nc -l 127.0.0.1 $p >"$WORK/out.bin" &
@@ -68,7 +97,7 @@ run_nc() {
 run_sockit() {
     mkdir -p "$WORK/out"
     timed "$WORK/rx.t" timeout $LIMIT "$BIN" -q receive --out "$WORK/out" --overwrite \
-        --listen 127.0.0.1:0 2>"$WORK/rx.err" &
+        --listen 127.0.0.1:0 --code bench-code-words 2>"$WORK/rx.err" &
     local rx=$!
     local addr=""
     for _ in $(seq 100); do
@@ -77,7 +106,7 @@ run_sockit() {
         sleep 0.05
     done
     local t0; t0=$(now)
-    timed "$WORK/tx.t" timeout $LIMIT "$BIN" -q send "$SRC" --to "$addr" ${SOCKIT_ARGS:-}
+    timed "$WORK/tx.t" timeout $LIMIT "$BIN" -q send "$SRC" --to "$addr" --code bench-code-words ${SOCKIT_ARGS:-}
     wait $rx
     local t1; t1=$(now)
     cmp -s "$SRC" "$WORK/out/src.bin" || { echo "sockit output differs!" >&2; exit 1; }
@@ -87,7 +116,12 @@ run_sockit() {
     result "$t0" "$t1" "$WORK/tx.t" "$WORK/rx.t"
 }
 
-TOOLS=(socat nc sockit)
+TOOLS=(socat socat_tls nc sockit)
+if ssh -o BatchMode=yes -o ConnectTimeout=3 127.0.0.1 true 2>/dev/null; then
+    TOOLS+=(scp)
+else
+    echo "scp: skipped (no key login to 127.0.0.1: ssh -o BatchMode=yes 127.0.0.1 true failed)" >&2
+fi
 declare -A BEST MED CPU RUNS
 for tool in "${TOOLS[@]}"; do
     for round in $(seq 0 "$ROUNDS"); do
@@ -111,8 +145,12 @@ echo
 echo "file: $SIZE_MIB MiB random, loopback, page cache warm, receiver writing to $WORK ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
 for tool in "${TOOLS[@]}"; do
     printf '%-20s: best %5s MB/s (cpu %ss both sides), median %5s MB/s\n' \
-        "$(case $tool in socat) echo 'socat -u -b 262144' ;; sockit) echo 'sockit (BLAKE3 on)' ;; *) echo "$tool" ;; esac)" \
+        "$(case $tool in socat) echo 'socat -u -b 262144' ;; socat_tls) echo 'socat OPENSSL: (TLS)' ;; sockit) echo 'sockit (sealed+BLAKE3)' ;; *) echo "$tool" ;; esac)" \
         "${BEST[$tool]}" "${CPU[$tool]}" "${MED[$tool]}"
 done
 python3 -c "print(f'sockit / socat = {${BEST[sockit]}/${BEST[socat]}:.2f}x best, {${MED[sockit]}/${MED[socat]}:.2f}x median   sockit / nc = {${BEST[sockit]}/${BEST[nc]}:.2f}x best, {${MED[sockit]}/${MED[nc]}:.2f}x median')"
+python3 -c "print(f'sockit / socat OPENSSL = {${BEST[sockit]}/${BEST[socat_tls]}:.2f}x best, {${MED[sockit]}/${MED[socat_tls]}:.2f}x median (target >= 1.0x)')"
+if [ -n "${BEST[scp]:-}" ]; then
+    python3 -c "print(f'sockit / scp = {${BEST[sockit]}/${BEST[scp]}:.2f}x best, {${MED[sockit]}/${MED[scp]}:.2f}x median (target >= 2.0x)')"
+fi
 echo "sockit peak RSS: sender $(( $(cut -d' ' -f4 "$WORK/tx.rss") / 1024 )) MiB, receiver $(( $(cut -d' ' -f4 "$WORK/rx.rss") / 1024 )) MiB"

@@ -9,7 +9,8 @@
 //! - disguised names (bidi, invisible characters) are refused, and a
 //!   receiver's words reach the sender's terminal escaped.
 //!
-//! The hostile peers are python3 scripts speaking the protocol by hand.
+//! The hostile peers speak the protocol by hand over the real handshake and
+//! sealed channel (`sockit_transfer`'s pieces); the crowd is python3.
 #![allow(clippy::unwrap_used)]
 
 mod transfer_support;
@@ -23,100 +24,49 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sockit_testkit::{bin, need, random_bytes, run_with_input, Sockit};
+use sockit_transfer::frame::{self, Kind};
+use sockit_transfer::handshake::{handshake, Hello, Role};
+use sockit_transfer::secure::SecureStream;
+use std::io::Write;
 use transfer_support::{json_line, T};
 
-/// A peer speaking the transfer protocol by hand. It always reads the
-/// other side's hello first and answers with the same version, so it talks
-/// to any sockit release.
+/// A peer speaking the transfer protocol by hand, over the real handshake
+/// and sealed channel (`--no-code`), from `sockit_transfer`'s own pieces.
 ///
-/// - `sender PORT ENTRIES [hangup [ROLE]]`: sends the manifest ENTRIES (JSON
-///   list) and random claims, prints the answer frame as `KIND BODY`; with
-///   `hangup`, closes right after the hello (as ROLE: 1 sender, 2 receiver).
-/// - `receiver MODE TEXT`: listens on a free port (printed first), takes
-///   one sender; MODE `error` answers the manifest with an Error frame of
-///   TEXT, MODE `summary` takes the files and sends a summary whose error
-///   list is TEXT.
-const PEER: &str = r#"
-import json, os, socket, struct, sys
-def frame(s, kind, payload):
-    s.sendall(struct.pack(">BI", kind, len(payload)) + payload)
-def read_frame(s):
-    head = b""
-    while len(head) < 5:
-        chunk = s.recv(5 - len(head))
-        if not chunk:
-            return None, b""
-        head += chunk
-    kind, n = struct.unpack(">BI", head)
-    body = b""
-    while len(body) < n:
-        chunk = s.recv(n - len(body))
-        if not chunk:
-            break
-        body += chunk
-    return kind, body
-def hello(s, role):
-    kind, h = read_frame(s)
-    assert kind == 1 and h[:8] == b"SOCKITFT", (kind, h)
-    version = struct.unpack(">H", h[8:10])[0]
-    frame(s, 1, b"SOCKITFT" + struct.pack(">HBB", version, role, 0) + os.urandom(32))
-    return version
-def drain(s):
-    s.shutdown(socket.SHUT_WR)
-    while s.recv(65536):
-        pass
-mode = sys.argv[1]
-if mode == "sender":
-    s = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
-    entries = json.loads(sys.argv[3])
-    version = hello(s, int(sys.argv[5]) if len(sys.argv) > 5 else 1)
-    if len(sys.argv) > 4:
-        s.close()
-        sys.exit(0)
-    frame(s, 3, json.dumps({"entries": entries}).encode())
-    if version >= 2:
-        frame(s, 11, os.urandom(32 * sum(1 for e in entries if e["kind"] == "file")))
-    kind, body = read_frame(s)
-    print(kind, body.decode(errors="replace"), flush=True)
-    drain(s)
-else:
-    mode = sys.argv[2]
-    text = sys.argv[3].encode().decode("unicode_escape").encode("utf-8", "surrogatepass")
-    l = socket.socket()
-    l.bind(("127.0.0.1", 0))
-    l.listen(1)
-    print(l.getsockname()[1], flush=True)
-    s, _ = l.accept()
-    version = hello(s, 2)
-    kind, manifest = read_frame(s)
-    if version >= 2:
-        read_frame(s)
-    if mode == "error":
-        frame(s, 15, text)
-    else:
-        entries = json.loads(manifest)["entries"]
-        frame(s, 4, b'{"have":[]}')
-        while True:
-            kind, body = read_frame(s)
-            if kind in (None, 9):
-                break
-        n = sum(1 for e in entries if e["kind"] == "file")
-        errors = [text.decode()] if text else []
-        summary = {"files_received": n, "files_present": 0, "files_failed": len(errors),
-                   "bytes_received": 0, "bytes_resumed": 0, "errors": errors}
-        frame(s, 10, json.dumps(summary).encode())
-    drain(s)
-"#;
-
-/// `python3 PEER sender PORT ENTRIES…`: (exit ok, stdout).
+/// `peer_sender(PORT, ENTRIES, [])` sends the manifest ENTRIES (JSON list)
+/// and random claims, and returns the answer frame as `KIND BODY`;
+/// `["hangup"]` closes right after the hello (`["hangup", "2"]`: as a
+/// receiver would).
 fn peer_sender(port: u16, entries: &str, extra: &[&str]) -> (bool, String) {
-    need("python3");
-    let port = port.to_string();
-    let mut args = vec!["-c", PEER, "sender", &port, entries];
-    args.extend_from_slice(extra);
-    let (status, out, err) = run_with_input(Command::new("python3").args(&args), b"", T);
-    assert!(err.is_empty() || status.success(), "python sender: {err}");
-    (status.success(), String::from_utf8_lossy(&out).into_owned())
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    if extra.first() == Some(&"hangup") {
+        let role = extra.get(1).map_or(1, |r| r.parse().unwrap());
+        let (_, hello) = frame::read_frame(&mut s, "peer hello").unwrap();
+        let theirs = Hello::decode(&hello).unwrap();
+        let ours = Hello { version: theirs.version, role, flags: 0, nonce: [9; 32] };
+        frame::write_frame(&mut s, Kind::Hello, &ours.encode()).unwrap();
+        return (true, String::new());
+    }
+    let keys = match handshake(&mut s, Role::Sender, None) {
+        Ok(k) => k,
+        Err(e) => return (false, e.to_string()),
+    };
+    let mut c = SecureStream::new(&mut s, &keys);
+    let entries: serde_json::Value = serde_json::from_str(entries).unwrap();
+    let files = entries.as_array().unwrap().iter().filter(|e| e["kind"] == "file").count();
+    frame::write_frame(&mut c, Kind::Manifest, serde_json::json!({ "entries": entries }).to_string().as_bytes())
+        .unwrap();
+    frame::write_frame(&mut c, Kind::Claims, &random_bytes(32 * files, 77)).unwrap();
+    c.flush().unwrap();
+    let Ok(Some(h)) = frame::read_header(&mut c) else { return (false, "no answer".into()) };
+    let mut body = Vec::new();
+    frame::read_payload(&mut c, h.len, &mut body).unwrap();
+    let _ = c.finish();
+    drop(c);
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let _ = std::io::copy(&mut s, &mut std::io::sink());
+    (true, format!("{} {}", h.kind as u8, String::from_utf8_lossy(&body)))
 }
 
 /// A manifest entry for a file.
@@ -132,7 +82,7 @@ fn sockit(state: &Path, args: &[&str]) -> (bool, Vec<u8>, String) {
 
 /// A listening receiver writing into `out`.
 fn receiver(out: &Path, extra: &[&str]) -> Sockit {
-    let mut args = vec!["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"];
+    let mut args = vec!["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-code"];
     args.extend_from_slice(extra);
     Sockit::start(&bin(), &args, 1)
 }
@@ -160,7 +110,7 @@ fn a_planted_part_link_is_never_written_through() {
     let to = rx.addr("tcp").to_string();
     let (sa, sb) = (src.join("a.bin"), src.join("b.bin"));
     let (ok, stdout, err) =
-        sockit(&state, &["send", sa.to_str().unwrap(), sb.to_str().unwrap(), "--to", &to, "--json"]);
+        sockit(&state, &["send", sa.to_str().unwrap(), sb.to_str().unwrap(), "--to", &to, "--no-code", "--json"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success(), "{}", rx.stderr());
     let j = json_line(&stdout);
@@ -178,7 +128,7 @@ fn a_planted_part_link_is_never_written_through() {
     std::os::unix::fs::symlink(outside.join("linked.bin"), out.join("b.bin")).unwrap();
     let mut rx = receiver(&out, &["--overwrite"]);
     let to = rx.addr("tcp").to_string();
-    let (ok, _, err) = sockit(&state, &["send", sa.to_str().unwrap(), sb.to_str().unwrap(), "--to", &to]);
+    let (ok, _, err) = sockit(&state, &["send", sa.to_str().unwrap(), sb.to_str().unwrap(), "--to", &to, "--no-code"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success(), "{}", rx.stderr());
     assert!(fs::read(outside.join("secret.bin")).unwrap() == secret);
@@ -235,7 +185,7 @@ fn a_part_is_offered_only_to_the_sender_that_wrote_it() {
     let rx = receiver(&out, &[]);
     let to = rx.addr("tcp").to_string();
     let mut tx = Command::new(bin())
-        .args(["send", f.to_str().unwrap(), "--to", &to, "--rate-limit", "1M"])
+        .args(["send", f.to_str().unwrap(), "--to", &to, "--no-code", "--rate-limit", "1M"])
         .env("SOCKIT_STATE_DIR", &alice)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -258,7 +208,7 @@ fn a_part_is_offered_only_to_the_sender_that_wrote_it() {
     let other = tmp.path().join("other/data.bin");
     fs::create_dir_all(other.parent().unwrap()).unwrap();
     fs::write(&other, &data[..(1 << 20)]).unwrap();
-    let (ok, stdout, err) = sockit(&mallory, &["send", other.to_str().unwrap(), "--to", &to, "--json"]);
+    let (ok, stdout, err) = sockit(&mallory, &["send", other.to_str().unwrap(), "--to", &to, "--no-code", "--json"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success());
     let j = json_line(&stdout);
@@ -270,7 +220,7 @@ fn a_part_is_offered_only_to_the_sender_that_wrote_it() {
     // so she sends hers whole, kept beside it; a rerun then finds both there.
     let mut rx = receiver(&out, &[]);
     let to = rx.addr("tcp").to_string();
-    let (ok, stdout, err) = sockit(&alice, &["send", f.to_str().unwrap(), "--to", &to, "--json"]);
+    let (ok, stdout, err) = sockit(&alice, &["send", f.to_str().unwrap(), "--to", &to, "--no-code", "--json"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success());
     let j = json_line(&stdout);
@@ -278,7 +228,7 @@ fn a_part_is_offered_only_to_the_sender_that_wrote_it() {
     assert!(fs::read(out.join("data (1).bin")).unwrap() == data);
     let mut rx = receiver(&out, &[]);
     let to = rx.addr("tcp").to_string();
-    let (ok, stdout, err) = sockit(&alice, &["send", f.to_str().unwrap(), "--to", &to, "--json"]);
+    let (ok, stdout, err) = sockit(&alice, &["send", f.to_str().unwrap(), "--to", &to, "--no-code", "--json"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success());
     let j = json_line(&stdout);
@@ -290,7 +240,7 @@ fn a_part_is_offered_only_to_the_sender_that_wrote_it() {
 /// Sends `f` to `to` and checks it arrived; returns how long the send took.
 fn real_send(state: &Path, f: &Path, to: &str) -> Duration {
     let started = Instant::now();
-    let (ok, _, err) = sockit(state, &["send", f.to_str().unwrap(), "--to", to]);
+    let (ok, _, err) = sockit(state, &["send", f.to_str().unwrap(), "--to", to, "--no-code"]);
     assert!(ok, "the real sender failed: {err}");
     started.elapsed()
 }
@@ -359,7 +309,7 @@ fn a_listening_sender_survives_a_hang_up() {
     .unwrap();
     let mut tx = Sockit::start_with(
         Command::new(bin())
-            .args(["send", f.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(["send", f.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-code"])
             .env("SOCKIT_STATE_DIR", tmp.path().join("state")),
         1,
     );
@@ -367,7 +317,7 @@ fn a_listening_sender_survives_a_hang_up() {
     let out = tmp.path().join("out");
     let (ok, _, err) = sockit(
         &tmp.path().join("state"),
-        &["receive", "--from", &tx.addr("tcp").to_string(), "--out", out.to_str().unwrap()],
+        &["receive", "--from", &tx.addr("tcp").to_string(), "--no-code", "--out", out.to_str().unwrap()],
     );
     assert!(ok, "{err}");
     assert!(tx.wait(T).success(), "{}", tx.stderr());
@@ -389,7 +339,7 @@ fn a_second_sender_is_told_busy() {
     let to = rx.addr("tcp").to_string();
     let state = tmp.path().join("state");
     let first = Command::new(bin())
-        .args(["send", big.to_str().unwrap(), "--to", &to, "--rate-limit", "1M"])
+        .args(["send", big.to_str().unwrap(), "--to", &to, "--no-code", "--rate-limit", "1M"])
         .env("SOCKIT_STATE_DIR", &state)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -402,7 +352,7 @@ fn a_second_sender_is_told_busy() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let started = Instant::now();
-    let (ok, _, err) = sockit(&state, &["send", small.to_str().unwrap(), "--to", &to]);
+    let (ok, _, err) = sockit(&state, &["send", small.to_str().unwrap(), "--to", &to, "--no-code"]);
     assert!(!ok, "the second sender must fail");
     assert!(err.contains("busy: another transfer is in progress, try again"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10), "told after {:?}", started.elapsed());
@@ -429,19 +379,42 @@ fn a_disguised_name_is_refused() {
     assert!(!out.exists() || fs::read_dir(&out).unwrap().next().is_none());
 }
 
-/// Starts the python receiver; returns it and its port.
-fn peer_receiver(mode: &str, text: &str) -> (std::process::Child, u16) {
-    need("python3");
-    let mut child = Command::new("python3")
-        .args(["-c", PEER, "receiver", mode, text])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    (child, line.trim().parse().unwrap())
+/// A receiver by hand: listens on a free port, takes one sender; `error`
+/// answers the manifest with an Error frame of `text`, `summary` takes the
+/// files and sends a summary whose error list is `text`.
+fn peer_receiver(mode: &'static str, text: &'static str) -> (std::thread::JoinHandle<()>, u16) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(T)).unwrap();
+        let keys = handshake(&mut s, Role::Receiver, None).unwrap();
+        let mut c = SecureStream::new(&mut s, &keys);
+        let (_, manifest) = frame::read_frame(&mut c, "manifest").unwrap();
+        frame::read_frame(&mut c, "claims").unwrap();
+        if mode == "error" {
+            frame::write_frame(&mut c, Kind::Error, text.as_bytes()).unwrap();
+        } else {
+            let m: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+            let n = m["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "file").count();
+            frame::write_frame(&mut c, Kind::Resume, br#"{"have":[]}"#).unwrap();
+            while let Ok(Some(h)) = frame::read_header(&mut c) {
+                let mut body = Vec::new();
+                frame::read_payload(&mut c, h.len, &mut body).unwrap();
+                if h.kind == Kind::Done {
+                    break;
+                }
+            }
+            let summary = serde_json::json!({"files_received": n, "files_present": 0, "files_failed": 1,
+                "bytes_received": 0, "bytes_resumed": 0, "errors": [text]});
+            frame::write_frame(&mut c, Kind::Summary, summary.to_string().as_bytes()).unwrap();
+        }
+        let _ = c.finish();
+        drop(c);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let _ = std::io::copy(&mut s, &mut std::io::sink());
+    });
+    (t, port)
 }
 
 #[test]
@@ -450,12 +423,14 @@ fn the_receivers_words_reach_the_senders_terminal_escaped() {
     let f = tmp.path().join("f.txt");
     fs::write(&f, b"x").unwrap();
     // `\x1b[2J` clears the screen, `\u202e` reverses the rest of the line.
-    let hostile = r"\x1b[2J\x1b[31mgotcha\u202etxt.exe";
+    let hostile = "\x1b[2J\x1b[31mgotcha\u{202e}txt.exe";
     for mode in ["error", "summary"] {
-        let (mut peer, port) = peer_receiver(mode, hostile);
-        let (ok, _, err) =
-            sockit(&tmp.path().join("state"), &["send", f.to_str().unwrap(), "--to", &format!("127.0.0.1:{port}")]);
-        let _ = peer.wait();
+        let (peer, port) = peer_receiver(mode, hostile);
+        let (ok, _, err) = sockit(
+            &tmp.path().join("state"),
+            &["send", f.to_str().unwrap(), "--to", &format!("127.0.0.1:{port}"), "--no-code"],
+        );
+        peer.join().unwrap();
         assert!(!ok, "{mode}: {err}");
         assert!(err.contains("gotcha"), "{mode}: {err}");
         assert!(
@@ -511,11 +486,11 @@ fn one_host_cannot_fill_the_listener() {
     fs::write(&f, b"past the crowd\n").unwrap();
     let state = tmp.path().join("state");
     let out = tmp.path().join("out");
-    let args = ["--listen", "127.0.0.2:0", "--hello-timeout", "60"];
+    let args = ["--listen", "127.0.0.2:0", "--no-code", "--hello-timeout", "60"];
     // The sockit sender's own address (127.0.0.1) is the crowded one.
     let rx = Sockit::start(&bin(), &[&["receive", "--out", out.to_str().unwrap()][..], &args[..]].concat(), 1);
     let crowd = hold(rx.addr("tcp"), 4, &["127.0.0.1"]);
-    let (ok, _, err) = sockit(&state, &["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    let (ok, _, err) = sockit(&state, &["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code"]);
     assert!(!ok && err.contains("busy: too many connections waiting, try again"), "{err}");
     release(crowd);
     drop(rx);
@@ -528,7 +503,7 @@ fn one_host_cannot_fill_the_listener() {
     // And 16 connections from four hosts fill the listener for everyone.
     let rx = Sockit::start(&bin(), &[&["receive", "--out", out.to_str().unwrap()][..], &args[..]].concat(), 1);
     let crowd = hold(rx.addr("tcp"), 4, &["127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"]);
-    let (ok, _, err) = sockit(&state, &["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    let (ok, _, err) = sockit(&state, &["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code"]);
     assert!(!ok && err.contains("busy: too many connections waiting"), "{err}");
     release(crowd);
 }

@@ -86,9 +86,10 @@ fn tree_arrives_identical_with_modes_and_mtimes() {
     make_tree(&src);
     let out = tmp.path().join("out");
     let out_s = out.to_str().unwrap();
-    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--json"], 1);
+    let mut rx =
+        Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code", "--json"], 1);
     let to = rx.addr("tcp").to_string();
-    let (ok, stdout, err) = run(&["send", src.to_str().unwrap(), "--to", &to, "--json"]);
+    let (ok, stdout, err) = run(&["send", src.to_str().unwrap(), "--to", &to, "--no-code", "--json"]);
     assert!(ok, "send failed: {err}");
     let j = json_line(&stdout);
     assert_eq!(j["files_sent"], 6, "{j}");
@@ -142,7 +143,7 @@ fn wrong_code_is_refused_before_any_data() {
     assert!(!ok);
     assert!(err.contains("wrong code"), "{err}");
     // A sender without a code is refused too.
-    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &to]);
+    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &to, "--no-code"]);
     assert!(!ok);
     assert!(err.contains("code"), "{err}");
     // Nothing was written, not even the folder's contents or a .part.
@@ -231,9 +232,13 @@ fn symlinks_are_skipped_unless_followed() {
     std::os::unix::fs::symlink("real.txt", src.join("link.txt")).unwrap();
     for (follow, out) in [(false, "plain"), (true, "followed")] {
         let out = tmp.path().join(out);
-        let mut rx = Sockit::start(&bin(), &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"], 1);
+        let mut rx = Sockit::start(
+            &bin(),
+            &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-code"],
+            1,
+        );
         let to = rx.addr("tcp").to_string();
-        let mut args = vec!["send", src.to_str().unwrap(), "--to", &to];
+        let mut args = vec!["send", src.to_str().unwrap(), "--to", &to, "--no-code"];
         if follow {
             args.push("--follow-symlinks");
         }
@@ -259,10 +264,15 @@ fn up_runs_a_receiver_into_sockit_inbox() {
     assert!(up.wait_stderr("sockit send FILE --to", T), "{}", up.stderr());
     let stderr = up.stderr();
     let row = stderr.lines().find(|l| l.starts_with("transfer")).unwrap_or_else(|| panic!("{stderr}"));
-    let to = row.split("--to ").nth(1).unwrap().trim().to_string();
+    // The table's "try it" holds the inbox's generated code.
+    let try_it: Vec<&str> = row.split("sockit send FILE ").nth(1).unwrap().split_whitespace().collect();
+    assert!(try_it.len() == 4 && try_it[0] == "--to" && try_it[2] == "--code", "{row}");
+    assert_eq!(try_it[3].split('-').count(), 3, "{row}");
     let f = tmp.path().join("hello.txt");
     fs::write(&f, b"to the inbox\n").unwrap();
-    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &to]);
+    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", try_it[1]]);
+    assert!(!ok && err.contains("--code"), "a sender without the code: {err}");
+    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", try_it[1], "--code", try_it[3]]);
     assert!(ok, "{err}");
     assert_eq!(fs::read(tmp.path().join("sockit-inbox/hello.txt")).unwrap(), b"to the inbox\n");
     assert!(up.stop(T).success());

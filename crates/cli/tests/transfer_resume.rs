@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sockit_testkit::{bin, need, random_bytes, run_with_input, Sockit};
+use sockit_testkit::{bin, random_bytes, Sockit};
 use transfer_support::{json_line, run, T};
 
 const SIZE: usize = 4 << 20;
@@ -58,17 +58,18 @@ fn resume_after_kill(stop: Stop) {
 
     if kill_receiver {
         // The sender listens; the receiver connects and is killed.
-        let mut tx = Sockit::start(&bin(), &["send", fs_, "--listen", "127.0.0.1:0", "--rate-limit", rate], 1);
+        let mut tx =
+            Sockit::start(&bin(), &["send", fs_, "--listen", "127.0.0.1:0", "--no-code", "--rate-limit", rate], 1);
         let from = tx.addr("tcp").to_string();
-        let mut rx = spawn(&["receive", "--from", &from, "--out", out_s]);
+        let mut rx = spawn(&["receive", "--from", &from, "--no-code", "--out", out_s]);
         wait_for_part(&part, SIZE as u64 * 2 / 5);
         rx.kill().unwrap();
         let _ = rx.wait();
         assert!(!tx.wait(T).success(), "the sender must report the lost receiver");
     } else {
-        let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0"], 1);
+        let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code"], 1);
         let to = rx.addr("tcp").to_string();
-        let mut tx = spawn(&["send", fs_, "--to", &to, "--rate-limit", rate]);
+        let mut tx = spawn(&["send", fs_, "--to", &to, "--no-code", "--rate-limit", rate]);
         wait_for_part(&part, SIZE as u64 * 2 / 5);
         if stop == Stop::TermReceiver {
             rx.signal(libc::SIGTERM);
@@ -89,18 +90,18 @@ fn resume_after_kill(stop: Stop) {
 
     // Same commands again, without the throttle.
     let json = if kill_receiver {
-        let mut tx = Sockit::start(&bin(), &["send", fs_, "--listen", "127.0.0.1:0", "--json"], 1);
+        let mut tx = Sockit::start(&bin(), &["send", fs_, "--listen", "127.0.0.1:0", "--no-code", "--json"], 1);
         let from = tx.addr("tcp").to_string();
-        let (ok, _, err) = run(&["receive", "--from", &from, "--out", out_s]);
+        let (ok, _, err) = run(&["receive", "--from", &from, "--no-code", "--out", out_s]);
         assert!(ok, "{err}");
         assert!(tx.wait(T).success());
         let mut s = String::new();
         std::io::Read::read_to_string(&mut tx.stdout(), &mut s).unwrap();
         json_line(s.as_bytes())
     } else {
-        let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0"], 1);
+        let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code"], 1);
         let to = rx.addr("tcp").to_string();
-        let (ok, stdout, err) = run(&["send", fs_, "--to", &to, "--json"]);
+        let (ok, stdout, err) = run(&["send", fs_, "--to", &to, "--no-code", "--json"]);
         assert!(ok, "{err}");
         assert!(rx.wait(T).success());
         json_line(&stdout)
@@ -130,9 +131,10 @@ fn resume_after_sigterm_of_the_receiver() {
 /// sender once `out/src/NAME.part` holds `min` bytes: the `.part` a crash
 /// leaves, written (and bound) by sockit for this sender.
 fn interrupted_send(src: &Path, out: &Path, name: &str, min: u64) -> u64 {
-    let rx = Sockit::start(&bin(), &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"], 1);
+    let rx =
+        Sockit::start(&bin(), &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-code"], 1);
     let to = rx.addr("tcp").to_string();
-    let mut tx = spawn(&["send", src.to_str().unwrap(), "--to", &to, "--rate-limit", "256K"]);
+    let mut tx = spawn(&["send", src.to_str().unwrap(), "--to", &to, "--no-code", "--rate-limit", "256K"]);
     let part = out.join("src").join(format!("{name}.part"));
     wait_for_part(&part, min);
     tx.kill().unwrap();
@@ -159,8 +161,8 @@ fn corrupted_part_is_resent_good_part_resumed_existing_files_kept() {
     // Earlier runs of this sender: same.txt arrived whole; bad.bin and
     // good.bin were interrupted. A person's own other.txt is in the way.
     show("same.txt");
-    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0"], 1);
-    let (ok, _, err) = run(&["send", src.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code"], 1);
+    let (ok, _, err) = run(&["send", src.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success());
     show("good.bin");
@@ -178,9 +180,9 @@ fn corrupted_part_is_resent_good_part_resumed_existing_files_kept() {
     fs::write(out.join("src/other.txt"), b"old\n").unwrap();
     show("other.txt");
 
-    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0"], 1);
+    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code"], 1);
     let to = rx.addr("tcp").to_string();
-    let (ok, stdout, err) = run(&["send", src.to_str().unwrap(), "--to", &to, "--json"]);
+    let (ok, stdout, err) = run(&["send", src.to_str().unwrap(), "--to", &to, "--no-code", "--json"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success(), "{}", rx.stderr());
     let j = json_line(&stdout);
@@ -196,8 +198,9 @@ fn corrupted_part_is_resent_good_part_resumed_existing_files_kept() {
 
     // The same command again: everything is there (other.txt as `other (1).txt`),
     // nothing is sent and no `other (2).txt` appears.
-    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0"], 1);
-    let (ok, stdout, err) = run(&["send", src.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--json"]);
+    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code"], 1);
+    let (ok, stdout, err) =
+        run(&["send", src.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code", "--json"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success());
     let j = json_line(&stdout);
@@ -215,69 +218,76 @@ fn overwrite_replaces_and_caps_refuse() {
     fs::create_dir(&out).unwrap();
     fs::write(out.join("f.txt"), b"stale\n").unwrap();
     let out_s = out.to_str().unwrap();
-    let mut rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--overwrite"], 1);
-    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    let mut rx =
+        Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code", "--overwrite"], 1);
+    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code"]);
     assert!(ok, "{err}");
     assert!(rx.wait(T).success());
     assert_eq!(fs::read(out.join("f.txt")).unwrap(), b"fresh\n");
 
-    let rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--max-size", "3"], 1);
-    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    let rx = Sockit::start(
+        &bin(),
+        &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code", "--max-size", "3"],
+        1,
+    );
+    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code"]);
     assert!(!ok);
     assert!(err.contains("--max-size"), "{err}");
     // Nothing moved, so the receiver goes on listening.
     assert!(rx.wait_stderr("still listening", T), "{}", rx.stderr());
 
-    let rx = Sockit::start(&bin(), &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--max-files", "0"], 1);
-    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string()]);
+    let rx = Sockit::start(
+        &bin(),
+        &["receive", "--out", out_s, "--listen", "127.0.0.1:0", "--no-code", "--max-files", "0"],
+        1,
+    );
+    let (ok, _, err) = run(&["send", f.to_str().unwrap(), "--to", &rx.addr("tcp").to_string(), "--no-code"]);
     assert!(!ok);
     assert!(err.contains("--max-files"), "{err}");
     assert!(rx.wait_stderr("still listening", T), "{}", rx.stderr());
 }
 
-/// A sender speaking the protocol by hand: hello, then a manifest of the
-/// test's choosing, then (for `truncated`) a data frame cut short.
-const HOSTILE: &str = r#"
-import json, os, socket, struct, sys
-port, mode, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-s = socket.create_connection(("127.0.0.1", port))
-def frame(kind, payload):
-    s.sendall(struct.pack(">BI", kind, len(payload)) + payload)
-def read_frame():
-    head = b""
-    while len(head) < 5:
-        chunk = s.recv(5 - len(head))
-        if not chunk:
-            return None, b""
-        head += chunk
-    kind, n = struct.unpack(">BI", head)
-    body = b""
-    while len(body) < n:
-        chunk = s.recv(n - len(body))
-        if not chunk:
-            break
-        body += chunk
-    return kind, body
-kind, hello = read_frame()
-assert kind == 1 and hello[:8] == b"SOCKITFT", (kind, hello)
-version = struct.unpack(">H", hello[8:10])[0]
-frame(1, b"SOCKITFT" + struct.pack(">HBB", version, 1, 0) + os.urandom(32))
-size = 2**62 if mode == "huge" else 100
-entry = {"path": path, "kind": "file", "size": size, "mode": 420, "mtime": 0}
-frame(3, json.dumps({"entries": [entry]}).encode())
-frame(11, os.urandom(32))  # the resume claim (protocol version 2)
-kind, body = read_frame()
-if mode == "truncated" and kind == 4:
-    frame(5, struct.pack(">IQ", 0, 0))
-    s.sendall(struct.pack(">BI", 6, 100) + b"only ten b")
-    s.shutdown(socket.SHUT_WR)
-    kind, body = read_frame()
-print(kind, body.decode(errors="replace"))
-"#;
+/// A sender speaking the protocol by hand over the real handshake and
+/// sealed channel (`--no-code`): a manifest of the test's choosing, then
+/// (for `truncated`) a data frame cut short. Returns the answer frame as
+/// `KIND BODY`.
+fn hostile(port: u16, mode: &str, path: &str) -> String {
+    use sockit_transfer::frame::{self, Kind};
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    let keys = sockit_transfer::handshake::handshake(&mut s, sockit_transfer::handshake::Role::Sender, None).unwrap();
+    let mut c = sockit_transfer::secure::SecureStream::new(&mut s, &keys);
+    let size: u64 = if mode == "huge" { 1 << 62 } else { 100 };
+    let entry = serde_json::json!({"path": path, "kind": "file", "size": size, "mode": 420, "mtime": 0});
+    frame::write_frame(&mut c, Kind::Manifest, serde_json::json!({ "entries": [entry] }).to_string().as_bytes())
+        .unwrap();
+    frame::write_frame(&mut c, Kind::Claims, &[5u8; 32]).unwrap();
+    let answer = |c: &mut sockit_transfer::secure::SecureStream<&mut std::net::TcpStream>| match frame::read_header(c) {
+        Ok(Some(h)) => {
+            let mut body = Vec::new();
+            let _ = frame::read_payload(c, h.len, &mut body);
+            (h.kind as u8, String::from_utf8_lossy(&body).into_owned())
+        }
+        _ => (0, String::new()),
+    };
+    let (kind, body) = answer(&mut c);
+    if mode == "truncated" && kind == 4 {
+        frame::write_frame(&mut c, Kind::FileStart, &frame::encode_start(0, 0)).unwrap();
+        c.write_all(&frame::header_bytes(Kind::Data, 100)).unwrap();
+        c.write_all(b"only ten b").unwrap();
+        c.flush().unwrap();
+        drop(c);
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        return "truncated".into();
+    }
+    drop(c);
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    format!("{kind} {body}")
+}
 
 #[test]
 fn hostile_sender_cannot_escape_out() {
-    need("python3");
     let tmp = tempfile::tempdir().unwrap();
     let escape = tmp.path().join("escaped");
     let abs = format!("{}/abs", escape.display());
@@ -291,12 +301,12 @@ fn hostile_sender_cannot_escape_out() {
     ];
     for (i, (mode, path, expect)) in cases.iter().enumerate() {
         let out = tmp.path().join(format!("out{i}"));
-        let mut rx = Sockit::start(&bin(), &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"], 1);
-        let port = rx.addr("tcp").port().to_string();
-        let (status, stdout, err) =
-            run_with_input(Command::new("python3").args(["-c", HOSTILE, &port, mode, path]), b"", T);
-        assert!(status.success(), "{mode} {path}: {err}");
-        let said = String::from_utf8_lossy(&stdout);
+        let mut rx = Sockit::start(
+            &bin(),
+            &["receive", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-code"],
+            1,
+        );
+        let said = hostile(rx.addr("tcp").port(), mode, path);
         if *mode == "truncated" {
             // Data moved: the session counts, and failed.
             assert!(!rx.wait(T).success(), "{mode} {path}: receiver must fail");

@@ -77,7 +77,7 @@ mod tests {
             .enumerate()
             .map(|(i, k)| Entry { path: format!("p{i}"), kind: *k, size: 1, mode: 0, mtime: 0, mtime_ns: 0 })
             .collect();
-        Manifest { entries }
+        Manifest { entries, message: false }
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub enum Error {
     /// The shared code did not match, or only one side had one.
     #[error("{0}")]
     Auth(String),
+    /// The two sides' codes differ (key confirmation failed).
+    #[error("wrong code — the two sides' codes differ; nothing was sent")]
+    WrongCode,
     /// The connection closed before the session finished.
     #[error("connection closed {0} — run the same commands again to resume")]
     Closed(&'static str),
@@ -65,6 +68,15 @@ impl Error {
         match e {
             Error::Handshake(_) | Error::Abandoned(_) => e,
             e => Error::Abandoned(Box::new(e)),
+        }
+    }
+
+    /// Whether the session failed on a wrong code.
+    pub fn is_wrong_code(&self) -> bool {
+        match self {
+            Error::WrongCode => true,
+            Error::Handshake(e) | Error::Abandoned(e) => e.is_wrong_code(),
+            _ => false,
         }
     }
 

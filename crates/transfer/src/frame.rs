@@ -27,8 +27,10 @@ pub const MAX_CONTROL: u32 = 64 << 10;
 pub enum Kind {
     /// Both sides, first: magic, version, role, nonce.
     Hello = 1,
-    /// Both sides, when a code is set: HMAC over the hellos.
-    Auth = 2,
+    /// Both sides, after the hellos: the SPAKE2 message ([`crate::secure::handshake`]).
+    Pake = 12,
+    /// Both sides, after the Pake frames: the key confirmation MAC.
+    Confirm = 13,
     /// Sender → receiver: the JSON manifest.
     Manifest = 3,
     /// Receiver → sender: what it already has (JSON).
@@ -57,7 +59,6 @@ impl Kind {
     pub fn from_byte(b: u8) -> Option<Kind> {
         Some(match b {
             1 => Kind::Hello,
-            2 => Kind::Auth,
             3 => Kind::Manifest,
             4 => Kind::Resume,
             5 => Kind::FileStart,
@@ -67,6 +68,8 @@ impl Kind {
             9 => Kind::Done,
             10 => Kind::Summary,
             11 => Kind::Claims,
+            12 => Kind::Pake,
+            13 => Kind::Confirm,
             15 => Kind::Error,
             _ => return None,
         })

@@ -1,33 +1,30 @@
-//! The hello exchange: magic, protocol version, roles, and the optional
-//! shared-code proof.
+//! The hello exchange (magic, protocol version, roles, whether a code is
+//! set, which AEAD the CPU runs fast), then the key agreement of
+//! [`crate::secure::handshake`].
 //!
 //! Both sides send a hello at once (so neither waits on the other), then
-//! check the peer's. With `--code`, each side then sends
-//! `HMAC-SHA256(code, label ‖ own role ‖ own nonce ‖ peer nonce)` and checks
-//! the peer's the same way; the role byte stops a peer from reflecting our
-//! own proof back. A sender sends its manifest only after the receiver's
-//! proof checked out, and a receiver reads one only after the sender's did,
-//! so no file name or byte moves under a wrong code. The code never crosses
-//! the wire, but a passive listener who records a session could try to
-//! guess a short code offline: use several words (see docs/protocol.md).
+//! check the peer's: a peer of another protocol version is told so, never
+//! left hanging. The hello is the only plaintext of a session; everything
+//! after the key confirmation is sealed ([`crate::secure`]).
 
 use std::io::{Read, Write};
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 use crate::error::{Error, Result};
 use crate::frame::{self, Kind};
+use crate::secure::frames::{has_aes_instructions, Cipher};
+use crate::secure::handshake::{agree, Agreement, Keys};
 
 /// First bytes of every hello.
 pub const MAGIC: &[u8; 8] = b"SOCKITFT";
-/// The protocol version this build speaks (2: resume claims, see
-/// [`crate::claim`]).
-pub const VERSION: u16 = 2;
+/// The protocol version this build speaks (3: encrypted sessions, see
+/// [`crate::secure`]; 2 added resume claims).
+pub const VERSION: u16 = 3;
 /// Bytes of a hello payload.
 const HELLO_LEN: usize = 8 + 2 + 1 + 1 + 32;
-/// Domain separation for the HMAC.
-const LABEL: &[u8] = b"sockit-transfer v1 code proof";
+/// Hello flag: the side has a code.
+pub const FLAG_CODE: u8 = 1;
+/// Hello flag: the side's CPU has AES instructions.
+pub const FLAG_AES: u8 = 2;
 
 /// Which end of the session we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +42,9 @@ pub struct Hello {
     pub version: u16,
     /// Role byte as sent.
     pub role: u8,
-    /// Whether the side has a code.
-    pub has_code: bool,
-    /// Fresh random bytes for the code proof.
+    /// Flags: [`FLAG_CODE`], [`FLAG_AES`] (a version 2 peer sends only the first).
+    pub flags: u8,
+    /// Fresh random bytes (they make every transcript unique).
     pub nonce: [u8; 32],
 }
 
@@ -58,7 +55,7 @@ impl Hello {
         b.extend_from_slice(MAGIC);
         b.extend_from_slice(&self.version.to_be_bytes());
         b.push(self.role);
-        b.push(u8::from(self.has_code));
+        b.push(self.flags);
         b.extend_from_slice(&self.nonce);
         b
     }
@@ -70,7 +67,12 @@ impl Hello {
         }
         let mut nonce = [0u8; 32];
         nonce.copy_from_slice(&p[12..44]);
-        Ok(Hello { version: u16::from_be_bytes([p[8], p[9]]), role: p[10], has_code: p[11] & 1 == 1, nonce })
+        Ok(Hello { version: u16::from_be_bytes([p[8], p[9]]), role: p[10], flags: p[11], nonce })
+    }
+
+    /// Whether the side has a code.
+    pub fn has_code(&self) -> bool {
+        self.flags & FLAG_CODE != 0
     }
 }
 
@@ -80,30 +82,22 @@ fn not_sockit() -> Error {
     )
 }
 
-/// Normalises a code so `Purple Monkey-dishwasher` and `purple-monkey-dishwasher` match.
+/// Normalises a code (see [`crate::secure::code::normalize`]).
 pub fn normalize_code(code: &str) -> String {
-    code.split(|c: char| c.is_whitespace() || c == '-')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join("-")
-        .to_lowercase()
+    crate::secure::code::normalize(code)
 }
 
-fn proof(code: &str, role: u8, own: &[u8; 32], peer: &[u8; 32]) -> Hmac<Sha256> {
-    // HMAC accepts keys of any length; this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(code.as_bytes()).unwrap_or_else(|_| unreachable!());
-    mac.update(LABEL);
-    mac.update(&[role]);
-    mac.update(own);
-    mac.update(peer);
-    mac
-}
-
-/// Runs the hello exchange (and the code proof) on a fresh connection.
-pub fn handshake<S: Read + Write>(s: &mut S, role: Role, code: Option<&str>) -> Result<()> {
+/// Runs the hello exchange and the key agreement on a fresh connection;
+/// `code` is `None` for an unauthenticated (`--no-code`) session. Returns
+/// the session keys once both sides confirmed them.
+pub fn handshake<S: Read + Write>(s: &mut S, role: Role, code: Option<&str>) -> Result<Keys> {
     let code = code.map(normalize_code);
-    let ours = Hello { version: VERSION, role: role as u8, has_code: code.is_some(), nonce: rand::random() };
-    frame::write_frame(s, Kind::Hello, &ours.encode())?;
+    let aes = if has_aes_instructions() { FLAG_AES } else { 0 };
+    let flags = if code.is_some() { FLAG_CODE } else { 0 } | aes;
+    let ours = Hello { version: VERSION, role: role as u8, flags, nonce: rand::random() };
+    let ours_bytes = ours.encode();
+    frame::write_frame(s, Kind::Hello, &ours_bytes)?;
+    s.flush().map_err(|e| Error::net("during the hello", e))?;
     let h = frame::read_header(s)?.ok_or(Error::Closed("before the hello"))?;
     if h.kind != Kind::Hello && h.kind != Kind::Error {
         return Err(not_sockit());
@@ -126,25 +120,22 @@ pub fn handshake<S: Read + Write>(s: &mut S, role: Role, code: Option<&str>) -> 
         let (a, b) = if role == Role::Sender { ("senders", "receive") } else { ("receivers", "send") };
         return Err(Error::Protocol(format!("both sides are {a} — run `sockit {b}` on the other machine")));
     }
-    match (&code, peer.has_code) {
-        (None, false) => return Ok(()),
+    match (&code, peer.has_code()) {
+        (None, false) | (Some(_), true) => {}
         (Some(_), false) => {
             return Err(Error::Auth(
-                "this side has --code but the other side has none — pass the same --code on both sides".into(),
+                "this side has a code but the other side runs with --no-code — give both sides the same code".into(),
             ))
         }
-        (None, true) => return Err(Error::Auth("the other side requires a code — pass the same --code WORDS".into())),
-        (Some(_), true) => {}
+        (None, true) => {
+            return Err(Error::Auth(
+                "the other side requires a code — pass the code it printed with --code WORDS".into(),
+            ))
+        }
     }
-    let code = code.as_deref().unwrap_or_default();
-    let mine = proof(code, role as u8, &ours.nonce, &peer.nonce).finalize().into_bytes();
-    frame::write_frame(s, Kind::Auth, &mine)?;
-    let theirs = frame::expect(s, Kind::Auth, "during the code check")?;
-    if proof(code, peer.role, &peer.nonce, &ours.nonce).verify_slice(&theirs).is_err() {
-        frame::send_error(s, "wrong code");
-        return Err(Error::Auth("wrong code — the two sides' --code differ; nothing was sent".into()));
-    }
-    Ok(())
+    let cipher = if aes != 0 && peer.flags & FLAG_AES != 0 { Cipher::Aes256Gcm } else { Cipher::ChaCha20Poly1305 };
+    let agreement = Agreement { role, code: code.as_deref(), ours: &ours_bytes, theirs: &payload, cipher };
+    agree(s, &agreement)
 }
 
 #[cfg(test)]
@@ -152,7 +143,7 @@ mod tests {
     use super::*;
     use std::net::{TcpListener, TcpStream};
 
-    fn pair(a: Option<&'static str>, b: Option<&'static str>) -> (Result<()>, Result<()>) {
+    fn pair(a: Option<&'static str>, b: Option<&'static str>) -> (Result<Keys>, Result<Keys>) {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let t = std::thread::spawn(move || {
@@ -165,21 +156,51 @@ mod tests {
     }
 
     #[test]
-    fn codes() {
+    fn matching_codes_agree_on_crossed_keys() {
         let (a, b) = pair(Some("Purple monkey"), Some("purple-monkey"));
-        assert!(a.is_ok() && b.is_ok());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.send, b.recv);
+        assert_eq!(a.recv, b.send);
+        assert_ne!(a.send, a.recv);
+        assert_eq!(a.cipher, b.cipher);
+        // Every session gets fresh keys, even with the same code.
+        let (c, _) = pair(Some("purple monkey"), Some("purple monkey"));
+        assert_ne!(c.unwrap().send, a.send);
+    }
+
+    #[test]
+    fn wrong_or_missing_codes_fail_on_both_sides() {
         let (a, b) = pair(Some("one"), Some("two"));
         assert!(a.unwrap_err().to_string().contains("wrong code"));
         assert!(b.unwrap_err().to_string().contains("wrong code"));
         let (a, b) = pair(None, Some("x"));
         assert!(a.is_err() && b.is_err());
         let (a, b) = pair(None, None);
-        assert!(a.is_ok() && b.is_ok());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.send, b.recv);
+    }
+
+    #[test]
+    fn an_old_peer_is_told_the_version() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            let old = Hello { version: 2, role: 1, flags: 0, nonce: [0; 32] };
+            frame::write_frame(&mut s, Kind::Hello, &old.encode()).unwrap();
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink);
+        });
+        let (mut s, _) = l.accept().unwrap();
+        let e = handshake(&mut s, Role::Receiver, None).unwrap_err().to_string();
+        assert!(e.contains("speaks protocol version 2"), "{e}");
+        drop(s);
+        t.join().unwrap();
     }
 
     #[test]
     fn hello_round_trip_and_garbage() {
-        let h = Hello { version: 1, role: 2, has_code: true, nonce: [7; 32] };
+        let h = Hello { version: 1, role: 2, flags: 3, nonce: [7; 32] };
         assert_eq!(Hello::decode(&h.encode()).unwrap(), h);
         assert!(Hello::decode(b"Hello server!").is_err());
     }

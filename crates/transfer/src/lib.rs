@@ -1,9 +1,11 @@
-//! sockit-transfer: verified, resumable file transfer.
+//! sockit-transfer: encrypted, verified, resumable file transfer.
 //!
 //! A session runs over one TCP connection, whichever side listened:
 //!
-//! 1. [`handshake`]: both send a hello (magic, version, role, nonce); with a
-//!    shared code both prove it with an HMAC before anything else moves.
+//! 1. [`handshake`]: both send a hello (magic, version, role, flags,
+//!    nonce), then agree on keys from the code with SPAKE2 and confirm them
+//!    both ways ([`secure::handshake`]). Everything after is sealed
+//!    ([`secure::SecureStream`]): AEAD frames, one key per direction.
 //! 2. The sender sends the [`manifest::Manifest`] (relative paths, sizes,
 //!    modes, mtimes) and one resume [`claim`] per file; the receiver checks
 //!    the manifest ([`safety`]), checks free space, and answers with a
@@ -16,13 +18,13 @@
 //! 4. The receiver answers with a [`manifest::Summary`] both sides print.
 //!
 //! The data path is blocking I/O on two threads per side, so hashing
-//! overlaps with network and disk I/O, and file bytes are never copied into
-//! our memory: the sender hashes the file through a memory map
-//! ([`mapped`]) while the other thread sends it with `sendfile(2)`; the
-//! receiver splices each frame from the socket into the file ([`splice`])
-//! while the other thread hashes what landed, again through a map. Towards
-//! a receiver on the same host the sender keeps a small send buffer
-//! ([`local`]).
+//! overlaps with encryption, network and disk I/O: the sender hashes the
+//! file through a memory map ([`mapped`]) while the other thread reads it
+//! into the sealed-frame buffer and encrypts it in place; the receiver
+//! opens each frame in place, a writer thread writes the plaintext into the
+//! `.part` ([`splice`]'s copy path) and a checker hashes what landed.
+//! Towards a receiver on the same host the sender keeps a small send
+//! buffer ([`local`]).
 
 pub mod claim;
 pub mod error;
@@ -34,6 +36,7 @@ pub mod mapped;
 pub mod part;
 pub mod receive;
 pub mod safety;
+pub mod secure;
 pub mod send;
 pub mod splice;
 pub mod walk;

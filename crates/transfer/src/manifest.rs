@@ -44,6 +44,14 @@ pub struct Entry {
 pub struct Manifest {
     /// Entries in sending order; a directory comes before what it holds.
     pub entries: Vec<Entry>,
+    /// A message (`send --text`, `send -`): exactly one file, which the
+    /// receiver prints and does not keep.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub message: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Caps a receiver puts on a manifest.
@@ -81,6 +89,11 @@ impl Manifest {
                 m.entries.len(),
                 caps.max_files
             )));
+        }
+        if m.message
+            && !(m.entries.len() == 1 && m.entries[0].kind == EntryKind::File && !m.entries[0].path.contains('/'))
+        {
+            return Err(Error::Refused("a message must be exactly one file".into()));
         }
         let mut total: u64 = 0;
         for e in &m.entries {
@@ -183,6 +196,10 @@ pub struct Summary {
     pub bytes_resumed: u64,
     /// One line per failure.
     pub errors: Vec<String>,
+    /// For a message session, where the verified message landed (the CLI
+    /// prints it and removes it). Never sent.
+    #[serde(skip)]
+    pub message: Option<std::path::PathBuf>,
 }
 
 #[cfg(test)]
@@ -197,7 +214,7 @@ mod tests {
     }
 
     fn encoded(entries: Vec<Entry>) -> Vec<u8> {
-        Manifest { entries }.encode()
+        Manifest { entries, message: false }.encode()
     }
 
     #[test]
@@ -228,8 +245,20 @@ mod tests {
     }
 
     #[test]
+    fn a_message_is_exactly_one_top_level_file() {
+        let one = Manifest { entries: vec![file("message.txt", 5)], message: true }.encode();
+        assert!(Manifest::decode(&one, CAPS).unwrap().0.message);
+        let two = Manifest { entries: vec![file("a", 1), file("b", 1)], message: true }.encode();
+        assert!(Manifest::decode(&two, CAPS).is_err());
+        let deep = Manifest { entries: vec![file("d/a", 1)], message: true }.encode();
+        assert!(Manifest::decode(&deep, CAPS).is_err());
+        // An older sender's manifest has no field: not a message.
+        assert!(!Manifest::decode(br#"{"entries":[]}"#, CAPS).unwrap().0.message);
+    }
+
+    #[test]
     fn resume_offer_checked() {
-        let m = Manifest { entries: vec![file("a", 5)] };
+        let m = Manifest { entries: vec![file("a", 5)], message: false };
         let ok = br#"{"have":[{"index":0,"len":3,"hash":"00"}]}"#;
         assert!(ResumeOffer::decode(ok, &m).is_ok());
         assert!(ResumeOffer::decode(br#"{"have":[{"index":0,"len":6,"hash":""}]}"#, &m).is_err());
@@ -240,7 +269,7 @@ mod tests {
         #[test]
         fn manifest_round_trip(names in prop::collection::btree_set("[a-zA-Z0-9é_ -]{1,12}", 1..20), size in any::<u32>()) {
             let entries: Vec<Entry> = names.iter().map(|n| file(&format!("d/{n}"), size as u64)).collect();
-            let m = Manifest { entries };
+            let m = Manifest { entries, message: false };
             let (back, _) = Manifest::decode(&m.encode(), CAPS).unwrap();
             prop_assert_eq!(back, m);
         }

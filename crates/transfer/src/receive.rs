@@ -32,6 +32,7 @@ use crate::manifest::{Caps, Entry, EntryKind, Have, Manifest, ResumeOffer, Summa
 use crate::mapped::RangeHasher;
 use crate::part::{self, FileId};
 use crate::safety::{ensure_dir, free_space, place, prepare_parent};
+use crate::secure::SecureStream;
 use crate::send::prefix_hasher;
 use crate::splice::{self, Piece, Wire};
 use crate::{FileOutcome, Progress};
@@ -72,12 +73,23 @@ pub fn receive_session<S: Wire>(
     progress: &dyn Progress,
     admit: &dyn Fn() -> bool,
 ) -> Result<Summary> {
-    handshake(s, Role::Receiver, opts.code.as_deref()).map_err(Error::handshake)?;
+    let keys = handshake(s, Role::Receiver, opts.code.as_deref()).map_err(Error::handshake)?;
+    let fd = s.splice_fd().and_then(|fd| fd.try_clone_to_owned().ok());
+    let mut s = SecureStream::new(s, &keys);
     if !admit() {
-        let fd = s.splice_fd().and_then(|fd| fd.try_clone_to_owned().ok());
-        frame::refuse(s, fd, crate::BUSY);
+        frame::refuse(&mut s, fd, crate::BUSY);
         return Err(Error::Abandoned(Box::new(Error::Refused(crate::BUSY.into()))));
     }
+    let summary = receive_on(&mut s, opts, progress)?;
+    // Best effort: the sender may be gone.
+    let _ = s.finish();
+    Ok(summary)
+}
+
+/// The session after the key confirmation, on a stream that is already
+/// sealed ([`SecureStream`]); the receiver fuzz target drives it directly
+/// with plaintext.
+pub fn receive_on<S: Wire>(s: &mut S, opts: &ReceiveOptions, progress: &dyn Progress) -> Result<Summary> {
     // Both frames are read before either is judged, so a refusal never
     // leaves unread bytes behind (which would reset the connection).
     let manifest = frame::expect(s, Kind::Manifest, "waiting for the manifest").map_err(Error::abandoned)?;
@@ -115,6 +127,9 @@ pub fn receive_session<S: Wire>(
     let mut summary = finish(&plan, &outcomes, progress);
     set_dir_times(&opts.out, entries);
     summary.bytes_received = outcomes.values().map(|o| o.bytes).sum();
+    if plan.manifest.message {
+        summary.message = outcomes.values().find_map(|o| o.placed.clone());
+    }
     frame::write_frame(s, Kind::Summary, &serde_json::to_vec(&summary).unwrap_or_default())?;
     let _ = s.flush();
     Ok(summary)

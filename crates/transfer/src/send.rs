@@ -4,9 +4,9 @@
 //! hasher (opens files, proves resume prefixes, hashes chunk after chunk
 //! where it lies in the page cache ([`crate::mapped`]), applies
 //! `--rate-limit`) and the calling thread, which writes each hashed chunk's
-//! frame: a 5-byte header, then the bytes straight from the file with
-//! `sendfile(2)`. So the sender never copies file data at all, and hashing
-//! chunk n+1 overlaps with sending chunk n.
+//! frame: a 5-byte header, then the bytes read from the file straight into
+//! the sealed-frame buffer and encrypted there ([`SecureStream::send_file`]).
+//! So hashing chunk n+1 overlaps with encrypting and sending chunk n.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -20,6 +20,7 @@ use crate::frame::{self, Kind, MAX_DATA};
 use crate::handshake::{handshake, Role};
 use crate::manifest::{EntryKind, Have, ResumeOffer, Summary};
 use crate::mapped::RangeHasher;
+use crate::secure::SecureStream;
 use crate::walk::Source;
 use crate::{FileOutcome, Progress};
 
@@ -93,8 +94,8 @@ enum Item {
     },
 }
 
-/// Runs a whole sender session on a connected stream. Writes to `s` must not
-/// be buffered: file data goes to its descriptor directly. `admit` is asked
+/// Runs a whole sender session on a connected stream (the hello and key
+/// agreement in the clear, everything after sealed). `admit` is asked
 /// once the hello checked out (see [`crate::receive_session`]); errors
 /// before the receiver's answer are [`Error::Handshake`] or
 /// [`Error::Abandoned`].
@@ -105,12 +106,25 @@ pub fn send_session<S: Read + Write + AsFd>(
     progress: &dyn Progress,
     admit: &dyn Fn() -> bool,
 ) -> Result<SendReport> {
-    handshake(s, Role::Sender, opts.code.as_deref()).map_err(Error::handshake)?;
+    let keys = handshake(s, Role::Sender, opts.code.as_deref()).map_err(Error::handshake)?;
+    // Same-host transfers go faster with a small send buffer ([`crate::local`]).
+    crate::local::fit_send_buffer(&*s);
+    let fd = s.as_fd().try_clone_to_owned().ok();
+    let mut s = SecureStream::new(s, &keys);
     if !admit() {
-        let fd = s.as_fd().try_clone_to_owned().ok();
-        frame::refuse(s, fd, crate::BUSY);
+        frame::refuse(&mut s, fd, crate::BUSY);
         return Err(Error::Abandoned(Box::new(Error::Refused(crate::BUSY.into()))));
     }
+    send_sealed(&mut s, src, opts, progress)
+}
+
+/// The session after the key confirmation, every byte sealed.
+fn send_sealed<S: Read + Write>(
+    s: &mut SecureStream<S>,
+    src: &Source,
+    opts: &SendOptions,
+    progress: &dyn Progress,
+) -> Result<SendReport> {
     let offer = offer(s, src, opts).map_err(Error::abandoned)?;
     let mut have: HashMap<usize, Vec<Have>> = HashMap::new();
     for h in offer.have {
@@ -128,8 +142,6 @@ pub fn send_session<S: Read + Write + AsFd>(
         // Small chunks keep a throttled stream smooth.
         chunk = chunk.min((rate / 8).max(4096) as usize);
     }
-    // Same-host transfers go faster with a small send buffer ([`crate::local`]).
-    crate::local::fit_send_buffer(&*s);
     let (to_write, write_rx) = sync_channel::<Item>(AHEAD);
     let rate = opts.rate_limit;
     std::thread::scope(|scope| {
@@ -137,7 +149,9 @@ pub fn send_session<S: Read + Write + AsFd>(
         write_stage(s, src, write_rx, progress, &mut report)
     })?;
     frame::write_frame(s, Kind::Done, &[])?;
-    s.flush().map_err(|e| Error::net("while finishing", e))?;
+    // The last file's digest and Done travel in the final sealed frame: a
+    // stream cut before it leaves the last file unverified, never placed.
+    s.finish().map_err(|e| Error::net("while finishing", e))?;
     let summary = frame::expect(s, Kind::Summary, "waiting for the receiver's summary")?;
     report.summary = serde_json::from_slice(&summary).map_err(|e| Error::json("bad summary from the receiver", &e))?;
     // The receiver's words reach our terminal.
@@ -155,8 +169,8 @@ fn offer<S: Read + Write>(s: &mut S, src: &Source, opts: &SendOptions) -> Result
     ResumeOffer::decode(&offer, &src.manifest)
 }
 
-fn write_stage<S: Write + AsFd>(
-    s: &mut S,
+fn write_stage<S: Read + Write>(
+    s: &mut SecureStream<S>,
     src: &Source,
     rx: Receiver<Item>,
     progress: &dyn Progress,
@@ -164,22 +178,27 @@ fn write_stage<S: Write + AsFd>(
 ) -> Result<()> {
     let entries = &src.manifest.entries;
     // The file being sent and the offset of its next unsent byte.
-    let mut current: Option<(File, i64)> = None;
+    let mut current: Option<(File, u64)> = None;
     for item in rx {
         match item {
             Item::Start { index, offset, file } => {
                 frame::write_frame(s, Kind::FileStart, &frame::encode_start(index as u32, offset))?;
                 report.bytes_resumed += offset;
                 progress.file_begin(&entries[index].path, entries[index].size, offset);
-                let at = i64::try_from(offset).map_err(|_| Error::Protocol("offset out of range".into()))?;
-                current = Some((file, at));
+                current = Some((file, offset));
             }
             Item::Chunk { len } => {
                 let (file, at) =
                     current.as_mut().ok_or_else(|| Error::Protocol("internal: data outside a file".into()))?;
                 s.write_all(&frame::header_bytes(Kind::Data, len as u32))
                     .map_err(|e| Error::net("while sending data", e))?;
-                send_range(s, file, at, len)?;
+                s.send_file(file, *at, len as u64).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof => {
+                        Error::io("sending a file", std::io::Error::other("the file shrank while being sent"))
+                    }
+                    _ => Error::net("while sending data", e),
+                })?;
+                *at += len as u64;
                 report.bytes_sent += len as u64;
                 progress.advance(len as u64);
             }
@@ -201,26 +220,6 @@ fn write_stage<S: Write + AsFd>(
                 progress.warn(&format!("{}: {reason}", src.local[index].display()));
                 progress.file_end(&entries[index].path, &FileOutcome::Failed(reason));
             }
-        }
-    }
-    Ok(())
-}
-
-/// Sends `len` bytes of `file` from `*at` with `sendfile(2)`: page cache to
-/// socket without passing through us. std's `io::copy` will not do this for
-/// a file (later changes to the file could show in bytes already queued);
-/// here that is fine, since the receiver checks the digest the hasher took
-/// and reports a file changed during sending.
-fn send_range<S: AsFd>(s: &S, file: &File, at: &mut i64, len: usize) -> Result<()> {
-    let mut left = len;
-    while left > 0 {
-        match nix::sys::sendfile::sendfile(s.as_fd(), file, Some(at), left) {
-            Ok(0) => {
-                return Err(Error::io("sending a file", std::io::Error::other("the file shrank while being sent")))
-            }
-            Ok(n) => left -= n,
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(Error::net("while sending data", e.into())),
         }
     }
     Ok(())

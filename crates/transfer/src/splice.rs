@@ -265,7 +265,7 @@ fn flags() -> SpliceFFlags {
 }
 
 fn truncated() -> Error {
-    Error::Protocol("stream ended inside a frame (truncated frame)".into())
+    Error::Protocol("stream ended inside a frame (truncated frame) — run the same commands again to resume".into())
 }
 
 /// Writes the `n` bytes waiting in the pipe to `file` through `buf`.

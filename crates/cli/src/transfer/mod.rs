@@ -6,6 +6,8 @@
 //! before any file moves (wrong code, not a sockit peer, silence, a refused
 //! manifest) does not count, and it keeps listening (see [`net::serve`]).
 
+mod code;
+mod message;
 mod net;
 mod progress;
 mod raw;
@@ -27,18 +29,28 @@ use progress::{quiet, rate, CliProgress};
 /// Flags of `sockit send`.
 #[derive(Args, Debug, Clone)]
 pub struct SendArgs {
-    /// Files and folders to send (folders recursively).
-    #[arg(required = true, value_name = "PATH")]
+    /// Files and folders to send (folders recursively); `-` sends standard
+    /// input as a message the receiver prints.
+    #[arg(required_unless_present = "text", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Send TEXT as a message the receiver prints (nothing is kept there).
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["paths", "raw"])]
+    pub text: Option<String>,
     /// Connect to a listening receiver at HOST[:PORT] (default port 5001).
     #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "listen")]
     pub to: Option<String>,
     /// Listen on ADDR ([HOST]:PORT; default 127.0.0.1:5001) for the receiver to connect.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:5001")]
     pub listen: Option<String>,
-    /// Shared code; the receiver must give the same one.
+    /// Shared code (words; case, spaces and dashes do not matter). A
+    /// listening side without one generates one and prints it; a connecting
+    /// side without one asks on a terminal.
     #[arg(long, value_name = "WORDS", env = "SOCKIT_CODE")]
     pub code: Option<String>,
+    /// No code: encrypted with an ephemeral key exchange but NOT
+    /// authenticated (protects against a passive listener only).
+    #[arg(long, conflicts_with = "code")]
+    pub no_code: bool,
     /// Send what symlinks point to instead of skipping them.
     #[arg(long)]
     pub follow_symlinks: bool,
@@ -73,9 +85,15 @@ pub struct ReceiveArgs {
     /// Listen on ADDR ([HOST]:PORT); the default when --from is not given: 127.0.0.1:5001.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Shared code; the sender must give the same one.
+    /// Shared code (words; case, spaces and dashes do not matter). A
+    /// listening side without one generates one and prints it; a connecting
+    /// side without one asks on a terminal.
     #[arg(long, value_name = "WORDS", env = "SOCKIT_CODE")]
     pub code: Option<String>,
+    /// No code: encrypted with an ephemeral key exchange but NOT
+    /// authenticated (protects against a passive listener only).
+    #[arg(long, conflicts_with = "code")]
+    pub no_code: bool,
     /// Replace existing files (default: keep both, the new one as `name (1).ext`).
     #[arg(long)]
     pub overwrite: bool,
@@ -146,18 +164,29 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("say where the receiver is: --to HOST[:PORT], or --listen to let it connect");
     }
     let follow = args.follow_symlinks;
-    let paths = args.paths.clone();
-    let source = tokio::task::spawn_blocking(move || {
+    let code = code::plan(args.code.as_deref(), args.no_code, args.to.is_none())?;
+    // A message (`--text`, `-`) is spooled to a private file first, so it
+    // travels like any file (sealed, verified) and the receiver prints it.
+    let spool = match (&args.text, args.paths.as_slice()) {
+        (Some(text), _) => Some(message::Spool::text(text)?),
+        (None, [p]) if p.as_os_str() == "-" => Some(message::Spool::stdin().await?),
+        _ => None,
+    };
+    let paths = spool.as_ref().map_or_else(|| args.paths.clone(), |s| vec![s.path().to_path_buf()]);
+    let is_message = spool.is_some();
+    let mut source = tokio::task::spawn_blocking(move || {
         sockit_transfer::build_source(&paths, follow, &mut |w| tracing::warn!("{w}"))
     })
     .await
     .context("the scanning thread failed")?
     .context("cannot read what to send")?;
+    source.manifest.message = is_message;
     let opts = SendOptions {
-        code: args.code.clone(),
+        code: code.code.clone(),
         rate_limit: args.rate_limit,
         chunk: args.chunk.map_or(SendOptions::default().chunk, |c| c as usize),
-        resume_key: state::resume_key(),
+        // A message never resumes nor counts as "already there".
+        resume_key: if is_message { SendOptions::default().resume_key } else { state::resume_key() },
     };
     let source = std::sync::Arc::new(source);
     let hello_timeout = args.hello_timeout;
@@ -179,9 +208,13 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
     let (result, elapsed) = match (&args.to, &args.listen) {
         (Some(to), _) => session(net::connect(to).await?, net::Ticket::alone(), shutdown.clone()).await?,
         (None, Some(addr)) => {
-            let (listener, _) = net::listen(addr, DEFAULT_PORT)?;
-            net::serve_one(&listener, &shutdown, "receiver", |stream, ticket| session(stream, ticket, shutdown.clone()))
-                .await?
+            let (listener, local) = net::listen(addr, DEFAULT_PORT)?;
+            code::announce(&code, &format!("sockit receive --from {}", code::dial_address(local)));
+            let limit = code.generated.then_some(code::GENERATED_TRIES);
+            net::serve_one(&listener, &shutdown, "receiver", limit, |stream, ticket| {
+                session(stream, ticket, shutdown.clone())
+            })
+            .await?
         }
         (None, None) => unreachable!("checked above"),
     };
@@ -223,10 +256,10 @@ fn report_summary(json: bool, value: &serde_json::Value, line: &str) {
     }
 }
 
-fn receive_options(args: &ReceiveArgs) -> ReceiveOptions {
+fn receive_options(args: &ReceiveArgs, code: Option<String>) -> ReceiveOptions {
     ReceiveOptions {
         out: args.out.clone(),
-        code: args.code.clone(),
+        code,
         overwrite: args.overwrite,
         caps: Caps { max_size: args.max_size.unwrap_or(u64::MAX), max_files: args.max_files },
     }
@@ -257,14 +290,17 @@ pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
     if args.raw {
         return raw::receive(&args, &shutdown).await;
     }
-    let opts = receive_options(&args);
+    let code = code::plan(args.code.as_deref(), args.no_code, args.from.is_none())?;
+    let opts = receive_options(&args, code.code.clone());
     let hello = args.hello_timeout;
     let (result, elapsed) = match &args.from {
         Some(from) => receive_on(net::connect(from).await?, net::Ticket::alone(), opts, hello, &shutdown).await?,
         None => {
             let addr = args.listen.as_deref().unwrap_or("127.0.0.1:5001");
-            let (listener, _) = net::listen(addr, DEFAULT_PORT)?;
-            net::serve_one(&listener, &shutdown, "sender", |stream, ticket| {
+            let (listener, local) = net::listen(addr, DEFAULT_PORT)?;
+            code::announce(&code, &format!("sockit send FILE --to {}", code::dial_address(local)));
+            let limit = code.generated.then_some(code::GENERATED_TRIES);
+            net::serve_one(&listener, &shutdown, "sender", limit, |stream, ticket| {
                 receive_on(stream, ticket, opts.clone(), hello, &shutdown)
             })
             .await?
@@ -272,6 +308,9 @@ pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
     };
     let s = result?;
     let secs = elapsed.as_secs_f64();
+    if let Some(path) = &s.message {
+        message::print(path)?;
+    }
     let line = format!(
         "received {} files, {} in {secs:.2} s ({}/s) into {}; {} resumed or already there ({} files); failed {}",
         s.files_received,
@@ -300,9 +339,12 @@ pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
 pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
     let addr = sockit_net::resolve_bind(&ctx.bind, ctx.port(DEFAULT_PORT))?;
     let (listener, local) = net::listen(&addr.to_string(), DEFAULT_PORT)?;
+    // The inbox takes sessions until shutdown, each with this code; a
+    // wrong code pauses the listener 1 s, like a code the user chose.
+    let inbox_code = sockit_transfer::secure::code::generate();
     let opts = ReceiveOptions {
         out: PathBuf::from("sockit-inbox"),
-        code: None,
+        code: Some(inbox_code.clone()),
         overwrite: false,
         caps: Caps { max_size: u64::MAX, max_files: 100_000 },
     };
@@ -324,7 +366,7 @@ pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
             None
         };
         loop {
-            match net::serve(&listener, &shutdown, "sender", &mut session, &mut log).await {
+            match net::serve(&listener, &shutdown, "sender", None, &mut session, &mut log).await {
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!("{e:#}");
@@ -336,7 +378,7 @@ pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
     Ok(vec![Listener {
         service: "transfer",
         url: format!("tcp://{local}"),
-        try_it: format!("sockit send FILE --to {local}"),
+        try_it: format!("sockit send FILE --to {} --code {inbox_code}", code::dial_address(local)),
     }])
 }
 

@@ -34,7 +34,8 @@ const CROWDED: &str = "busy: too many connections waiting, try again";
 /// closed (each refusal lingers up to 2 s so that its message arrives).
 const MAX_REFUSALS: usize = 64;
 /// Pause in accepting after a connection failed its hello (a wrong code, not
-/// a sockit peer, silence): slows down guessing a code.
+/// a sockit peer, silence): slows down guessing a code the user chose (a
+/// generated one ends after [`super::code::GENERATED_TRIES`] wrong tries).
 const FAILURE_PAUSE: Duration = Duration::from_secs(1);
 
 /// Connects to `HOST[:PORT]` (default port 5001).
@@ -182,6 +183,18 @@ where
     task.await.context("the transfer thread failed")
 }
 
+/// A listener with a generated code saw this many wrong codes and stopped.
+#[derive(Debug)]
+pub struct CodeUsedUp(pub usize);
+
+impl std::fmt::Display for CodeUsedUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} wrong codes were tried: this code is used up; run again for a new one", self.0)
+    }
+}
+
+impl std::error::Error for CodeUsedUp {}
+
 /// A session's outcome and how long it took.
 pub type Outcome<T> = (sockit_transfer::Result<T>, Duration);
 
@@ -196,6 +209,7 @@ pub async fn serve<T, F, Fut>(
     listener: &TcpListener,
     shutdown: &Shutdown,
     peer_role: &str,
+    wrong_code_limit: Option<usize>,
     mut session: F,
     mut counted: impl FnMut(SocketAddr, Outcome<T>) -> Option<Outcome<T>>,
 ) -> anyhow::Result<Option<Outcome<T>>>
@@ -208,6 +222,7 @@ where
     let mut running = FuturesUnordered::new();
     let mut per_client: HashMap<IpAddr, usize> = HashMap::new();
     let mut paused_until: Option<Instant> = None;
+    let mut wrong_codes = 0usize;
     loop {
         let pause = tokio::time::sleep_until(paused_until.unwrap_or_else(Instant::now));
         tokio::select! {
@@ -247,7 +262,14 @@ where
                 }
                 match r {
                 Ok((Err(e), _)) if e.nothing_moved() => {
-                    if matches!(e, sockit_transfer::Error::Handshake(_)) {
+                    if e.is_wrong_code() {
+                        wrong_codes += 1;
+                        tracing::warn!(%peer, "wrong code ({wrong_codes} so far)");
+                        if wrong_code_limit.is_some_and(|limit| wrong_codes >= limit) {
+                            return Err(CodeUsedUp(wrong_codes).into());
+                        }
+                        paused_until = Some(Instant::now() + FAILURE_PAUSE);
+                    } else if matches!(e, sockit_transfer::Error::Handshake(_)) {
                         tracing::warn!(%peer, "connection refused before any data: {e}");
                         paused_until = Some(Instant::now() + FAILURE_PAUSE);
                     } else {
@@ -282,13 +304,14 @@ pub async fn serve_one<T, F, Fut>(
     listener: &TcpListener,
     shutdown: &Shutdown,
     peer_role: &str,
+    wrong_code_limit: Option<usize>,
     session: F,
 ) -> anyhow::Result<Outcome<T>>
 where
     F: FnMut(TcpStream, Ticket) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Outcome<T>>>,
 {
-    serve(listener, shutdown, peer_role, session, |_, done| Some(done))
+    serve(listener, shutdown, peer_role, wrong_code_limit, session, |_, done| Some(done))
         .await?
         .with_context(|| format!("stopped before a {peer_role} connected"))
 }

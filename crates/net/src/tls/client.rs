@@ -241,4 +241,3 @@ impl ServerCertVerifier for EndEntity {
         self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
-

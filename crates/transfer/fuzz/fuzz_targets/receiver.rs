@@ -1,4 +1,5 @@
-//! A whole receiver session fed by arbitrary bytes after a valid hello: it
+//! A whole receiver session (after the key agreement: the plaintext the
+//! sealed channel delivers) fed by arbitrary bytes: it
 //! must end with an error or a summary, never panic or hang, and never write
 //! outside its `--out` folder. The first input byte picks the wire: an
 //! in-memory stream (data frames are copied through a buffer) or a real
@@ -10,8 +11,6 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use sockit_transfer::frame::{self, Kind};
-use sockit_transfer::handshake::{Hello, VERSION};
 use sockit_transfer::{Caps, NoProgress, ReceiveOptions};
 
 struct Memory {
@@ -50,7 +49,7 @@ fn over_socket(input: Vec<u8>, opts: &ReceiveOptions) {
         let _ = io::copy(&mut theirs, &mut io::sink());
     });
     let _ = ours.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = sockit_transfer::receive_session(&mut ours, opts, &NoProgress, &|| true);
+    let _ = sockit_transfer::receive::receive_on(&mut ours, opts, &NoProgress);
     drop(ours);
     let _ = peer.join();
 }
@@ -59,10 +58,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, data)) = data.split_first() else { return };
     let Ok(root) = tempfile::tempdir() else { return };
     let out = root.path().join("out");
-    let mut input = Vec::new();
-    let hello = Hello { version: VERSION, role: 1, has_code: false, nonce: [0; 32] };
-    let _ = frame::write_frame(&mut input, Kind::Hello, &hello.encode());
-    input.extend_from_slice(data);
+    let input = data.to_vec();
     let opts = ReceiveOptions {
         out: out.clone(),
         code: None,
@@ -70,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
         caps: Caps { max_size: 1 << 20, max_files: 100 },
     };
     if mode & 1 == 0 {
-        let _ = sockit_transfer::receive_session(&mut Memory { input, pos: 0 }, &opts, &NoProgress, &|| true);
+        let _ = sockit_transfer::receive::receive_on(&mut Memory { input, pos: 0 }, &opts, &NoProgress);
     } else {
         over_socket(input, &opts);
     }
