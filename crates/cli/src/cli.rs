@@ -3,9 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use sockit_net::Shutdown;
 
-use crate::common::{serve_until_signal, Listener};
+use crate::common::serve;
 use crate::{bench, chat, echo, http, netcat, time, transfer, up};
 
 /// sockit — echo, netcat, chat, static HTTP, file transfer and time, in one binary.
@@ -76,17 +75,4 @@ impl Command {
             }
         }
     }
-}
-
-/// Runs a server: start it, wait for Ctrl-C / SIGTERM, drain, exit 0.
-pub async fn serve<F, Fut>(start: F) -> anyhow::Result<ExitCode>
-where
-    F: FnOnce(Shutdown) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Vec<Listener>>>,
-{
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    start(shutdown.clone()).await?;
-    serve_until_signal(&shutdown).await;
-    Ok(ExitCode::SUCCESS)
 }

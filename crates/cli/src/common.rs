@@ -1,6 +1,9 @@
 //! Flags and helpers every server subcommand shares: limits, running until a
-//! signal, and the rows `sockit up` prints.
+//! signal, what `sockit up` hands each service, and the rows it prints. It
+//! lives apart from `cli` and `up` so the subcommands import it without
+//! importing the modules that import them.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
@@ -87,5 +90,51 @@ pub async fn serve_until_signal(shutdown: &Shutdown) {
     shutdown.triggered().await;
     if !shutdown.drain(GRACE).await {
         tracing::warn!("some connections did not finish within {GRACE:?}; exiting anyway");
+    }
+}
+
+/// Runs a server: start it, wait for Ctrl-C / SIGTERM, drain, exit 0.
+pub async fn serve<F, Fut>(start: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(Shutdown) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Vec<Listener>>>,
+{
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    start(shutdown.clone()).await?;
+    serve_until_signal(&shutdown).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a service's `up` gets.
+#[derive(Debug, Clone)]
+pub struct UpContext {
+    /// Shared bind address.
+    pub bind: String,
+    /// Use port 0 everywhere.
+    pub any_port: bool,
+    /// The shared shutdown handle.
+    pub shutdown: Shutdown,
+}
+
+impl UpContext {
+    /// A service's flags as its own command line would give them:
+    /// `--bind` from `up`, then `flags` (ports and the like), defaults for
+    /// everything else — so `up` can never drift from a service's defaults.
+    pub fn args<A: clap::Args>(&self, flags: &[&str]) -> anyhow::Result<A> {
+        let command = A::augment_args(clap::Command::new("up")).no_binary_name(true);
+        let mut argv = vec!["--bind", self.bind.as_str()];
+        argv.extend_from_slice(flags);
+        let matches = command.try_get_matches_from(argv)?;
+        Ok(A::from_arg_matches(&matches)?)
+    }
+
+    /// `default`, or 0 under `--any-port`.
+    pub fn port(&self, default: u16) -> u16 {
+        if self.any_port {
+            0
+        } else {
+            default
+        }
     }
 }

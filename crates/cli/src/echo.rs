@@ -165,7 +165,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(stream: S, info: ConnInfo, mo
 }
 
 /// `sockit up`: echo on its defaults.
-pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
+pub async fn up(ctx: &crate::common::UpContext) -> anyhow::Result<Vec<Listener>> {
     let port = ctx.port(9999).to_string();
     start(ctx.args(&["--port", &port])?, ctx.shutdown.clone()).await
 }

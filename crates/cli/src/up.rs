@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::Args;
 use sockit_net::Shutdown;
 
-use crate::common::{serve_until_signal, Listener};
+use crate::common::{serve_until_signal, Listener, UpContext};
 use crate::{chat, echo, http, time, transfer};
 
 /// Flags of `sockit up`.
@@ -24,39 +24,6 @@ pub struct UpArgs {
     /// default (to run beside another sockit, and for tests).
     #[arg(long)]
     pub any_port: bool,
-}
-
-/// What a service's `up` gets.
-#[derive(Debug, Clone)]
-pub struct UpContext {
-    /// Shared bind address.
-    pub bind: String,
-    /// Use port 0 everywhere.
-    pub any_port: bool,
-    /// The shared shutdown handle.
-    pub shutdown: Shutdown,
-}
-
-impl UpContext {
-    /// A service's flags as its own command line would give them:
-    /// `--bind` from `up`, then `flags` (ports and the like), defaults for
-    /// everything else — so `up` can never drift from a service's defaults.
-    pub fn args<A: clap::Args>(&self, flags: &[&str]) -> anyhow::Result<A> {
-        let command = A::augment_args(clap::Command::new("up")).no_binary_name(true);
-        let mut argv = vec!["--bind", self.bind.as_str()];
-        argv.extend_from_slice(flags);
-        let matches = command.try_get_matches_from(argv)?;
-        Ok(A::from_arg_matches(&matches)?)
-    }
-
-    /// `default`, or 0 under `--any-port`.
-    pub fn port(&self, default: u16) -> u16 {
-        if self.any_port {
-            0
-        } else {
-            default
-        }
-    }
 }
 
 /// Starts everything, prints the table, serves until Ctrl-C / SIGTERM.

@@ -31,13 +31,13 @@ pub enum ChatCommand {
 /// Runs a chat subcommand.
 pub async fn run(cmd: ChatCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        ChatCommand::Serve(args) => crate::cli::serve(|s| serve::start(args, s)).await,
+        ChatCommand::Serve(args) => crate::common::serve(|s| serve::start(args, s)).await,
         ChatCommand::Join(args) => client::run(args).await,
     }
 }
 
 /// `sockit up`: the chat server on its defaults.
-pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
+pub async fn up(ctx: &crate::common::UpContext) -> anyhow::Result<Vec<Listener>> {
     let port = ctx.port(serve::DEFAULT_PORT).to_string();
     let web_port = ctx.port(serve::DEFAULT_WEB_PORT).to_string();
     serve::start(ctx.args(&["--port", &port, "--web-port", &web_port])?, ctx.shutdown.clone()).await

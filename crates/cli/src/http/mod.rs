@@ -160,7 +160,7 @@ pub async fn start(args: HttpArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
 }
 
 /// `sockit up`: the current folder on 8080.
-pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
+pub async fn up(ctx: &crate::common::UpContext) -> anyhow::Result<Vec<Listener>> {
     let port = ctx.port(8080).to_string();
     start(ctx.args(&["--port", &port, "."])?, ctx.shutdown.clone()).await
 }

@@ -26,13 +26,13 @@ pub enum TimeCommand {
 /// Runs a time subcommand.
 pub async fn run(cmd: TimeCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        TimeCommand::Serve(args) => crate::cli::serve(|s| serve::start(args, s)).await,
+        TimeCommand::Serve(args) => crate::common::serve(|s| serve::start(args, s)).await,
         TimeCommand::Query(args) => query::run(args).await,
     }
 }
 
 /// `sockit up`: every time service on its default port.
-pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
+pub async fn up(ctx: &crate::common::UpContext) -> anyhow::Result<Vec<Listener>> {
     let [strftime, daytime, time, sntp] = [9000, 9013, 9037, 9123].map(|p| ctx.port(p).to_string());
     let flags = ["--strftime-port", &strftime, "--daytime-port", &daytime, "--time-port", &time, "--sntp-port", &sntp];
     serve::start(ctx.args(&flags)?, ctx.shutdown.clone()).await

@@ -336,7 +336,7 @@ pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
 
 /// `sockit up`: a receiver on port 5001 writing into `./sockit-inbox`,
 /// taking one session at a time until shutdown.
-pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
+pub async fn up(ctx: &crate::common::UpContext) -> anyhow::Result<Vec<Listener>> {
     let addr = sockit_net::resolve_bind(&ctx.bind, ctx.port(DEFAULT_PORT))?;
     let (listener, local) = net::listen(&addr.to_string(), DEFAULT_PORT)?;
     // The inbox takes sessions until shutdown, each with this code; a
