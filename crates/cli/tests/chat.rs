@@ -4,91 +4,13 @@
 
 mod chat_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Read;
+use std::net::TcpStream;
 use std::process::Command;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use chat_support::Proc;
+use chat_support::{serve, Member, Proc, WAIT};
 use sockit_testkit::{bin, need, run_with_input, Sockit};
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn serve(extra: &[&str]) -> Sockit {
-    let mut args = vec!["chat", "serve", "--port", "0", "--no-web", "--no-history"];
-    args.extend_from_slice(extra);
-    Sockit::start(&bin(), &args, 2)
-}
-
-/// A raw TCP member speaking text lines.
-struct Member {
-    w: TcpStream,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Member {
-    fn join(addr: SocketAddr, nick: &str) -> Member {
-        let w = TcpStream::connect(addr).unwrap();
-        let r = w.try_clone().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(r);
-            let mut buf = Vec::new();
-            while let Ok(n) = r.read_until(b'\n', &mut buf) {
-                if n == 0 {
-                    let _ = tx.send("<EOF>".to_string());
-                    break;
-                }
-                let _ = tx.send(String::from_utf8_lossy(&buf).trim_end().to_string());
-                buf.clear();
-            }
-        });
-        let mut m = Member { w, lines, seen: Vec::new() };
-        m.expect("joined lobby");
-        if !nick.is_empty() {
-            m.send(&format!("/nick {nick}"));
-            m.expect(&format!("is now known as {nick}"));
-        }
-        m
-    }
-
-    fn send(&mut self, line: &str) {
-        self.send_raw(format!("{line}\n").as_bytes());
-    }
-
-    fn send_raw(&mut self, b: &[u8]) {
-        self.w.write_all(b).unwrap();
-    }
-
-    /// Waits for a line containing `needle`; returns it.
-    fn expect(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if l.contains(needle) {
-                        return l;
-                    }
-                }
-                Err(_) => panic!("no line containing {needle:?}; saw {:#?}", self.seen),
-            }
-        }
-    }
-
-    /// Lines arriving within `d`.
-    fn drain(&mut self, d: Duration) -> Vec<String> {
-        let deadline = Instant::now() + d;
-        let mut got = Vec::new();
-        while let Ok(l) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            got.push(l);
-        }
-        got
-    }
-}
 
 /// Two nc members and a python3 member that sends without newlines (one
 /// message per send(), Chinese included) all see each other; /quit closes.
@@ -308,7 +230,7 @@ fn json_mode_and_gbk_encoding() {
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
         // The reader thread decodes lossily; compare the GBK bytes instead.
-        if let Ok(l) = g.lines.recv_timeout(Duration::from_millis(200)) {
+        if let Some(l) = g.lines.next_within(Duration::from_millis(200)) {
             raw.push(l);
             if raw.last().unwrap().contains("back") {
                 break;
@@ -347,7 +269,7 @@ fn rooms_private_messages_and_actions() {
     // ben stayed in the lobby: he saw neither dev message.
     b.send("/who");
     b.expect("members of lobby (1)");
-    assert!(!b.seen.iter().any(|l| l.contains("only dev") || l.contains("waves")), "{:#?}", b.seen);
+    assert!(!b.lines.seen.iter().any(|l| l.contains("only dev") || l.contains("waves")), "{:#?}", b.lines.seen);
 }
 
 /// History survives a restart; replay on join is marked; `/history 5`
@@ -373,7 +295,7 @@ fn history_survives_restart() {
     let s = Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-web", "--history", db], 2);
     let mut c = Member::join(s.addr("tcp"), "");
     // Replay (default 20) comes first, then the join notice.
-    let mut replayed = c.seen.clone();
+    let mut replayed = c.lines.seen.clone();
     replayed.extend(c.drain(Duration::from_millis(300)));
     let hist: Vec<&String> = replayed.iter().filter(|l| l.starts_with("[history ")).collect();
     assert_eq!(hist.len(), 8, "{replayed:#?}");
@@ -464,7 +386,7 @@ fn join_client_udp() {
     assert_eq!(m.expect("over udp"), "<ucli> over udp");
     m.send("to udp");
     assert!(cli.expect("to udp").ends_with("<tcpm> to udp"));
-    assert!(!m.seen.iter().any(|l| l.contains("timed out")), "{:#?}", m.seen);
+    assert!(!m.lines.seen.iter().any(|l| l.contains("timed out")), "{:#?}", m.lines.seen);
     drop(cli.child.stdin.take());
     assert!(cli.wait_exit(WAIT).success());
     m.expect("ucli left (quit)");
@@ -492,7 +414,7 @@ fn join_client_reconnects_after_restart() {
     m.expect("joined ash");
     // The client is in before the restart (its first connect may need a
     // retry on a busy machine).
-    wait_for_member(&mut m, "ash", "phoenix", || format!("the client did not join: {:#?}", cli.seen));
+    wait_for_member(&mut m, "ash", "phoenix", || format!("the client did not join: {:#?}", cli.lines.seen));
     assert!(s.stop(WAIT).success());
     cli.expect("server shutting down");
     cli.expect("disconnected");
@@ -500,7 +422,7 @@ fn join_client_reconnects_after_restart() {
     let mut m = Member::join(s.addr("tcp"), "watcher");
     m.send("/join ash");
     m.expect("joined ash");
-    wait_for_member(&mut m, "ash", "phoenix", || format!("the client did not come back: {:#?}", cli.seen));
+    wait_for_member(&mut m, "ash", "phoenix", || format!("the client did not come back: {:#?}", cli.lines.seen));
     cli.expect("reconnected");
     cli.send("back again");
     assert_eq!(m.expect("back again"), "<phoenix> back again");

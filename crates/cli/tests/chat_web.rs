@@ -148,7 +148,7 @@ impl WsMember for Proc {
             if let Some(json) = l.strip_prefix("TEXT ") {
                 return serde_json::from_str(json).unwrap_or_else(|e| panic!("not one JSON object ({e}): {json}"));
             }
-            assert!(Instant::now() < deadline, "no TEXT message with {needle:?}; saw {:#?}", self.seen);
+            assert!(Instant::now() < deadline, "no TEXT message with {needle:?}; saw {:#?}", self.lines.seen);
         }
     }
 }
@@ -192,7 +192,7 @@ fn python_websocket_and_nc_member_exchange_messages() {
     let status = s.stop(WAIT);
     assert!(status.success(), "{status:?}");
     assert_eq!(ws.event("server shutting down")["type"], "notice");
-    assert!(ws.expect("CLOSE").starts_with("CLOSE 1001"), "{:#?}", ws.seen);
+    assert!(ws.expect("CLOSE").starts_with("CLOSE 1001"), "{:#?}", ws.lines.seen);
     nc.expect("* server shutting down");
 }
 
@@ -221,7 +221,7 @@ fn bad_websocket_messages_get_error_events_and_the_member_stays() {
 
     ws.send("BIG 70000");
     ws.event("closing");
-    assert!(ws.expect("CLOSE").starts_with("CLOSE 1009"), "{:#?}", ws.seen);
+    assert!(ws.expect("CLOSE").starts_with("CLOSE 1009"), "{:#?}", ws.lines.seen);
     nc.expect("left (message too large)");
     assert!(s.stop(WAIT).success());
 }

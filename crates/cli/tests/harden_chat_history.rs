@@ -3,13 +3,13 @@
 //! pruned. Real peers: std TCP members and python3's sqlite3 reading the file.
 #![allow(clippy::unwrap_used)]
 
-mod chat_harden_support;
+mod chat_support;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use chat_harden_support::{serve, Member};
+use chat_support::{serve, Member};
 use sockit_testkit::{need, run_with_input};
 
 fn on_disk(db: &Path) -> u64 {
@@ -21,10 +21,10 @@ fn on_disk(db: &Path) -> u64 {
 /// `/history 1000` as lines.
 fn history(m: &mut Member, last_needle: &str) -> Vec<String> {
     let _ = m.drain(Duration::from_millis(200));
-    let start = m.seen.len();
+    let start = m.lines.seen.len();
     m.send("/history 1000");
     m.expect(last_needle);
-    let mut lines: Vec<String> = m.seen[start..].iter().filter(|l| l.starts_with("[history")).cloned().collect();
+    let mut lines: Vec<String> = m.lines.seen[start..].iter().filter(|l| l.starts_with("[history")).cloned().collect();
     lines.extend(m.drain(Duration::from_millis(300)).into_iter().filter(|l| l.starts_with("[history")));
     lines
 }

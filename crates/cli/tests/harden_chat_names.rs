@@ -4,11 +4,11 @@
 //! error echoes, JSON mode and UDP. Real peers: `nc`, std TCP and UDP sockets.
 #![allow(clippy::unwrap_used)]
 
-mod chat_harden_support;
+mod chat_support;
 
 use std::time::Duration;
 
-use chat_harden_support::{serve, Member, Nc, Udp};
+use chat_support::{serve, Member, Nc, Udp};
 use sockit_testkit::need;
 
 /// Before: `оbserver` (Cyrillic о), `ｏｂｓｅｒｖｅｒ`, `𝐨𝐛𝐬𝐞𝐫𝐯𝐞𝐫` and a Hebrew
@@ -125,7 +125,7 @@ fn invisible_and_bidi_characters_arrive_escaped_everywhere() {
     // JSON mode: the text field holds the escape, not the character
     // (serde_json would write U+2028 raw).
     json.expect("\"text\":\"done\"");
-    for line in json.seen.iter().filter(|l| l.contains("msg ") || l.contains("acts ")) {
+    for line in json.lines.seen.iter().filter(|l| l.contains("msg ") || l.contains("acts ")) {
         assert!(line.contains(&ESCAPED.replace('\\', "\\\\")), "{line}");
     }
     // UDP: the same.
@@ -136,7 +136,7 @@ fn invisible_and_bidi_characters_arrive_escaped_everywhere() {
     for l in reader.seen.iter().chain(&sender.seen).chain(&got) {
         assert!(!has_raw_tricks(l), "raw character reached a member: {:?}", String::from_utf8_lossy(l));
     }
-    for l in &json.seen {
+    for l in &json.lines.seen {
         assert!(!has_raw_tricks(l.as_bytes()), "raw character in JSON: {l:?}");
     }
 }

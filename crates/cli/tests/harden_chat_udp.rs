@@ -5,7 +5,7 @@
 //! Real peers: std sockets bound on 127.0.0.x, and `nc -u` as a person uses it.
 #![allow(clippy::unwrap_used)]
 
-mod chat_harden_support;
+mod chat_support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use chat_harden_support::{serve, token_of, Member, Nc, Udp, WAIT};
+use chat_support::{serve, token_of, Member, Nc, Udp, WAIT};
 use sockit_testkit::{bin, free_port, need, Sockit};
 
 /// Most bytes a challenge may take (docs/protocol.md).
@@ -92,7 +92,7 @@ fn unproven_sources_get_only_small_challenges() {
     let who = a.expect("members of lobby");
     assert_eq!(who, "* members of lobby (2): alice, realu");
     // Two join notices: alice's own and realu's; none for the strangers.
-    assert_eq!(a.seen.iter().filter(|l| l.contains(" joined ")).count(), 2, "{:#?}", a.seen);
+    assert_eq!(a.lines.seen.iter().filter(|l| l.contains(" joined ")).count(), 2, "{:#?}", a.lines.seen);
 
     // --max-per-ip 3: the strangers hold no slot, so one more real member
     // from 127.0.0.1 gets in, and the one after is refused.
