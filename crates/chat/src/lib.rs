@@ -29,7 +29,9 @@ pub mod server;
 pub mod session;
 pub mod tcp;
 pub mod text;
+pub mod tls;
 pub mod udp;
+pub mod wire;
 pub mod ws;
 
 pub use event::{ClientLine, Event, Format, Kind};

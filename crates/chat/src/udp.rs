@@ -73,6 +73,7 @@ pub async fn serve(chat: Chat, socket: Arc<UdpSocket>, shutdown: Shutdown) {
     let jar = CookieJar::new(COOKIE_PERIOD);
     let mut gate = ChallengeGate::new(CHALLENGE_BURST, CHALLENGE_RATE, CHALLENGE_TOTAL_RATE, CHALLENGE_CLIENTS);
     let mut buf = vec![0u8; sockit_net::udp::MAX_DATAGRAM];
+    let local = socket.local_addr().ok();
     let mut sweep = tokio::time::interval(chat.config.udp_timeout.max(Duration::from_millis(100)));
     loop {
         let (n, from) = tokio::select! {
@@ -91,6 +92,12 @@ pub async fn serve(chat: Chat, socket: Arc<UdpSocket>, shutdown: Shutdown) {
             },
         };
         let data = &buf[..n];
+        // A spoofed "client" on a service port (or ours) would have us
+        // challenge another server, which answers, forever: drop it unread.
+        if let Some(why) = local.and_then(|local| sockit_net::reflect::loop_risk(from, local)) {
+            tracing::debug!(%from, why, "chat datagram from a loop-risk source dropped");
+            continue;
+        }
         if let Some(tx) = members.get(&from).filter(|tx| !tx.is_closed()) {
             // A member whose inbox is full loses datagrams, as UDP may.
             let _ = tx.try_send(Bytes::copy_from_slice(data));
