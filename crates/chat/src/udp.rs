@@ -263,6 +263,35 @@ mod tests {
         assert_eq!(join_cookie(token.split(' ').next().unwrap().as_bytes()), Some("0123456789abcdef"));
     }
 
+    /// A datagram from a loop-risk source (here: one of sockit's own UDP
+    /// service ports) gets no challenge; one from an ephemeral port does.
+    #[tokio::test]
+    async fn loop_risk_sources_are_not_challenged() {
+        let shutdown = Shutdown::new();
+        let chat = Chat::start(crate::ChatConfig::default(), &shutdown).unwrap();
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        tokio::spawn(chat.serve_udp(server, shutdown.clone()));
+        let mut buf = [0u8; 2048];
+        // Some service port must be free here; another test may hold one.
+        let mut risky = None;
+        for port in sockit_net::reflect::SOCKIT_UDP_PORTS {
+            if let Ok(s) = UdpSocket::bind(("127.0.0.1", port)).await {
+                risky = Some(s);
+                break;
+            }
+        }
+        let risky = risky.expect("one of sockit's UDP ports free on 127.0.0.1");
+        risky.send_to(b"hello", addr).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_millis(700), risky.recv_from(&mut buf)).await;
+        assert!(got.is_err(), "a loop-risk source was answered: {got:?}");
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        client.send_to(b"hello", addr).await.unwrap();
+        let (n, _) = tokio::time::timeout(Duration::from_secs(5), client.recv_from(&mut buf)).await.unwrap().unwrap();
+        assert!(std::str::from_utf8(&buf[..n]).unwrap().contains(JOIN_PREFIX), "{:?}", &buf[..n]);
+        shutdown.trigger();
+    }
+
     #[test]
     fn datagram_lines() {
         let v: Vec<&[u8]> = lines(b"hi\r\n").collect();
