@@ -154,7 +154,7 @@ fn tls_member_that_never_reads_is_cut_while_others_go_on() {
         flood.write_all(all.as_bytes()).unwrap();
         flood
     });
-    let mut expect_all = |p: &mut Proc| {
+    let expect_all = |p: &mut Proc| {
         for i in [0, 299, 599] {
             p.expect(&format!("> {i} yyyy"));
         }

@@ -23,7 +23,7 @@ pub use serve::ServeArgs;
 pub enum ChatCommand {
     /// Run a chat room server (TCP and UDP on the same port; nc, telnet and
     /// `sockit chat join` are clients; browsers use the web port).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Join a chat room from the terminal.
     Join(client::JoinArgs),
 }
@@ -31,7 +31,7 @@ pub enum ChatCommand {
 /// Runs a chat subcommand.
 pub async fn run(cmd: ChatCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        ChatCommand::Serve(args) => crate::cli::serve(|s| serve::start(args, s)).await,
+        ChatCommand::Serve(args) => crate::cli::serve(|s| serve::start(*args, s)).await,
         ChatCommand::Join(args) => client::run(args).await,
     }
 }
