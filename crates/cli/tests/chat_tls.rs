@@ -340,3 +340,92 @@ fn chromium_chats_over_https_and_wss_with_a_tls_member() {
     tls.expect("browser left");
     assert!(s.sockit.stop(WAIT).success());
 }
+
+/// On SIGTERM a TLS member is told, as a TCP member is, and the server
+/// exits cleanly.
+#[test]
+fn tls_members_are_told_on_shutdown() {
+    let mut s = TlsChat::start(&[]);
+    let mut tls = socat_join(s.sockit.addr("tls"), &s.cert());
+    tls.expect("joined lobby");
+    s.sockit.signal(libc::SIGTERM);
+    tls.expect("* server shutting down");
+    assert!(tls.wait_exit(WAIT).success());
+    assert!(s.sockit.wait(WAIT).success());
+}
+
+/// A wss member (python3's ssl, a 4 KiB receive buffer) that upgrades, sets
+/// its nick and then never reads.
+const PY_WSS_STALL: &str = r#"
+import base64, os, socket, ssl, struct, sys
+host, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect((host, port))
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+t = ctx.wrap_socket(s)
+key = base64.b64encode(os.urandom(16)).decode()
+t.sendall(("GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (host, port, key)).encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    buf += t.recv(1)
+if b" 101 " not in buf.split(b"\r\n")[0]:
+    sys.exit("bad handshake: %r" % buf)
+payload = b'{"text": "/nick wssstall"}'
+mask = os.urandom(4)
+t.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+print("READY", flush=True)
+sys.stdin.readline()
+"#;
+
+/// The send-queue rules hold for wss members too: one that never reads is
+/// cut after `--send-timeout` while a TLS line member gets everything.
+#[test]
+fn wss_member_that_never_reads_is_cut_while_others_go_on() {
+    need("python3");
+    let s = TlsChat::start(&[
+        "--send-queue",
+        "1024",
+        "--socket-buffer",
+        "4096",
+        "--send-timeout",
+        "1",
+        "--flood-rate",
+        "0",
+    ]);
+    let web = s.sockit.addr("https");
+    let mut reader = socat_join(s.sockit.addr("tls"), &s.cert());
+    reader.expect("joined lobby");
+    let mut stalled = Proc::spawn(Command::new("python3").args([
+        "-u",
+        "-c",
+        PY_WSS_STALL,
+        &web.ip().to_string(),
+        &web.port().to_string(),
+    ]));
+    stalled.expect("READY");
+    reader.expect("is now known as wssstall");
+    let mut flood = TcpStream::connect(s.sockit.addr("tcp")).unwrap();
+    let body = "z".repeat(4000);
+    let mut all = String::new();
+    for i in 0..600 {
+        all.push_str(&format!("{i} {body}\n"));
+    }
+    let writer = std::thread::spawn(move || {
+        flood.write_all(all.as_bytes()).unwrap();
+        flood
+    });
+    for i in [0, 299, 599] {
+        reader.expect(&format!("> {i} zzzz"));
+    }
+    let cut = "wssstall left (send queue exceeded)";
+    if !reader.seen.iter().any(|l| l.contains(cut)) {
+        reader.expect(cut);
+    }
+    let _flood = writer.join().unwrap();
+    drop(stalled);
+    assert!(s.sockit.stop(WAIT).success());
+}
