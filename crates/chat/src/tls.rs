@@ -19,8 +19,8 @@
 //! from there on the shard's writes take nothing and the member is cut after
 //! `--send-timeout`, as a TCP member would be. Cost per TLS member beyond a
 //! TCP one: two descriptors, one more copy per byte, and at most
-//! 64 KiB + [`BRIDGE_BUFFER`] × 2 + [`PAIR_BUFFER`] × 2 (kernel accounting)
-//! held while it is stalled.
+//! 64 KiB + [`BRIDGE_BUFFER`] + [`INPUT_BUFFER`] + [`PAIR_BUFFER`] × 2
+//! (kernel accounting) held while it is stalled.
 //!
 //! The handshake runs inside the connection's task, after the listener has
 //! counted the connection, so unfinished handshakes count against
@@ -37,8 +37,11 @@ use tokio::net::{TcpStream, UnixStream};
 use crate::server::Chat;
 use crate::wire::Wire;
 
-/// Bytes the bridge holds per direction.
+/// Bytes of output the bridge holds at once (one TLS record), allocated
+/// only while there is output to move.
 pub const BRIDGE_BUFFER: usize = 16 * 1024;
+/// The bridge's buffer for a member's input.
+pub const INPUT_BUFFER: usize = 4 * 1024;
 /// Send buffer asked for on each end of the socket pair (the kernel's
 /// minimum applies). Small: the TCP socket's buffer is the real one.
 pub const PAIR_BUFFER: usize = 16 * 1024;
@@ -87,9 +90,10 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (mut tls_in, mut tls_out) = tokio::io::split(tls);
-    let (mut pair_in, mut pair_out) = pair.into_split();
+    let (pair_in, mut pair_out) = pair.into_split();
     let up = async {
-        let mut buf = vec![0u8; BRIDGE_BUFFER];
+        // Input is lines under flood control: a small buffer is enough.
+        let mut buf = vec![0u8; INPUT_BUFFER];
         loop {
             match tls_in.read(&mut buf).await {
                 Ok(0) => {
@@ -108,10 +112,15 @@ where
         }
     };
     let down = async {
-        let mut buf = vec![0u8; BRIDGE_BUFFER];
         loop {
-            match pair_in.read(&mut buf).await {
-                Ok(0) | Err(_) => {
+            if pair_in.readable().await.is_err() {
+                return;
+            }
+            // Allocated only while there is output, so an idle member holds
+            // no output buffer; one TLS record's worth at a time.
+            let mut buf = vec![0u8; BRIDGE_BUFFER];
+            match pair_in.try_read(&mut buf) {
+                Ok(0) => {
                     let _ = tls_out.shutdown().await;
                     return;
                 }
@@ -119,6 +128,11 @@ where
                     if tls_out.write_all(&buf[..n]).await.is_err() || tls_out.flush().await.is_err() {
                         return;
                     }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => {
+                    let _ = tls_out.shutdown().await;
+                    return;
                 }
             }
         }
