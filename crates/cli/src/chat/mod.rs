@@ -40,5 +40,8 @@ pub async fn run(cmd: ChatCommand) -> anyhow::Result<ExitCode> {
 pub async fn up(ctx: &crate::up::UpContext) -> anyhow::Result<Vec<Listener>> {
     let port = ctx.port(serve::DEFAULT_PORT).to_string();
     let web_port = ctx.port(serve::DEFAULT_WEB_PORT).to_string();
-    serve::start(ctx.args(&["--port", &port, "--web-port", &web_port])?, ctx.shutdown.clone()).await
+    // Used only when TLS flags are passed too (`up --tls`).
+    let tls_port = ctx.port(serve::DEFAULT_TLS_PORT).to_string();
+    let flags = ["--port", &port, "--web-port", &web_port, "--tls-port", &tls_port];
+    serve::start(ctx.args(&flags)?, ctx.shutdown.clone()).await
 }
