@@ -60,6 +60,9 @@
 //!
 //! Members whose own task writes (UDP, WebSocket) get their events
 //! forwarded to it instead; the WebSocket task keeps the same bounds itself.
+//! A TLS line member is written like a TCP one: the shard writes the chat end
+//! of its socket pair ([`crate::wire::Wire`]), and [`crate::tls`] encrypts
+//! what comes out of the other end.
 //!
 //! One inbox per shard carries membership changes, events and replies in
 //! the order they were sent, so a member sees its replies and the room's

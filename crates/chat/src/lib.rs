@@ -1,6 +1,6 @@
 //! sockit-chat: a chat room that TCP, UDP and browser (WebSocket) members share.
 //!
-//! Data flows one way: a transport ([`tcp`], [`udp`], [`ws`]) reads a line and hands
+//! Data flows one way: a transport ([`tcp`], [`tls`], [`udp`], [`ws`]) reads a line and hands
 //! it to the member's [`session::Session`], which parses it ([`command`]),
 //! then publishes it to the room through the writer shards ([`fanout`]) or
 //! asks the registry ([`hub`]) to change membership. Every message is stored

@@ -9,7 +9,8 @@
 //! [`crate::fanout`] for exactly when) is let go by the shard, and this
 //! task tells it `! send queue exceeded` on a line of its own and closes;
 //! nobody else notices. When the member leaves, this task takes back what
-//! was still queued and writes it before closing.
+//! was still queued and writes it before closing. TLS members run this same
+//! code on the chat end of their socket pair ([`crate::tls`]).
 
 use std::io;
 use std::sync::Arc;
