@@ -199,6 +199,14 @@ fn unfinished_handshake_is_cut_and_counts_against_the_limits() {
     // Its slot is free again: a real client joins.
     let mut tls = socat_join(addr, &s.cert());
     tls.expect("joined lobby");
+    // The https listener bounds its handshakes the same way.
+    let started = Instant::now();
+    let mut idle = TcpStream::connect(s.sockit.addr("https")).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let n = idle.read(&mut buf);
+    let waited = started.elapsed();
+    assert!(matches!(n, Ok(0) | Err(_)) && waited < Duration::from_secs(12), "{n:?} after {waited:?}");
+    assert!(waited >= Duration::from_millis(900), "cut after {waited:?}, before the timeout");
     assert!(s.sockit.stop(WAIT).success());
 }
 
@@ -428,4 +436,86 @@ fn wss_member_that_never_reads_is_cut_while_others_go_on() {
     let _flood = writer.join().unwrap();
     drop(stalled);
     assert!(s.sockit.stop(WAIT).success());
+}
+
+/// A key and a self-signed certificate for 127.0.0.1 in `dir`: `NAME.crt`, `NAME.key`.
+fn cert_pair(dir: &std::path::Path, name: &str) -> (PathBuf, PathBuf) {
+    need("openssl");
+    let key = dir.join(format!("{name}.key"));
+    let crt = dir.join(format!("{name}.crt"));
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key.to_str().unwrap()]);
+    run(&[
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        key.to_str().unwrap(),
+        "-subj",
+        "/CN=test",
+        "-days",
+        "2",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-addext",
+        "basicConstraints=critical,CA:FALSE",
+        "-out",
+        crt.to_str().unwrap(),
+    ]);
+    (crt, key)
+}
+
+/// Whether `curl` fetches the chat page from `web` trusting only `ca`.
+fn page_verifies_with(web: SocketAddr, ca: &std::path::Path) -> bool {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "5", "--cacert", ca.to_str().unwrap(), &format!("https://{web}/")])
+        .output()
+        .unwrap();
+    out.status.success() && String::from_utf8_lossy(&out.stdout).contains("<html")
+}
+
+/// SIGHUP reloads `--tls-cert`/`--tls-key` for both TLS listeners (line
+/// members and https): new handshakes get the new certificate, a member
+/// connected before stays in the room.
+#[test]
+fn sighup_reloads_the_certificate_on_both_tls_listeners() {
+    need("curl");
+    let dir = tempfile::tempdir().unwrap();
+    let (crt, key) = cert_pair(dir.path(), "live");
+    let old_crt = dir.path().join("old.crt");
+    std::fs::copy(&crt, &old_crt).unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.args(["chat", "serve", "--port", "0", "--web-port", "0", "--tls-port", "0", "--no-history"]).args([
+        "--tls-cert",
+        crt.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let s = Sockit::start_with(&mut cmd, 4);
+    let web = s.addr("https");
+    assert!(page_verifies_with(web, &old_crt));
+    let mut before = socat_join(s.addr("tls"), &old_crt);
+    before.expect("joined lobby");
+
+    let (new_crt, new_key) = cert_pair(dir.path(), "next");
+    std::fs::copy(&new_key, &key).unwrap();
+    std::fs::copy(&new_crt, &crt).unwrap();
+    s.signal(libc::SIGHUP);
+    assert!(s.wait_stderr("reloaded the TLS certificate", WAIT), "{}", s.stderr());
+    // Two acceptors reload on the same signal, each in its own task.
+    let deadline = Instant::now() + WAIT;
+    while !page_verifies_with(web, &new_crt) {
+        assert!(Instant::now() < deadline, "https still serves the old certificate: {}", s.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!page_verifies_with(web, &old_crt), "https still serves the old certificate");
+    let mut after = socat_join(s.addr("tls"), &new_crt);
+    after.expect("joined lobby");
+    before.expect("joined lobby");
+    before.send("from before the reload");
+    after.expect("from before the reload");
+    assert!(s.stop(WAIT).success());
 }
