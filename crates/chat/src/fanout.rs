@@ -60,6 +60,9 @@
 //!
 //! Members whose own task writes (UDP, WebSocket) get their events
 //! forwarded to it instead; the WebSocket task keeps the same bounds itself.
+//! A TLS line member is written like a TCP one: the shard writes the chat end
+//! of its socket pair ([`crate::wire::Wire`]), and [`crate::tls`] encrypts
+//! what comes out of the other end.
 //!
 //! One inbox per shard carries membership changes, events and replies in
 //! the order they were sent, so a member sees its replies and the room's
@@ -73,11 +76,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::event::{MemberId, Shared, Style};
+use crate::wire::Wire;
 use queue::Conn;
 pub(crate) use queue::{Backlog, Charge};
 pub use queue::{Cut, Pacing, Pending, SendBounds, BACKLOG_MIN_CHARGE};
@@ -98,11 +101,12 @@ const KEEP_CAPACITY: usize = 16 * 1024;
 /// Where a member's events go.
 #[derive(Debug)]
 pub enum Sink {
-    /// A TCP member: the shard writes to its socket. `dropped` fires when
+    /// A TCP (or TLS, through its socket pair) member: the shard writes to
+    /// its socket. `dropped` fires when
     /// the member stopped reading (the shard has let go of it).
     Tcp {
         /// The member's connection (its task reads from it).
-        stream: Arc<TcpStream>,
+        stream: Arc<Wire>,
         /// Told when the member is dropped for slowness.
         dropped: oneshot::Sender<Cut>,
         /// History messages outstanding (the shard counts them down).
@@ -527,14 +531,14 @@ mod tests {
         let room: Arc<str> = Arc::from("lobby");
         // A TCP member that never reads, with a small kernel buffer.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let _client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
         let (server_side, _) = listener.accept().await.unwrap();
         let _ = socket2::SockRef::from(&server_side).set_send_buffer_size(4096);
         let (dropped_tx, dropped_rx) = oneshot::channel();
         fanout.attach(
             MemberId(1),
             room.clone(),
-            Sink::Tcp { stream: Arc::new(server_side), dropped: dropped_tx, pacing: Pacing::default() },
+            Sink::Tcp { stream: Arc::new(Wire::Tcp(server_side)), dropped: dropped_tx, pacing: Pacing::default() },
         );
         // A forwarded member on the other shard.
         let (tx, mut rx) = mpsc::unbounded_channel();

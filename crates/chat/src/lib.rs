@@ -1,6 +1,6 @@
 //! sockit-chat: a chat room that TCP, UDP and browser (WebSocket) members share.
 //!
-//! Data flows one way: a transport ([`tcp`], [`udp`], [`ws`]) reads a line and hands
+//! Data flows one way: a transport ([`tcp`], [`tls`], [`udp`], [`ws`]) reads a line and hands
 //! it to the member's [`session::Session`], which parses it ([`command`]),
 //! then publishes it to the room through the writer shards ([`fanout`]) or
 //! asks the registry ([`hub`]) to change membership. Every message is stored
@@ -29,7 +29,9 @@ pub mod server;
 pub mod session;
 pub mod tcp;
 pub mod text;
+pub mod tls;
 pub mod udp;
+pub mod wire;
 pub mod ws;
 
 pub use event::{ClientLine, Event, Format, Kind};

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sockit_net::tls::ServerTls;
 use sockit_net::{Limits, Shutdown, StreamServer};
 use tokio::net::{TcpListener, UdpSocket};
 
@@ -177,6 +178,27 @@ impl Chat {
                 .into_bytes()
             })
             .run(move |stream, info| crate::ws::serve_connection(self.clone(), stream, info))
+            .await;
+    }
+
+    /// Serves TLS line members until shutdown ([`crate::tls`]): the same
+    /// members as on TCP, after a handshake bounded by `tls`'s timeout.
+    pub async fn serve_tls(self, listener: TcpListener, tls: ServerTls, shutdown: Shutdown) {
+        let limits = self.member_limits();
+        // A refusal in plaintext would only confuse a TLS client: just close.
+        StreamServer::new(listener, limits, shutdown)
+            .refusal_text(|_| Vec::new())
+            .run(move |stream, info| crate::tls::serve_connection(self.clone(), stream, info, tls.clone()))
+            .await;
+    }
+
+    /// [`serve_web`](Self::serve_web) over https: the page and `wss://`
+    /// members, each connection's handshake bounded by `tls`'s timeout.
+    pub async fn serve_web_tls(self, listener: TcpListener, tls: ServerTls, shutdown: Shutdown) {
+        let limits = self.member_limits();
+        StreamServer::new(listener, limits, shutdown)
+            .refusal_text(|_| Vec::new())
+            .run(move |stream, info| crate::ws::serve_tls_connection(self.clone(), stream, info, tls.clone()))
             .await;
     }
 

@@ -9,7 +9,8 @@
 //! [`crate::fanout`] for exactly when) is let go by the shard, and this
 //! task tells it `! send queue exceeded` on a line of its own and closes;
 //! nobody else notices. When the member leaves, this task takes back what
-//! was still queued and writes it before closing.
+//! was still queued and writes it before closing. TLS members run this same
+//! code on the chat end of their socket pair ([`crate::tls`]).
 
 use std::io;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use crate::event::{Event, Shared};
 use crate::fanout::{Cut, Pacing, Pending, Sink};
 use crate::server::Chat;
 use crate::session::{Flow, Session};
+use crate::wire::Wire;
 
 /// A partial line left idle this long counts as a line.
 pub const PARTIAL_IDLE: Duration = Duration::from_millis(100);
@@ -48,12 +50,22 @@ enum End {
 
 /// Serves one TCP member until it leaves, is dropped, or the server stops.
 pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo) {
-    let Peer::Ip(peer) = info.peer else { return };
+    bound_send_buffer(&chat, &stream);
+    serve_wire(chat, Wire::Tcp(stream), info).await;
+}
+
+/// Bounds what the kernel holds for a member that stops reading, so the
+/// send queue (not a 4 MB autotuned buffer) decides when it goes.
+pub(crate) fn bound_send_buffer(chat: &Chat, stream: &TcpStream) {
     if chat.config.socket_buffer > 0 {
-        // Bound what the kernel holds for a member that stops reading, so
-        // the send queue (not a 4 MB autotuned buffer) decides when it goes.
-        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(chat.config.socket_buffer);
+        let _ = socket2::SockRef::from(stream).set_send_buffer_size(chat.config.socket_buffer);
     }
+}
+
+/// Serves one line member on `stream` (a TCP connection, or a TLS member's
+/// socket pair) until it leaves, is dropped, or the server stops.
+pub async fn serve_wire(chat: Chat, stream: Wire, info: ConnInfo) {
+    let Peer::Ip(peer) = info.peer else { return };
     // Shared with the writer shard, which only ever calls `try_write`.
     let stream = Arc::new(stream);
     let (dropped_tx, mut dropped) = oneshot::channel();
@@ -164,7 +176,7 @@ pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo) {
 
 /// Writes what a leaving member is still owed, rendering its backlog a
 /// piece at a time, giving up at `deadline`.
-async fn write_pending(stream: &TcpStream, session: &Session, rest: Pending, deadline: Instant) {
+async fn write_pending(stream: &Wire, session: &Session, rest: Pending, deadline: Instant) {
     write_all(stream, &rest.bytes, deadline).await;
     let mut buf = BytesMut::new();
     for ev in rest.events {
@@ -181,7 +193,7 @@ async fn write_pending(stream: &TcpStream, session: &Session, rest: Pending, dea
 }
 
 /// Writes `buf` through a shared stream, giving up at `deadline`.
-async fn write_all(stream: &TcpStream, buf: &[u8], deadline: Instant) {
+async fn write_all(stream: &Wire, buf: &[u8], deadline: Instant) {
     let mut buf = buf;
     let _ = tokio::time::timeout_at(deadline, async {
         while !buf.is_empty() {

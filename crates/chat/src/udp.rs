@@ -73,6 +73,7 @@ pub async fn serve(chat: Chat, socket: Arc<UdpSocket>, shutdown: Shutdown) {
     let jar = CookieJar::new(COOKIE_PERIOD);
     let mut gate = ChallengeGate::new(CHALLENGE_BURST, CHALLENGE_RATE, CHALLENGE_TOTAL_RATE, CHALLENGE_CLIENTS);
     let mut buf = vec![0u8; sockit_net::udp::MAX_DATAGRAM];
+    let local = socket.local_addr().ok();
     let mut sweep = tokio::time::interval(chat.config.udp_timeout.max(Duration::from_millis(100)));
     loop {
         let (n, from) = tokio::select! {
@@ -91,6 +92,12 @@ pub async fn serve(chat: Chat, socket: Arc<UdpSocket>, shutdown: Shutdown) {
             },
         };
         let data = &buf[..n];
+        // A spoofed "client" on a service port (or ours) would have us
+        // challenge another server, which answers, forever: drop it unread.
+        if let Some(why) = local.and_then(|local| sockit_net::reflect::loop_risk(from, local)) {
+            tracing::debug!(%from, why, "chat datagram from a loop-risk source dropped");
+            continue;
+        }
         if let Some(tx) = members.get(&from).filter(|tx| !tx.is_closed()) {
             // A member whose inbox is full loses datagrams, as UDP may.
             let _ = tx.try_send(Bytes::copy_from_slice(data));
@@ -254,6 +261,35 @@ mod tests {
         assert!(c.len() <= 80, "{} bytes", c.len());
         let token = &c[c.find("#join#").unwrap()..];
         assert_eq!(join_cookie(token.split(' ').next().unwrap().as_bytes()), Some("0123456789abcdef"));
+    }
+
+    /// A datagram from a loop-risk source (here: one of sockit's own UDP
+    /// service ports) gets no challenge; one from an ephemeral port does.
+    #[tokio::test]
+    async fn loop_risk_sources_are_not_challenged() {
+        let shutdown = Shutdown::new();
+        let chat = Chat::start(crate::ChatConfig::default(), &shutdown).unwrap();
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        tokio::spawn(chat.serve_udp(server, shutdown.clone()));
+        let mut buf = [0u8; 2048];
+        // Some service port must be free here; another test may hold one.
+        let mut risky = None;
+        for port in sockit_net::reflect::SOCKIT_UDP_PORTS {
+            if let Ok(s) = UdpSocket::bind(("127.0.0.1", port)).await {
+                risky = Some(s);
+                break;
+            }
+        }
+        let risky = risky.expect("one of sockit's UDP ports free on 127.0.0.1");
+        risky.send_to(b"hello", addr).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_millis(700), risky.recv_from(&mut buf)).await;
+        assert!(got.is_err(), "a loop-risk source was answered: {got:?}");
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        client.send_to(b"hello", addr).await.unwrap();
+        let (n, _) = tokio::time::timeout(Duration::from_secs(5), client.recv_from(&mut buf)).await.unwrap().unwrap();
+        assert!(std::str::from_utf8(&buf[..n]).unwrap().contains(JOIN_PREFIX), "{:?}", &buf[..n]);
+        shutdown.trigger();
     }
 
     #[test]

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::event::{Shared, Style};
+use crate::wire::Wire;
 
 /// Each event in a backlog counts as at least this many bytes, so a backlog
 /// of tiny lines cannot hold more than `--send-backlog / 512` references.
@@ -163,7 +163,7 @@ impl Backlog {
 /// A TCP member's output: its socket, the bytes it has not taken yet and,
 /// when it fell behind, the events after them.
 pub(super) struct Conn {
-    stream: Arc<TcpStream>,
+    stream: Arc<Wire>,
     pub(super) dropped: Option<oneshot::Sender<Cut>>,
     pacing: Pacing,
     pub(super) out: BytesMut,
@@ -184,7 +184,7 @@ pub(super) struct Conn {
 
 impl Conn {
     /// A member's output on `stream`, empty.
-    pub(super) fn new(stream: Arc<TcpStream>, dropped: oneshot::Sender<Cut>, pacing: Pacing) -> Self {
+    pub(super) fn new(stream: Arc<Wire>, dropped: oneshot::Sender<Cut>, pacing: Pacing) -> Self {
         Conn {
             stream,
             dropped: Some(dropped),
@@ -318,7 +318,7 @@ impl Conn {
 /// per member, which in a 10,000-member fan-out cost ~6% of the server's
 /// CPU. Nobody waits on the stream's write readiness while the shard owns
 /// its output, so skipping the record loses nothing.
-pub(super) fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+pub(super) fn send_now(stream: &Wire, bytes: &[u8]) -> io::Result<usize> {
     socket2::SockRef::from(stream).send_with_flags(bytes, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
 }
 

@@ -5,7 +5,8 @@
 //! Why by hand rather than hyper: the listener answers exactly one request
 //! per connection (`Connection: close`) with one static page or a `101`, so
 //! all it needs is a bounded read of the head, which `httparse` (the parser
-//! hyper itself uses) does for us. Keeping the raw `TcpStream` keeps the
+//! hyper itself uses) does for us. Keeping the stream (TCP, or TLS under
+//! `--tls`) in our hands keeps the
 //! connection permit, the socket options and the member task in one place,
 //! where hyper's upgrade would hand the socket to a detached task. The
 //! handshake's accept key comes from tungstenite.
@@ -14,8 +15,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use sockit_net::Shutdown;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 /// Longest request head accepted, in bytes.
@@ -208,7 +208,10 @@ fn same_origin(origin: Option<&str>, host: Option<&str>) -> bool {
 /// Reads the request head and answers it. When the client asked for an
 /// upgrade the `101` is sent and the bytes read past the head (already
 /// WebSocket frames) are returned; `None` when the connection is done.
-pub async fn accept(stream: &mut TcpStream, shutdown: &Shutdown, hosts: &Hosts) -> Option<Vec<u8>> {
+pub async fn accept<S>(stream: &mut S, shutdown: &Shutdown, hosts: &Hosts) -> Option<Vec<u8>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut buf = Vec::with_capacity(1024);
     let read = async {
         loop {

@@ -35,7 +35,9 @@ use std::time::Duration;
 
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
+use sockit_net::tls::ServerTls;
 use sockit_net::{ConnInfo, Peer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
@@ -65,7 +67,7 @@ const WRITE_BUFFER: usize = 4 * 1024;
 /// How often a member that is behind checks whether its socket moved.
 const STALL_CHECK: Duration = Duration::from_millis(250);
 
-type Socket = WebSocketStream<Metered<TcpStream>>;
+type Socket<S> = WebSocketStream<Metered<S>>;
 
 /// The largest WebSocket message read at all: four times `max_line`, at
 /// least 64 KiB. Messages between `max_line` and this get an error event
@@ -76,14 +78,32 @@ pub fn hard_cap(max_line: usize) -> usize {
 }
 
 /// Serves one connection of the web listener: the page, or a member.
-pub async fn serve_connection(chat: Chat, mut stream: TcpStream, info: ConnInfo) {
+pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo) {
+    // As for TCP members: the send queue, not the kernel, decides.
+    crate::tcp::bound_send_buffer(&chat, &stream);
+    serve_stream(chat, stream, info).await;
+}
+
+/// Serves one connection of the web listener over https: the TLS handshake
+/// (bounded by `--tls-handshake-timeout`, inside the connection's slot, so
+/// unfinished handshakes count against the member limits), then as
+/// [`serve_connection`]. The page, loaded over https, opens `wss://`.
+pub async fn serve_tls_connection(chat: Chat, stream: TcpStream, info: ConnInfo, tls: ServerTls) {
+    crate::tcp::bound_send_buffer(&chat, &stream);
+    match tls.accept_or_stop(stream, &info.shutdown).await {
+        Ok(stream) => serve_stream(chat, stream, info).await,
+        Err(e) => tracing::debug!(peer = %info.peer, error = %e, "chat web TLS handshake failed"),
+    }
+}
+
+/// Serves the page or a member on any byte stream (TCP or TLS).
+async fn serve_stream<S>(chat: Chat, mut stream: S, info: ConnInfo)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let Peer::Ip(peer) = info.peer else { return };
     let hosts = http::Hosts::new(&chat.config.web_hosts);
     let Some(leftover) = http::accept(&mut stream, &info.shutdown, &hosts).await else { return };
-    if chat.config.socket_buffer > 0 {
-        // As for TCP members: the send queue, not the kernel, decides.
-        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(chat.config.socket_buffer);
-    }
     let cap = hard_cap(chat.config.max_line);
     // The writer awaits each frame, so tungstenite's write buffer never
     // holds more than WRITE_BUFFER and one message: no need to cap it.
@@ -368,8 +388,8 @@ async fn finish(out: Outbox, writer: tokio::task::JoinHandle<()>, grace: Duratio
 /// member task drops its [`Outbox`] or the connection fails. Each message
 /// leaves the send queue once tungstenite has taken it (its buffer holds
 /// at most [`WRITE_BUFFER`] and one message), and the member task is told.
-async fn write_loop(
-    mut sink: SplitSink<Socket, Message>,
+async fn write_loop<S: AsyncRead + AsyncWrite + Unpin>(
+    mut sink: SplitSink<Socket<S>, Message>,
     mut rx: mpsc::UnboundedReceiver<Message>,
     queued: Arc<AtomicUsize>,
     moved: Arc<Notify>,

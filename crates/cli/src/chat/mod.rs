@@ -23,7 +23,7 @@ pub use serve::ServeArgs;
 pub enum ChatCommand {
     /// Run a chat room server (TCP and UDP on the same port; nc, telnet and
     /// `sockit chat join` are clients; browsers use the web port).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Join a chat room from the terminal.
     Join(client::JoinArgs),
 }
@@ -31,7 +31,7 @@ pub enum ChatCommand {
 /// Runs a chat subcommand.
 pub async fn run(cmd: ChatCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        ChatCommand::Serve(args) => crate::common::serve(|s| serve::start(args, s)).await,
+        ChatCommand::Serve(args) => crate::common::serve(|s| serve::start(*args, s)).await,
         ChatCommand::Join(args) => client::run(args).await,
     }
 }
@@ -40,5 +40,8 @@ pub async fn run(cmd: ChatCommand) -> anyhow::Result<ExitCode> {
 pub async fn up(ctx: &crate::common::UpContext) -> anyhow::Result<Vec<Listener>> {
     let port = ctx.port(serve::DEFAULT_PORT).to_string();
     let web_port = ctx.port(serve::DEFAULT_WEB_PORT).to_string();
-    serve::start(ctx.args(&["--port", &port, "--web-port", &web_port])?, ctx.shutdown.clone()).await
+    // Used only when TLS flags are passed too (`up --tls`).
+    let tls_port = ctx.port(serve::DEFAULT_TLS_PORT).to_string();
+    let flags = ["--port", &port, "--web-port", &web_port, "--tls-port", &tls_port];
+    serve::start(ctx.args(&flags)?, ctx.shutdown.clone()).await
 }

@@ -12,11 +12,14 @@ use sockit_net::{announce, bind_tcp, bind_udp, resolve_bind, Shutdown};
 use tokio::net::{TcpListener, UdpSocket};
 
 use crate::common::Listener;
+use crate::tls_args::{announce_and_watch, ServerTlsArgs};
 
 /// The chat server's default port (TCP and UDP).
 pub const DEFAULT_PORT: u16 = 9001;
 /// The web listener's default port (page at `/`, WebSocket at `/ws`).
 pub const DEFAULT_WEB_PORT: u16 = 9080;
+/// The TLS line listener's default port (with `--tls`).
+pub const DEFAULT_TLS_PORT: u16 = 9002;
 
 /// Flags of `sockit chat serve`.
 #[derive(Args, Debug, Clone)]
@@ -106,6 +109,14 @@ pub struct ServeArgs {
     /// Announce joins and leaves only in rooms with at most this many members.
     #[arg(long, default_value_t = 1_000, value_name = "N")]
     pub announce_limit: usize,
+    /// With --tls: port for line and JSON members over TLS, beside the
+    /// plain TCP port (0: any free port).
+    #[arg(long, default_value_t = DEFAULT_TLS_PORT, value_name = "PORT")]
+    pub tls_port: u16,
+    /// TLS: line members on --tls-port, and the web listener on https
+    /// (its page then uses wss://). TCP and UDP stay plain.
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
 }
 
 impl ServeArgs {
@@ -188,16 +199,27 @@ fn bind_pair(addr: SocketAddr) -> anyhow::Result<(TcpListener, UdpSocket)> {
     }
 }
 
-/// Binds TCP and UDP on one port, starts the room, returns where it listens.
+/// Binds TCP and UDP on one port (and, with --tls, the TLS port), starts
+/// the room, returns where it listens.
 pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Listener>> {
     let config = args.config()?;
     let store = config.store.clone();
-    // History first: a bad --history path must fail before we announce.
+    // Certificates and history first: a bad file must fail before we announce.
+    let line_tls = args.tls.server(&[])?;
+    let web_tls = if args.no_web { None } else { args.tls.server(&[b"http/1.1"])? };
     let chat = Chat::start(config, &shutdown)?;
     let addr = resolve_bind(&args.bind, args.port)?;
     let (listener, socket) = bind_pair(addr)?;
     let tcp = listener.local_addr().context("reading the bound address")?;
     let udp = socket.local_addr().context("reading the bound address")?;
+    let tls = match &line_tls {
+        Some(_) => {
+            let listener = bind_tcp(resolve_bind(&args.bind, args.tls_port)?, "--tls-port")?;
+            let addr = listener.local_addr().context("reading the bound address")?;
+            Some((listener, addr))
+        }
+        None => None,
+    };
     let web = if args.no_web {
         None
     } else {
@@ -208,8 +230,19 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
     // tcp and udp first: scripts and tests read the lines in this order.
     announce("tcp", &tcp);
     announce("udp", &udp);
+    if let Some((_, addr)) = &tls {
+        announce("tls", addr);
+    }
+    let web_scheme = if web_tls.is_some() { "https" } else { "http" };
     if let Some((_, addr)) = &web {
-        announce("http", addr);
+        announce(web_scheme, addr);
+    }
+    if let Some(tls) = &line_tls {
+        announce_and_watch(tls, &shutdown);
+    }
+    if let Some(tls) = &web_tls {
+        // Its own acceptor (it offers ALPN http/1.1), the same files.
+        tls.reload_on_sighup(&shutdown);
     }
     if let Store::File(p) = &store {
         tracing::info!(history = %p.display(), "chat history");
@@ -224,12 +257,23 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
         },
         Listener { service: "chat", url: format!("udp://{udp}"), try_it: format!("nc -u {} {}", udp.ip(), udp.port()) },
     ];
+    if let (Some((listener, addr)), Some(tls)) = (tls, line_tls) {
+        rows.push(Listener {
+            service: "chat",
+            url: format!("tls://{addr}"),
+            try_it: format!("sockit connect --tls --pin {} {addr}", tls.fingerprint()),
+        });
+        shutdown.spawn(chat.clone().serve_tls(listener, tls, shutdown.clone()));
+    }
     if let Some((listener, addr)) = web {
-        shutdown.spawn(chat.serve_web(listener, shutdown.clone()));
+        match web_tls {
+            Some(tls) => drop(shutdown.spawn(chat.serve_web_tls(listener, tls, shutdown.clone()))),
+            None => drop(shutdown.spawn(chat.serve_web(listener, shutdown.clone()))),
+        }
         rows.push(Listener {
             service: "chat web",
-            url: format!("http://{addr}"),
-            try_it: format!("open http://{addr}/"),
+            url: format!("{web_scheme}://{addr}"),
+            try_it: format!("open {web_scheme}://{addr}/"),
         });
     }
     Ok(rows)
