@@ -61,7 +61,7 @@
 //! Members whose own task writes (UDP, WebSocket) get their events
 //! forwarded to it instead; the WebSocket task keeps the same bounds itself.
 //! A TLS line member is written like a TCP one: the shard writes the chat end
-//! of its socket pair ([`crate::wire::Wire`]), and [`crate::tls`] encrypts
+//! of its socket pair ([`crate::wire::Wire`]), and [`crate::transport::tls`] encrypts
 //! what comes out of the other end.
 //!
 //! One inbox per shard carries membership changes, events and replies in

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::ChatConfig;
 use crate::event::{Event, Kind, MemberId, Shared};
 use crate::fanout::{Fanout, Sink};
-use crate::server::ChatConfig;
 use crate::text::{nick_key, normalize_room, skeleton, validate_nick};
 
 /// What a new member gets.

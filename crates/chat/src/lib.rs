@@ -1,12 +1,15 @@
 //! sockit-chat: a chat room that TCP, UDP and browser (WebSocket) members share.
 //!
-//! Data flows one way: a transport ([`tcp`], [`tls`], [`udp`], [`ws`]) reads a line and hands
+//! Data flows one way: a listener ([`server`]) hands each connection to a
+//! [`transport`] ([`transport::tcp`], [`transport::tls`], [`transport::udp`],
+//! [`transport::ws`]), which reads a line and hands
 //! it to the member's [`session::Session`], which parses it ([`command`]),
 //! then publishes it to the room through the writer shards ([`fanout`]) or
 //! asks the registry ([`hub`]) to change membership. Every message is stored
 //! by the [`history`] writer thread. Each event is rendered at most once per
 //! format ([`event`]); a shard copies those bytes into its members' send
-//! queues and writes each queue with one syscall. Wire formats:
+//! queues and writes each queue with one syscall. The shared handle is
+//! [`service::Chat`], its settings [`config::ChatConfig`]. Wire formats:
 //! docs/protocol.md.
 //!
 //! ```no_run
@@ -20,20 +23,20 @@
 //! ```
 
 pub mod command;
+pub mod config;
 pub mod event;
 pub mod fanout;
 pub mod history;
 pub mod hub;
 pub mod retention;
 pub mod server;
+pub mod service;
 pub mod session;
-pub mod tcp;
 pub mod text;
-pub mod tls;
-pub mod udp;
+pub mod transport;
 pub mod wire;
-pub mod ws;
 
+pub use config::ChatConfig;
 pub use event::{ClientLine, Event, Format, Kind};
 pub use history::{Retention, Store};
-pub use server::{Chat, ChatConfig};
+pub use service::Chat;

@@ -14,7 +14,7 @@ use sockit_net::encoding::{lookup, Recoder};
 use crate::command::{parse, Command, Input, HELP, MAX_HISTORY};
 use crate::event::{ClientLine, Event, Format, Kind, MemberId, Shared, Style};
 use crate::fanout::{Pacing, Pending, Sink};
-use crate::server::Chat;
+use crate::service::Chat;
 use sockit_net::rate::TokenBucket;
 use sockit_net::text::escape_untrusted;
 

@@ -1,7 +1,7 @@
 //! The socket a line member's bytes travel on: a TCP connection, or the
-//! plaintext end of a TLS member's in-process socket pair ([`crate::tls`]).
+//! plaintext end of a TLS member's in-process socket pair ([`crate::transport::tls`]).
 //! The writer shards write to either with the same non-blocking `send`, and
-//! [`crate::tcp`] reads either the same way, so a TLS member keeps every rule
+//! [`crate::transport::tcp`] reads either the same way, so a TLS member keeps every rule
 //! of a TCP member (lines, send queue, cuts) by running the same code.
 
 use std::io;

@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use sockit_chat::command::{parse, Command, Input};
 use sockit_chat::text::{normalize_room, skeleton, validate_nick};
-use sockit_chat::udp::{challenge_text, join_cookie, lines as datagram_lines};
+use sockit_chat::transport::udp::{challenge_text, join_cookie, lines as datagram_lines};
 use sockit_net::codec::{Line, LineCodec};
 use sockit_net::text::{escape_untrusted, is_unsafe};
 use tokio_util::codec::Decoder;

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sockit_chat::ws::http::{parse, Route};
+use sockit_chat::transport::ws::http::{parse, Route};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(Some((route, len))) = parse(data) {

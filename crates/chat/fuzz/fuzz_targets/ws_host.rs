@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sockit_chat::ws::http::Hosts;
+use sockit_chat::transport::ws::http::Hosts;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(host) = std::str::from_utf8(data) else { return };

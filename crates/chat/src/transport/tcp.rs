@@ -10,7 +10,7 @@
 //! task tells it `! send queue exceeded` on a line of its own and closes;
 //! nobody else notices. When the member leaves, this task takes back what
 //! was still queued and writes it before closing. TLS members run this same
-//! code on the chat end of their socket pair ([`crate::tls`]).
+//! code on the chat end of their socket pair ([`crate::transport::tls`]).
 
 use std::io;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use tokio_util::codec::Decoder;
 
 use crate::event::{Event, Shared};
 use crate::fanout::{Cut, Pacing, Pending, Sink};
-use crate::server::Chat;
+use crate::service::Chat;
 use crate::session::{Flow, Session};
 use crate::wire::Wire;
 

@@ -4,7 +4,7 @@
 //! A TLS member is a TCP member behind an in-process socket pair: after the
 //! (bounded) handshake, this module's bridge decrypts what the client sends
 //! into one end of a Unix socket pair and encrypts what comes out of it, and
-//! [`crate::tcp::serve_wire`] serves the other end exactly as it serves a TCP
+//! [`crate::transport::tcp::serve_wire`] serves the other end exactly as it serves a TCP
 //! connection. So the line protocol (text and JSON mode, the idle partial
 //! line, `--max-line`, flood control) and the send queue (the writer shard's
 //! non-blocking writes, backlog, `--send-timeout`, the cut of a member that
@@ -34,7 +34,7 @@ use sockit_net::ConnInfo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
-use crate::server::Chat;
+use crate::service::Chat;
 use crate::wire::Wire;
 
 /// Bytes of output the bridge holds at once (one TLS record), allocated
@@ -51,7 +51,7 @@ const FLUSH_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves one connection of the TLS listener: the handshake, then a member.
 pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo, tls: ServerTls) {
-    crate::tcp::bound_send_buffer(&chat, &stream);
+    crate::transport::tcp::bound_send_buffer(&chat, &stream);
     let stream = match tls.accept_or_stop(stream, &info.shutdown).await {
         Ok(s) => s,
         Err(e) => {
@@ -69,7 +69,7 @@ pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo, tls
     for end in [&member_end, &bridge_end] {
         let _ = socket2::SockRef::from(end).set_send_buffer_size(PAIR_BUFFER);
     }
-    let member = crate::tcp::serve_wire(chat, Wire::Unix(member_end), info);
+    let member = crate::transport::tcp::serve_wire(chat, Wire::Unix(member_end), info);
     let bridge = bridge(stream, bridge_end);
     tokio::pin!(member, bridge);
     tokio::select! {

@@ -30,7 +30,7 @@ use tokio::time::Instant;
 
 use crate::event::{Event, Shared};
 use crate::fanout::Sink;
-use crate::server::Chat;
+use crate::service::Chat;
 use crate::session::{Flow, Session};
 
 /// Datagrams queued for one member before further ones are dropped.

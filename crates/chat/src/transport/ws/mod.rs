@@ -49,7 +49,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::event::{Event, Format, Kind, Shared};
 use crate::fanout::{Backlog, Charge, Pacing, SendBounds, Sink};
-use crate::server::Chat;
+use crate::service::Chat;
 use crate::session::{Flow, Session};
 use meter::Metered;
 
@@ -80,7 +80,7 @@ pub fn hard_cap(max_line: usize) -> usize {
 /// Serves one connection of the web listener: the page, or a member.
 pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo) {
     // As for TCP members: the send queue, not the kernel, decides.
-    crate::tcp::bound_send_buffer(&chat, &stream);
+    crate::transport::tcp::bound_send_buffer(&chat, &stream);
     serve_stream(chat, stream, info).await;
 }
 
@@ -89,7 +89,7 @@ pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo) {
 /// unfinished handshakes count against the member limits), then as
 /// [`serve_connection`]. The page, loaded over https, opens `wss://`.
 pub async fn serve_tls_connection(chat: Chat, stream: TcpStream, info: ConnInfo, tls: ServerTls) {
-    crate::tcp::bound_send_buffer(&chat, &stream);
+    crate::transport::tcp::bound_send_buffer(&chat, &stream);
     match tls.accept_or_stop(stream, &info.shutdown).await {
         Ok(stream) => serve_stream(chat, stream, info).await,
         Err(e) => tracing::debug!(peer = %info.peer, error = %e, "chat web TLS handshake failed"),
