@@ -3,15 +3,19 @@
 //! Each service module offers `up(&UpContext)`, which starts it with its
 //! defaults (and the shared `--bind`) and returns its rows. A service that
 //! fails to start stops `up` with that service's error, since a user asked
-//! for all of them.
+//! for all of them. `up --tls` passes `--tls` to every service whose own
+//! flags have it (the stream services), so they all serve the one
+//! self-signed certificate, whose fingerprint ends the table.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Args;
+use anyhow::Context;
+use clap::{Args, FromArgMatches};
 use sockit_net::Shutdown;
 
 use crate::common::{serve_until_signal, Listener};
+use crate::tls_args::ServerTlsArgs;
 use crate::{chat, echo, http, time, transfer};
 
 /// Flags of `sockit up`.
@@ -24,6 +28,10 @@ pub struct UpArgs {
     /// default (to run beside another sockit, and for tests).
     #[arg(long)]
     pub any_port: bool,
+    /// TLS on every stream service that has it (echo over TCP, https),
+    /// with the self-signed certificate.
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// What a service's `up` gets.
@@ -33,6 +41,8 @@ pub struct UpContext {
     pub bind: String,
     /// Use port 0 everywhere.
     pub any_port: bool,
+    /// `--tls` for every service whose flags have it.
+    pub tls: bool,
     /// The shared shutdown handle.
     pub shutdown: Shutdown,
 }
@@ -44,6 +54,9 @@ impl UpContext {
     pub fn args<A: clap::Args>(&self, flags: &[&str]) -> anyhow::Result<A> {
         let command = A::augment_args(clap::Command::new("up")).no_binary_name(true);
         let mut argv = vec!["--bind", self.bind.as_str()];
+        if self.tls && command.get_arguments().any(|a| a.get_id() == "tls") {
+            argv.push("--tls");
+        }
         argv.extend_from_slice(flags);
         let matches = command.try_get_matches_from(argv)?;
         Ok(A::from_arg_matches(&matches)?)
@@ -63,7 +76,7 @@ impl UpContext {
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
-    let ctx = UpContext { bind: args.bind, any_port: args.any_port, shutdown: shutdown.clone() };
+    let ctx = UpContext { bind: args.bind, any_port: args.any_port, tls: args.tls, shutdown: shutdown.clone() };
     let mut rows: Vec<Listener> = Vec::new();
     rows.extend(echo::up(&ctx).await?);
     rows.extend(chat::up(&ctx).await?);
@@ -71,8 +84,20 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     rows.extend(transfer::up(&ctx).await?);
     rows.extend(time::up(&ctx).await?);
     print_table(&rows);
+    if args.tls {
+        eprintln!("{}", certificate_line()?);
+    }
     serve_until_signal(&shutdown).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The certificate the `--tls` services serve: the self-signed one (what
+/// `--tls` alone gives each of them), as `tls certificate PATH sha256 FP`.
+fn certificate_line() -> anyhow::Result<String> {
+    let command = ServerTlsArgs::augment_args(clap::Command::new("up")).no_binary_name(true);
+    let flags = ServerTlsArgs::from_arg_matches(&command.try_get_matches_from(["--tls"])?)?;
+    let tls = flags.server(&[])?.context("--tls gives a certificate")?;
+    Ok(tls.announce_line())
 }
 
 fn print_table(rows: &[Listener]) {
