@@ -83,10 +83,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     rows.extend(http::up(&ctx).await?);
     rows.extend(transfer::up(&ctx).await?);
     rows.extend(time::up(&ctx).await?);
-    print_table(&rows);
-    if args.tls {
-        eprintln!("{}", certificate_line()?);
-    }
+    let certificate = if args.tls { Some(certificate_line()?) } else { None };
+    print_table(&rows, certificate.as_deref());
     serve_until_signal(&shutdown).await;
     Ok(ExitCode::SUCCESS)
 }
@@ -100,13 +98,17 @@ fn certificate_line() -> anyhow::Result<String> {
     Ok(tls.announce_line())
 }
 
-fn print_table(rows: &[Listener]) {
+/// The table, then `footer` (the certificate line under `--tls`).
+fn print_table(rows: &[Listener], footer: Option<&str>) {
     let w0 = rows.iter().map(|r| r.service.len()).max().unwrap_or(7).max(7);
     let w1 = rows.iter().map(|r| r.url.len()).max().unwrap_or(6).max(6);
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "\n{:<w0$}  {:<w1$}  try it", "service", "listen");
     for r in rows {
         let _ = writeln!(err, "{:<w0$}  {:<w1$}  {}", r.service, r.url, r.try_it);
+    }
+    if let Some(line) = footer {
+        let _ = writeln!(err, "{line}");
     }
     let _ = writeln!(err, "\nsockit is up; Ctrl-C stops everything.");
 }
