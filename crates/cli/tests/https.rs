@@ -301,3 +301,40 @@ fn up_tls_serves_https_and_tls_echo_and_shows_the_fingerprint() {
     assert_eq!(out, b"echo over tls\n");
     assert!(server.stop(T).success());
 }
+
+#[test]
+fn sighup_reloads_the_https_certificate_and_sigterm_does_not_wait_for_handshakes() {
+    let scratch = Scratch::new();
+    let fx = fixture();
+    let (crt, key) = scratch.pair("live", "DNS:localhost");
+    let (next_crt, next_key) = scratch.pair("next", "DNS:localhost");
+    let mut cmd = scratch.sockit();
+    cmd.args(["http", fx.site.to_str().unwrap(), "--port", "0", "--tls-cert", s(&crt), "--tls-key", s(&key)]);
+    let server = Sockit::start_with(&mut cmd, 1);
+    let port = server.addr("https").port();
+    let url = format!("https://localhost:{port}/hello.txt");
+    let fetch = |ca: &std::path::Path| {
+        Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", "--max-time", "5", "--resolve", &resolve(port), "--cacert", s(ca), &url])
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(fetch(&crt));
+    assert!(!fetch(&next_crt), "a certificate not served yet must not verify");
+    std::fs::copy(&next_key, &key).unwrap();
+    std::fs::copy(&next_crt, &crt).unwrap();
+    server.signal(libc::SIGHUP);
+    assert!(server.wait_stderr("reloaded the TLS certificate", T), "{}", server.stderr());
+    assert!(fetch(&next_crt), "new handshakes must get the new certificate");
+
+    // A handshake that never comes, and a plain request that never ends:
+    // SIGTERM does not wait for either.
+    let _silent = TcpStream::connect(server.addr("https")).unwrap();
+    let mut half = TcpStream::connect(server.addr("https")).unwrap();
+    half.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    assert!(server.stop(T).success());
+    assert!(started.elapsed() < Duration::from_secs(4), "shutdown waited {:?}", started.elapsed());
+}
