@@ -338,3 +338,46 @@ fn sighup_reloads_the_https_certificate_and_sigterm_does_not_wait_for_handshakes
     assert!(server.stop(T).success());
     assert!(started.elapsed() < Duration::from_secs(4), "shutdown waited {:?}", started.elapsed());
 }
+
+#[test]
+fn a_client_silent_after_its_handshake_is_cut_by_the_http_timeouts() {
+    let scratch = Scratch::new();
+    let fx = fixture();
+    // HTTP/1.1 (and no ALPN, which is HTTP/1.1): the header timeout, from
+    // the end of the handshake, well before the 60 s idle check.
+    let h1 = https(&scratch, &fx, &["--header-timeout", "1", "--idle-timeout", "60"]);
+    for alpn in ["http/1.1", ""] {
+        let (chosen, secs) = silent_after_handshake(&scratch, h1.addr("https"), alpn);
+        assert_eq!(chosen, if alpn.is_empty() { "None" } else { alpn });
+        assert!((0.5..10.0).contains(&secs), "{alpn:?}: closed after {secs} s");
+    }
+    // h2: the idle check (1x to 2x, then a graceful close of at most one
+    // more period).
+    let h2 = https(&scratch, &fx, &["--idle-timeout", "1"]);
+    let (chosen, secs) = silent_after_handshake(&scratch, h2.addr("https"), "h2");
+    assert_eq!(chosen, "h2");
+    assert!((0.5..15.0).contains(&secs), "h2: closed after {secs} s");
+}
+
+/// python3's ssl: a handshake offering `alpn` (none when empty), then
+/// silence; returns the protocol chosen and the seconds until the server
+/// closed (at most 40).
+fn silent_after_handshake(scratch: &Scratch, addr: SocketAddr, alpn: &str) -> (String, f64) {
+    need("python3");
+    let script = format!(
+        "import socket,ssl,time\n\
+         c=ssl.create_default_context(cafile={ca:?})\n\
+         if {alpn:?}: c.set_alpn_protocols([{alpn:?}])\n\
+         s=c.wrap_socket(socket.create_connection(('127.0.0.1',{port})),server_hostname='localhost')\n\
+         t=time.time(); s.settimeout(40)\n\
+         while s.recv(4096): pass\n\
+         print(s.selected_alpn_protocol(), time.time()-t)\n",
+        ca = s(&scratch.self_signed_cert()),
+        port = addr.port(),
+    );
+    let (st, out, err) = run_with_input(Command::new("python3").args(["-c", &script]), b"", T * 2);
+    assert!(st.success(), "{err}");
+    let text = String::from_utf8(out).unwrap();
+    let (chosen, secs) = text.trim().split_once(' ').unwrap();
+    (chosen.to_string(), secs.parse().unwrap())
+}
