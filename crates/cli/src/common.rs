@@ -113,6 +113,8 @@ pub struct UpContext {
     pub bind: String,
     /// Use port 0 everywhere.
     pub any_port: bool,
+    /// `--tls` for every service whose flags have it.
+    pub tls: bool,
     /// The shared shutdown handle.
     pub shutdown: Shutdown,
 }
@@ -124,6 +126,9 @@ impl UpContext {
     pub fn args<A: clap::Args>(&self, flags: &[&str]) -> anyhow::Result<A> {
         let command = A::augment_args(clap::Command::new("up")).no_binary_name(true);
         let mut argv = vec!["--bind", self.bind.as_str()];
+        if self.tls && command.get_arguments().any(|a| a.get_id() == "tls") {
+            argv.push("--tls");
+        }
         argv.extend_from_slice(flags);
         let matches = command.try_get_matches_from(argv)?;
         Ok(A::from_arg_matches(&matches)?)

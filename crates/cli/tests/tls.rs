@@ -5,93 +5,16 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sockit_testkit::{bin, free_port, need, random_bytes, run_with_input, Sockit};
+use sockit_testkit::{free_port, need, random_bytes, run_with_input, Sockit};
+
+mod tls_support;
+use tls_support::{announced_fingerprint, fingerprint_of, s, Peer, Scratch};
 
 const T: Duration = Duration::from_secs(30);
-
-/// A peer process that is killed when the test ends, passing or not.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A scratch folder that also serves as the data directory, so `--tls`
-/// keeps its self-signed certificate here and not in the user's home.
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new() -> Self {
-        Scratch { dir: tempfile::tempdir().unwrap() }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn sockit(&self) -> Command {
-        let mut cmd = Command::new(bin());
-        cmd.env("XDG_DATA_HOME", self.dir.path()).env("HOME", self.dir.path());
-        cmd
-    }
-
-    fn self_signed_cert(&self) -> PathBuf {
-        self.path("sockit/tls/cert.pem")
-    }
-
-    /// A key and a certificate for `names` (openssl SAN syntax), signed by
-    /// itself: `NAME.crt`, `NAME.key`.
-    fn pair(&self, name: &str, san: &str) -> (PathBuf, PathBuf) {
-        let key = self.path(&format!("{name}.key"));
-        let crt = self.path(&format!("{name}.crt"));
-        openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", s(&key)]);
-        openssl(&[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            s(&key),
-            "-subj",
-            "/CN=test",
-            "-days",
-            "2",
-            "-addext",
-            &format!("subjectAltName={san}"),
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-            "-out",
-            s(&crt),
-        ]);
-        (crt, key)
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn openssl(args: &[&str]) {
-    need("openssl");
-    let out = Command::new("openssl").args(args).output().unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// The fingerprint from the `tls certificate PATH sha256 FP` line.
-fn announced_fingerprint(server: &Sockit) -> String {
-    assert!(server.wait_stderr("tls certificate ", T), "no certificate line: {}", server.stderr());
-    let text = server.stderr();
-    let line = text.lines().find(|l| l.starts_with("tls certificate ")).unwrap();
-    line.rsplit(' ').next().unwrap().to_string()
-}
 
 fn echo_tls(scratch: &Scratch, extra: &[&str]) -> Sockit {
     let mut cmd = scratch.sockit();
@@ -546,14 +469,6 @@ fn s_client_line(args: &[&str], line: &str) -> (String, String) {
     let mut err = String::new();
     let _ = child.stderr.take().unwrap().read_to_string(&mut err);
     (got, err)
-}
-
-/// The SHA-256 fingerprint of a PEM certificate, as openssl prints it.
-fn fingerprint_of(crt: &Path) -> String {
-    let out =
-        Command::new("openssl").args(["x509", "-in", s(crt), "-noout", "-fingerprint", "-sha256"]).output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.trim().rsplit('=').next().unwrap().to_string()
 }
 
 fn wait_listening(port: u16) {

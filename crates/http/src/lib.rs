@@ -14,6 +14,7 @@
 //! - [`range`], [`negotiate`]: `Range`, `Accept-Encoding`, conditionals.
 //! - [`compress`]: gzip/brotli; [`template`]: `{{placeholders}}`;
 //!   [`listing`]: folder pages; [`pages`]: built-in pages.
+//! - [`https`]: an HTTPS port's first bytes: TLS, plain HTTP (a 400), or junk.
 //! - [`budget`]: the bytes of file data in flight, per connection and server.
 //! - [`client`]: the client address, through trusted proxies.
 //! - [`access_log`]: Common Log Format lines.
@@ -25,6 +26,7 @@ pub mod cache;
 pub mod client;
 pub mod compress;
 pub mod config;
+pub mod https;
 pub mod listing;
 pub mod negotiate;
 pub mod pages;

@@ -18,6 +18,14 @@
 //! connection, h2's own send buffer is one chunk per stream, and its
 //! receive windows are 64 KiB (request bodies are refused anyway).
 //!
+//! With [`ServerOptions::tls`] the port speaks HTTPS: each connection is
+//! sorted and its handshake run by [`crate::https`] (peek and handshake
+//! bounded by the TLS handshake timeout, inside the connection's slot, so
+//! unfinished handshakes count against the connection limits), then HTTP/2
+//! when ALPN chose `h2`, else HTTP/1.1 (RFC 9113 §3.2: h2 over TLS is only
+//! spoken after ALPN). A full server closes a TLS connection without a word
+//! (a plain-text 503 would only confuse a TLS client).
+//!
 //! Requests hyper cannot parse (it answers 400, 414 or 431 itself) are
 //! written to the access log here, as nginx does (`"-" 400 0`).
 
@@ -32,6 +40,7 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use sockit_net::tls::ServerTls;
 use sockit_net::{ConnInfo, Limits, Peer, Refusal, Shutdown, StreamServer};
 use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -41,6 +50,7 @@ use tokio_util::sync::CancellationToken;
 use crate::access_log;
 use crate::body::CHUNK;
 use crate::budget::ServerBudget;
+use crate::https::{self, Opened};
 use crate::site::Site;
 
 /// Protocol limits and timeouts.
@@ -63,6 +73,8 @@ pub struct ServerOptions {
     /// Connection threads, each with its own single-threaded runtime
     /// (0: run connections on the caller's runtime).
     pub threads: usize,
+    /// Speak HTTPS with this acceptor (ALPN `h2`, `http/1.1`); `None`: plain HTTP.
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for ServerOptions {
@@ -76,6 +88,7 @@ impl Default for ServerOptions {
             send_budget: 256 << 20,
             conn_send_budget: 1 << 20,
             threads: 0,
+            tls: None,
         }
     }
 }
@@ -96,8 +109,9 @@ pub async fn serve(
 ) -> io::Result<()> {
     let shared = Arc::new(Shared::new(site, &opts));
     let workers = Arc::new(Workers::start(opts.threads)?);
+    let tls = opts.tls.is_some();
     StreamServer::new(listener, limits, shutdown)
-        .refusal_text(refusal)
+        .refusal_text(move |r| if tls { Vec::new() } else { refusal(r) })
         .run(move |stream, info| {
             let (shared, workers) = (shared.clone(), workers.clone());
             async move {
@@ -180,6 +194,12 @@ const H2_WINDOW: u32 = 65_535;
 /// What every connection of one server shares.
 struct Shared {
     builder: Builder<TokioExecutor>,
+    /// For TLS connections, by ALPN: HTTP/1.1 only (its header clock starts
+    /// at once) and HTTP/2 only.
+    http1: Builder<TokioExecutor>,
+    http2: Builder<TokioExecutor>,
+    tls: Option<ServerTls>,
+    max_head: usize,
     site: Arc<Site>,
     times: Times,
     budget: ServerBudget,
@@ -188,8 +208,13 @@ struct Shared {
 
 impl Shared {
     fn new(site: Arc<Site>, opts: &ServerOptions) -> Self {
+        let builder = builder(opts);
         Shared {
-            builder: builder(opts),
+            http1: builder.clone().http1_only(),
+            http2: builder.clone().http2_only(),
+            builder,
+            tls: opts.tls.clone(),
+            max_head: opts.max_header_bytes.max(8192),
             site,
             times: Times { idle: opts.idle_timeout.max(Duration::from_millis(10)), first_byte: opts.header_timeout },
             budget: ServerBudget::new(opts.send_budget, CHUNK),
@@ -222,6 +247,9 @@ struct Times {
 /// A TCP connection: waits for its first byte, then speaks HTTP on it.
 async fn connection(stream: TcpStream, info: ConnInfo, shared: Arc<Shared>) {
     let Peer::Ip(peer) = info.peer else { return };
+    if let Some(tls) = &shared.tls {
+        return tls_connection(stream, peer, info, tls, &shared).await;
+    }
     let first = tokio::select! {
         r = tokio::time::timeout(shared.times.first_byte, stream.readable()) => matches!(r, Ok(Ok(()))),
         _ = info.shutdown.triggered() => false,
@@ -232,13 +260,51 @@ async fn connection(stream: TcpStream, info: ConnInfo, shared: Arc<Shared>) {
     }
     // A child token: its waiter list is this connection's own, so polling it
     // on every wake-up does not contend with the other connections.
-    serve_stream(stream, peer, info.shutdown.token().child_token(), &shared).await;
+    serve_stream(stream, peer, info.shutdown.token().child_token(), &shared.builder, &shared).await;
+}
+
+/// A connection on the HTTPS port: sorted and shaken hands with (see
+/// [`crate::https`]) within the handshake timeout, then HTTP inside TLS.
+async fn tls_connection(stream: TcpStream, peer: SocketAddr, info: ConnInfo, tls: &ServerTls, shared: &Shared) {
+    let within = tls.handshake_timeout();
+    let opened = tokio::select! {
+        r = tokio::time::timeout(within, https::open(stream, tls)) => r,
+        _ = info.shutdown.triggered() => return,
+    };
+    match opened {
+        Ok(Ok(Opened::Tls(stream))) => {
+            let h2 = stream.get_ref().get_ref().1.alpn_protocol() == Some(b"h2");
+            let builder = if h2 { &shared.http2 } else { &shared.http1 };
+            serve_stream(*stream, peer, info.shutdown.token().child_token(), builder, shared).await;
+        }
+        Ok(Ok(Opened::PlainHttp(stream))) => {
+            tracing::debug!(%peer, "plain HTTP on the HTTPS port; answering 400");
+            let answered = tokio::select! {
+                r = https::refuse_plain_http(stream, within, shared.max_head) => r,
+                _ = info.shutdown.triggered() => return,
+            };
+            if shared.site.cfg.access_log {
+                access_log::log_unparsed(peer.ip(), 400);
+            }
+            if let Err(e) = answered {
+                tracing::debug!(%peer, error = %e, "plain HTTP client gone before its 400");
+            }
+        }
+        Ok(Ok(Opened::Closed(why))) => tracing::debug!(%peer, why, "closing"),
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, ?within, "TLS handshake not finished in time; closing"),
+    }
 }
 
 /// Speaks HTTP/1.1 or HTTP/2 on any byte stream (plain TCP here; a TLS
 /// stream wraps the same way) until it closes, goes idle, or `stop` fires.
-async fn serve_stream<S>(stream: S, peer: SocketAddr, stop: CancellationToken, shared: &Shared)
-where
+async fn serve_stream<S>(
+    stream: S,
+    peer: SocketAddr,
+    stop: CancellationToken,
+    builder: &Builder<TokioExecutor>,
+    shared: &Shared,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let idle = shared.times.idle;
@@ -252,7 +318,7 @@ where
         let (site, budget) = (site.clone(), budget.clone());
         async move { Ok::<_, Infallible>(site.handle(req, peer, &budget).await) }
     });
-    let conn = shared.builder.serve_connection(io, svc);
+    let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);
     let stopped = stop.cancelled();
     tokio::pin!(stopped);

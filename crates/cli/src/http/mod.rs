@@ -1,5 +1,6 @@
 //! `sockit http [DIR]`: serve a folder over HTTP/1.1 and HTTP/2, with
-//! listings, templates, ranges, caching and compression (sockit-http).
+//! listings, templates, ranges, caching and compression (sockit-http), or
+//! the same over HTTPS with `--tls` (ALPN `h2` and `http/1.1`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,6 +14,11 @@ use sockit_http::{Cidr, Config, ServerOptions, Site};
 use sockit_net::{announce, bind_tcp, resolve_bind, Limits, Shutdown};
 
 use crate::common::Listener;
+use crate::tls_args::{announce_and_watch, ServerTlsArgs};
+
+/// The port without `--port`: 8080, or 8443 for HTTPS.
+const DEFAULT_PORT: u16 = 8080;
+const DEFAULT_TLS_PORT: u16 = 8443;
 
 /// Flags of `sockit http`.
 #[derive(Args, Debug, Clone)]
@@ -23,9 +29,9 @@ pub struct HttpArgs {
     /// Address to listen on (0.0.0.0 or :: for every interface).
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
     pub bind: String,
-    /// Port (0: any free port).
-    #[arg(short, long, default_value_t = 8080)]
-    pub port: u16,
+    /// Port (0: any free port). Default: 8080, or 8443 with --tls.
+    #[arg(short, long)]
+    pub port: Option<u16>,
     /// Do not list folders that have no index.html (answer 404 instead).
     #[arg(long)]
     pub no_listing: bool,
@@ -102,6 +108,17 @@ pub struct HttpArgs {
     /// Most connections at once from one IP address (more: 503).
     #[arg(long, default_value_t = 1_000, value_name = "N")]
     pub max_per_ip: usize,
+    /// HTTPS: TLS 1.2/1.3 with ALPN h2 and http/1.1; a plain HTTP request
+    /// on the port gets a 400 that says to use https.
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
+}
+
+impl HttpArgs {
+    /// `--port`, or the default for the scheme.
+    fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.tls.enabled() { DEFAULT_TLS_PORT } else { DEFAULT_PORT })
+    }
 }
 
 fn secs(v: f64, flag: &str) -> anyhow::Result<Duration> {
@@ -113,6 +130,7 @@ fn secs(v: f64, flag: &str) -> anyhow::Result<Duration> {
 
 /// Binds, announces and spawns the HTTP server; returns where it listens.
 pub async fn start(args: HttpArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Listener>> {
+    let port = args.port();
     let opts = ServerOptions {
         header_timeout: secs(args.header_timeout, "--header-timeout")?,
         idle_timeout: secs(args.idle_timeout, "--idle-timeout")?,
@@ -121,6 +139,7 @@ pub async fn start(args: HttpArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
         max_streams: args.max_streams.max(1),
         send_budget: args.send_budget_mib.saturating_mul(1 << 20),
         threads: args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        tls: args.tls.server(&[b"h2", b"http/1.1"])?,
         ..ServerOptions::default()
     };
     let limits = Limits { max_connections: args.max_connections, max_per_ip: args.max_per_ip, ..Limits::default() };
@@ -144,10 +163,24 @@ pub async fn start(args: HttpArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
         ..Config::new(&args.dir)
     };
     let site = Arc::new(Site::new(cfg)?);
-    let addr = resolve_bind(&args.bind, args.port)?;
+    let addr = resolve_bind(&args.bind, port)?;
     let listener = bind_tcp(addr, "--port")?;
     let local = listener.local_addr().context("reading the bound address")?;
-    announce("http", &local);
+    let row = match &opts.tls {
+        Some(tls) => {
+            announce("https", &local);
+            announce_and_watch(tls, &shutdown);
+            Listener {
+                service: "http",
+                url: format!("https://{local}"),
+                try_it: format!("curl --cacert {} https://{local}/", tls.cert_path().display()),
+            }
+        }
+        None => {
+            announce("http", &local);
+            Listener { service: "http", url: format!("http://{local}"), try_it: format!("curl http://{local}/") }
+        }
+    };
     tracing::info!(dir = %site.root().display(), "serving");
     let stop = shutdown.clone();
     shutdown.spawn(async move {
@@ -156,11 +189,37 @@ pub async fn start(args: HttpArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
             stop.trigger();
         }
     });
-    Ok(vec![Listener { service: "http", url: format!("http://{local}"), try_it: format!("curl http://{local}/") }])
+    Ok(vec![row])
 }
 
-/// `sockit up`: the current folder on 8080.
+/// `sockit up`: the current folder on 8080 (8443 under `up --tls`).
 pub async fn up(ctx: &crate::common::UpContext) -> anyhow::Result<Vec<Listener>> {
-    let port = ctx.port(8080).to_string();
+    let args: HttpArgs = ctx.args(&["."])?;
+    let port = ctx.port(args.port()).to_string();
     start(ctx.args(&["--port", &port, "."])?, ctx.shutdown.clone()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        http: HttpArgs,
+    }
+
+    fn port(argv: &[&str]) -> u16 {
+        Cli::parse_from(std::iter::once("http").chain(argv.iter().copied())).http.port()
+    }
+
+    #[test]
+    fn the_default_port_is_8443_for_https_and_8080_for_http() {
+        assert_eq!(port(&[]), 8080);
+        assert_eq!(port(&["--tls"]), 8443);
+        assert_eq!(port(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]), 8443);
+        assert_eq!(port(&["--tls", "--port", "9000"]), 9000);
+    }
 }

@@ -86,6 +86,11 @@ impl Resp {
 
 /// Runs curl against `http://addr{path}` with extra arguments.
 pub fn curl(addr: SocketAddr, path: &str, args: &[&str]) -> Resp {
+    curl_url(&format!("http://{addr}{path}"), args)
+}
+
+/// Runs curl against `url` with extra arguments (`https://…` too).
+pub fn curl_url(url: &str, args: &[&str]) -> Resp {
     need("curl");
     let dir = tempfile::tempdir().unwrap();
     let head = dir.path().join("head");
@@ -96,10 +101,10 @@ pub fn curl(addr: SocketAddr, path: &str, args: &[&str]) -> Resp {
         .arg("-o")
         .arg(&body)
         .args(args)
-        .arg(format!("http://{addr}{path}"))
+        .arg(url)
         .output()
         .unwrap();
-    assert!(out.status.success(), "curl {args:?} {path} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "curl {args:?} {url} failed: {}", String::from_utf8_lossy(&out.stderr));
     let head = std::fs::read_to_string(&head).unwrap();
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     Resp { status, head, body: std::fs::read(&body).unwrap_or_default() }

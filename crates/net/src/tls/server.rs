@@ -196,6 +196,12 @@ impl ServerTls {
         self.cert.get().fingerprint
     }
 
+    /// The bound on one handshake; a server that first peeks at what the
+    /// client sent (to answer plain HTTP on an HTTPS port) bounds that too.
+    pub fn handshake_timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The certificate file.
     pub fn cert_path(&self) -> &Path {
         &self.files.0
