@@ -96,6 +96,9 @@ run_nc() {
 
 run_sockit() {
     mkdir -p "$WORK/out"
+    # Remove the last run's log first: the background redirection may truncate
+    # it only after the loop below has read the old `listening on` line.
+    rm -f "$WORK/rx.err"
     timed "$WORK/rx.t" timeout $LIMIT "$BIN" -q receive --out "$WORK/out" --overwrite \
         --listen 127.0.0.1:0 --code bench-code-words 2>"$WORK/rx.err" &
     local rx=$!
