@@ -332,6 +332,36 @@ fn odd_file_names_are_listed_escaped_and_served() {
     assert_eq!(status_of(&raw(a, b"GET /a%00b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), 400);
 }
 
+/// Opens `n` streams for `path` on one HTTP/2 connection whose receive
+/// window is zero (with `accept-encoding` when given), and never reads.
+/// Returns what keeps the connection and its streams open.
+async fn stalled_streams(
+    addr: SocketAddr,
+    path: &str,
+    encoding: Option<&str>,
+    n: usize,
+) -> Vec<Box<dyn std::any::Any + Send>> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (client, conn) =
+        h2::client::Builder::new().initial_window_size(0).handshake::<_, bytes::Bytes>(tcp).await.unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut keep: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
+    for _ in 0..n {
+        let mut c = client.clone().ready().await.unwrap();
+        let mut req = sockit_http::http::Request::get(format!("http://{addr}{path}"));
+        if let Some(e) = encoding {
+            req = req.header("accept-encoding", e);
+        }
+        let (resp, stream) = c.send_request(req.body(()).unwrap(), true).unwrap();
+        keep.push(Box::new(stream));
+        keep.push(Box::new(resp));
+    }
+    keep.push(Box::new(client));
+    keep
+}
+
 #[test]
 fn http2_zero_window_compressed_streams_hold_a_bounded_amount() {
     // On-the-fly brotli keeps ≈1.3 MiB of encoder state per response; the
@@ -350,28 +380,7 @@ fn http2_zero_window_compressed_streams_hold_a_bounded_amount() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let mut keep = Vec::new();
     for _ in 0..3 {
-        let k = rt.block_on(async move {
-            let tcp = tokio::net::TcpStream::connect(a).await.unwrap();
-            let (client, conn) =
-                h2::client::Builder::new().initial_window_size(0).handshake::<_, bytes::Bytes>(tcp).await.unwrap();
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            let mut keep: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
-            for _ in 0..32 {
-                let mut c = client.clone().ready().await.unwrap();
-                let req = sockit_http::http::Request::get(format!("http://{a}/big.txt"))
-                    .header("accept-encoding", "br")
-                    .body(())
-                    .unwrap();
-                let (resp, stream) = c.send_request(req, true).unwrap();
-                keep.push(Box::new(stream));
-                keep.push(Box::new(resp));
-            }
-            keep.push(Box::new(client));
-            keep
-        });
-        keep.push(k);
+        keep.push(rt.block_on(stalled_streams(a, "/big.txt", Some("br"), 32)));
     }
     let peak = peak_rss_kib(s.pid(), Duration::from_secs(3));
     let grown = peak.saturating_sub(before);
@@ -402,25 +411,7 @@ fn http2_zero_window_listings_hold_a_bounded_amount() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let mut keep = Vec::new();
     for _ in 0..3 {
-        let k = rt.block_on(async move {
-            let tcp = tokio::net::TcpStream::connect(a).await.unwrap();
-            let (client, conn) =
-                h2::client::Builder::new().initial_window_size(0).handshake::<_, bytes::Bytes>(tcp).await.unwrap();
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            let mut keep: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
-            for _ in 0..32 {
-                let mut c = client.clone().ready().await.unwrap();
-                let req = sockit_http::http::Request::get(format!("http://{a}/")).body(()).unwrap();
-                let (resp, stream) = c.send_request(req, true).unwrap();
-                keep.push(Box::new(stream));
-                keep.push(Box::new(resp));
-            }
-            keep.push(Box::new(client));
-            keep
-        });
-        keep.push(k);
+        keep.push(rt.block_on(stalled_streams(a, "/", None, 32)));
     }
     let peak = peak_rss_kib(s.pid(), Duration::from_secs(4));
     let grown = peak.saturating_sub(before);
