@@ -4,34 +4,15 @@
 //! The first input byte picks whether the receiver has a code.
 #![no_main]
 
-use std::io::{self, Read, Write};
+
 
 use libfuzzer_sys::fuzz_target;
 use sockit_transfer::frame::{self, Kind};
 use sockit_transfer::handshake::{handshake, Hello, Role, VERSION};
 
-struct Memory {
-    input: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for Memory {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.input.len() - self.pos);
-        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-impl Write for Memory {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "memory.rs"]
+mod memory;
+use memory::Memory;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, data)) = data.split_first() else { return };
@@ -41,6 +22,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = frame::write_frame(&mut input, Kind::Hello, &hello.encode());
     input.extend_from_slice(data);
     let code = with_code.then_some("fossil meadow lantern");
-    let r = handshake(&mut Memory { input, pos: 0 }, Role::Receiver, code);
+    let r = handshake(&mut Memory::new(input), Role::Receiver, code);
     assert!(r.is_err(), "a forged confirmation was accepted");
 });

@@ -6,35 +6,16 @@
 //! socket pair (data frames take the `splice(2)` path, socket → pipe → file).
 #![no_main]
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use sockit_transfer::{Caps, NoProgress, ReceiveOptions};
 
-struct Memory {
-    input: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for Memory {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.input.len() - self.pos);
-        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-impl Write for Memory {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "memory.rs"]
+mod memory;
+use memory::Memory;
 
 /// No socket to splice from: frames are copied.
 impl sockit_transfer::splice::Wire for Memory {}
@@ -66,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
         caps: Caps { max_size: 1 << 20, max_files: 100 },
     };
     if mode & 1 == 0 {
-        let _ = sockit_transfer::receive::receive_on(&mut Memory { input, pos: 0 }, &opts, &NoProgress);
+        let _ = sockit_transfer::receive::receive_on(&mut Memory::new(input), &opts, &NoProgress);
     } else {
         over_socket(input, &opts);
     }

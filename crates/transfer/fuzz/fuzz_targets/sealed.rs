@@ -4,35 +4,22 @@
 //! change the fuzzer makes to it is refused.
 #![no_main]
 
-use std::io::{self, Read};
+use std::io::Read;
 
 use libfuzzer_sys::fuzz_target;
 use sockit_transfer::secure::frames::{Cipher, Opener, Sealer, HEADER};
 use sockit_transfer::secure::{Keys, SecureStream};
 
-struct Memory(io::Cursor<Vec<u8>>);
-
-impl Read for Memory {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
-impl io::Write for Memory {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "memory.rs"]
+mod memory;
+use memory::Memory;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, data)) = data.split_first() else { return };
     let cipher = if mode & 1 == 0 { Cipher::Aes256Gcm } else { Cipher::ChaCha20Poly1305 };
     // Arbitrary bytes as the peer's sealed stream: nothing opens.
     let keys = Keys { cipher, send: [1; 32], recv: [2; 32] };
-    let mut s = SecureStream::new(Memory(io::Cursor::new(data.to_vec())), &keys);
+    let mut s = SecureStream::new(Memory::new(data.to_vec()), &keys);
     let mut out = Vec::new();
     let r = s.read_to_end(&mut out);
     assert!(r.is_err() && out.is_empty(), "unkeyed bytes opened");
