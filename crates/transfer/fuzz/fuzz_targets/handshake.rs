@@ -4,8 +4,6 @@
 //! The first input byte picks whether the receiver has a code.
 #![no_main]
 
-
-
 use libfuzzer_sys::fuzz_target;
 use sockit_transfer::frame::{self, Kind};
 use sockit_transfer::handshake::{handshake, Hello, Role, VERSION};
