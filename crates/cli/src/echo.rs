@@ -47,7 +47,8 @@ pub struct EchoArgs {
     pub udp: UdpRateArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
-    /// TLS on the TCP listener (UDP has no TLS: with --tls only TCP is served).
+    /// TLS on the TCP listener (UDP stays plain UDP echo on the same port
+    /// number: datagrams have no TLS, and `up --tls` keeps `nc -u` working).
     #[command(flatten)]
     pub tls: ServerTlsArgs,
 }
@@ -90,9 +91,8 @@ pub async fn start(args: EchoArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Lis
         // A refusal in plaintext would only confuse a TLS client: just close.
         let server = StreamServer::new(listener, limits, shutdown.clone()).refusal_text(|_| Vec::new());
         shutdown.spawn(server.run(move |s, info| handle_tls(s, info, mode, tls.clone())));
-        return Ok(rows);
-    }
-    if !args.udp_only {
+        udp_addr.set_port(local.port());
+    } else if !args.udp_only {
         let listener = bind_tcp(addr, "--port")?;
         let local = listener.local_addr().context("reading the bound address")?;
         announce("tcp", &local);

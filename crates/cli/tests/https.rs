@@ -307,6 +307,14 @@ fn up_tls_serves_https_and_tls_echo_and_shows_the_fingerprint() {
     let (st, out, err) = run_with_input(&mut connect, b"echo over tls\n", T);
     assert!(st.success(), "{err}");
     assert_eq!(out, b"echo over tls\n");
+    // UDP echo stays on beside it (datagrams have no TLS): `nc -u` keeps working.
+    let udp_url = url("echo", "udp://").unwrap_or_else(|| panic!("no udp echo row under --tls:\n{table}"));
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    udp.send_to(b"datagram", udp_url.trim_start_matches("udp://")).unwrap();
+    let mut buf = [0u8; 64];
+    let n = udp.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"datagram");
     assert!(server.stop(T).success());
 }
 
