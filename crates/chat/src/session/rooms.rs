@@ -25,7 +25,8 @@ impl Session {
     /// The room a command acts on: `#ROOM` if given, else the current one.
     fn target_room(&self, room: Option<&str>) -> Result<Arc<str>, HubError> {
         match (room, &self.current) {
-            (Some(r), _) => Ok(Arc::from(r)),
+            // Normalised here too, so replies name it as stored (`#Dev` is `dev`).
+            (Some(r), _) => Ok(normalize_room(r).map_or_else(|_| Arc::from(r), |n| Arc::from(n.as_str()))),
             (None, Some(c)) => Ok(c.room.clone()),
             (None, None) => Err(HubError::new(crate::hub::ErrorCode::NotOnChannel, NO_ROOM)),
         }
@@ -52,10 +53,14 @@ impl Session {
                 }
                 self.rooms.push(seat.clone());
                 self.current = Some(seat);
+                // Through the shard, so they follow the member's own join
+                // notice whatever its transport (a WebSocket or UDP task
+                // would otherwise send its replies ahead of it).
                 let topic = info.topic.as_ref().map(|t| t.text.as_str());
-                out.push(Shared::new(crate::notice::names(&info.room, topic, &info.names), None));
+                self.chat.fanout.direct(id, Shared::new(crate::notice::names(&info.room, topic, &info.names), None));
                 if let Some(t) = &info.topic {
-                    out.push(notice(format!("topic of {}: {} (set by {})", info.room, t.text, t.set_by)));
+                    let line = format!("topic of {}: {} (set by {})", info.room, t.text, t.set_by);
+                    self.chat.fanout.direct(id, notice(line));
                 }
                 self.replay(out).await;
             }
