@@ -17,6 +17,7 @@
 //!   is first replaced by a code point of plane 15's private use area
 //!   (U+F0000 + its code), so that Punycode, which copies ASCII through,
 //!   never copies one of them: `张三` → `xn--ehq892b`, `a.b` → `xn--ab-…`.
+//!
 //! Valid nicks are shown as they are. The mapping is injective (the three
 //! kinds cannot meet: valid nicks avoid the reserved prefixes, and within
 //! a kind the encoding decodes back), [`from_irc`] inverts it, and it
