@@ -11,7 +11,7 @@ step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
 
 step "peers"
 # command -> Debian package
-peers="nc:netcat-openbsd socat:socat curl:curl openssl:openssl rdate:rdate chronyd:chrony ncat:ncat nginx:nginx-light wrk:wrk chromium:chromium python3:python3"
+peers="nc:netcat-openbsd socat:socat curl:curl openssl:openssl rdate:rdate chronyd:chrony ncat:ncat nginx:nginx-light wrk:wrk chromium:chromium python3:python3 ngircd:ngircd"
 missing=""
 for pair in $peers; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
