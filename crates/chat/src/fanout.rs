@@ -117,10 +117,12 @@ pub enum Sink {
 }
 
 enum Msg {
-    Attach { id: MemberId, room: Arc<str>, sink: Sink },
-    Move { id: MemberId, room: Arc<str> },
+    Attach { id: MemberId, sink: Sink },
+    Join { id: MemberId, room: Arc<str> },
+    Part { id: MemberId, room: Arc<str> },
     Style { id: MemberId, style: Style },
     Room { room: Arc<str>, ev: Arc<Shared> },
+    Rooms { rooms: Arc<[Arc<str>]>, ev: Arc<Shared> },
     Direct { id: MemberId, ev: Arc<Shared> },
     Detach { id: MemberId, reply: Option<oneshot::Sender<Pending>> },
 }
@@ -191,20 +193,37 @@ impl Fanout {
         &self.shards[(id.0 % self.shards.len() as u64) as usize]
     }
 
-    /// Starts delivering `room`'s events to member `id` through `sink`.
-    pub fn attach(&self, id: MemberId, room: Arc<str>, sink: Sink) {
-        let _ = self.shard(id).send(Msg::Attach { id, room, sink });
+    /// Starts delivering to member `id` through `sink` (direct events at
+    /// once, a room's events once it [`Fanout::join`]s it).
+    pub fn attach(&self, id: MemberId, sink: Sink) {
+        let _ = self.shard(id).send(Msg::Attach { id, sink });
     }
 
-    /// Moves member `id` to `room`: it gets that room's events from now on.
-    pub fn move_to(&self, id: MemberId, room: Arc<str>) {
-        let _ = self.shard(id).send(Msg::Move { id, room });
+    /// Member `id` gets `room`'s events from now on (besides its other rooms').
+    pub fn join(&self, id: MemberId, room: Arc<str>) {
+        let _ = self.shard(id).send(Msg::Join { id, room });
+    }
+
+    /// Member `id` gets no more of `room`'s events.
+    pub fn part(&self, id: MemberId, room: Arc<str>) {
+        let _ = self.shard(id).send(Msg::Part { id, room });
     }
 
     /// Sends `ev` to every member of `room`.
     pub fn publish(&self, room: &Arc<str>, ev: Arc<Shared>) {
         for shard in self.shards.iter() {
             let _ = shard.send(Msg::Room { room: room.clone(), ev: ev.clone() });
+        }
+    }
+
+    /// Sends `ev` once to every member of any of `rooms` (a quit or nick
+    /// change reaches each member sharing a room with its subject once).
+    pub fn publish_to_rooms(&self, rooms: Arc<[Arc<str>]>, ev: Arc<Shared>) {
+        if rooms.is_empty() {
+            return;
+        }
+        for shard in self.shards.iter() {
+            let _ = shard.send(Msg::Rooms { rooms: rooms.clone(), ev: ev.clone() });
         }
     }
 
@@ -240,10 +259,14 @@ enum Out {
 
 struct Member {
     id: MemberId,
+    /// Its format and encoding; `tagged` is the shard's: set while the
+    /// member is in two rooms or more.
     style: Style,
-    room: Arc<str>,
-    /// Index in the room's list (for O(1) removal).
-    pos: usize,
+    /// The rooms it is in, each with its index in that room's list (for
+    /// O(1) removal). Only membership changes touch this, never delivery.
+    rooms: Vec<(Arc<str>, usize)>,
+    /// The last multi-room delivery that reached it (see `Shard::epoch`).
+    seen: u64,
     out: Out,
 }
 
@@ -273,6 +296,9 @@ struct Shard {
     index: HashMap<MemberId, usize>,
     rooms: HashMap<Arc<str>, Vec<usize>>,
     dirty: Vec<usize>,
+    /// Counts multi-room deliveries: a member already stamped with the
+    /// current one is skipped, so it gets the event once without a set.
+    epoch: u64,
 }
 
 impl Shard {
@@ -285,6 +311,7 @@ impl Shard {
             index: HashMap::new(),
             rooms: HashMap::new(),
             dirty: Vec::new(),
+            epoch: 0,
         }
     }
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
@@ -371,15 +398,36 @@ impl Shard {
                     }
                 }
             }
-            Msg::Attach { id, room, sink } => self.attach(id, room, sink),
-            Msg::Move { id, room } => {
+            Msg::Rooms { rooms, ev } => {
+                self.epoch += 1;
+                let epoch = self.epoch;
+                for room in rooms.iter() {
+                    let Some(list) = self.rooms.get(room) else { continue };
+                    for &slot in list {
+                        if let Some(m) = self.slots[slot].as_mut() {
+                            if m.seen == epoch {
+                                continue;
+                            }
+                            m.seen = epoch;
+                            if m.push(&ev, Charge::Room, &self.bounds) {
+                                mark(m, slot, &mut self.dirty);
+                            }
+                        }
+                    }
+                }
+            }
+            Msg::Attach { id, sink } => self.attach(id, sink),
+            Msg::Join { id, room } => {
                 let Some(&slot) = self.index.get(&id) else { return };
-                self.leave_room(slot);
                 self.enter_room(slot, room);
+            }
+            Msg::Part { id, room } => {
+                let Some(&slot) = self.index.get(&id) else { return };
+                self.leave_room(slot, &room);
             }
             Msg::Style { id, style } => {
                 if let Some(m) = self.index.get(&id).and_then(|&s| self.slots[s].as_mut()) {
-                    m.style = style;
+                    m.style = Style { tagged: m.style.tagged, ..style };
                 }
             }
             Msg::Detach { id, reply } => {
@@ -396,14 +444,14 @@ impl Shard {
         }
     }
 
-    fn attach(&mut self, id: MemberId, room: Arc<str>, sink: Sink) {
+    fn attach(&mut self, id: MemberId, sink: Sink) {
         // A member attaches once; a second attach replaces the first.
         self.remove(id);
         let out = match sink {
             Sink::Tcp { stream, dropped, pacing } => Out::Conn(Conn::new(stream, dropped, pacing)),
             Sink::Forward(tx) => Out::Forward(tx),
         };
-        let member = Member { id, style: Style::default(), room: room.clone(), pos: 0, out };
+        let member = Member { id, style: Style::default(), rooms: Vec::new(), seen: 0, out };
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slots[s] = Some(member);
@@ -415,29 +463,32 @@ impl Shard {
             }
         };
         self.index.insert(id, slot);
-        self.enter_room(slot, room);
     }
 
     fn enter_room(&mut self, slot: usize, room: Arc<str>) {
+        let Some(m) = self.slots[slot].as_mut() else { return };
+        if m.rooms.iter().any(|(r, _)| *r == room) {
+            return;
+        }
         let list = self.rooms.entry(room.clone()).or_default();
         list.push(slot);
-        let pos = list.len() - 1;
-        if let Some(m) = self.slots[slot].as_mut() {
-            m.room = room;
-            m.pos = pos;
-        }
+        m.rooms.push((room, list.len() - 1));
+        m.style.tagged = m.rooms.len() > 1;
     }
 
-    fn leave_room(&mut self, slot: usize) {
-        let Some((room, pos)) = self.slots[slot].as_ref().map(|m| (m.room.clone(), m.pos)) else { return };
+    fn leave_room(&mut self, slot: usize, room: &str) {
+        let Some(m) = self.slots[slot].as_mut() else { return };
+        let Some(at) = m.rooms.iter().position(|(r, _)| **r == *room) else { return };
+        let (room, pos) = m.rooms.swap_remove(at);
+        m.style.tagged = m.rooms.len() > 1;
         let Some(list) = self.rooms.get_mut(&room) else { return };
         if list.get(pos) != Some(&slot) {
             return;
         }
         list.swap_remove(pos);
         if let Some(&moved) = list.get(pos) {
-            if let Some(m) = self.slots[moved].as_mut() {
-                m.pos = pos;
+            if let Some(entry) = self.slots[moved].as_mut().and_then(|m| m.rooms.iter_mut().find(|(r, _)| *r == room)) {
+                entry.1 = pos;
             }
         }
         if list.is_empty() {
@@ -449,7 +500,11 @@ impl Shard {
     /// entry in `dirty` is skipped by `flush`).
     fn remove(&mut self, id: MemberId) -> Option<Member> {
         let slot = self.index.remove(&id)?;
-        self.leave_room(slot);
+        let rooms: Vec<Arc<str>> =
+            self.slots[slot].as_ref().map(|m| m.rooms.iter().map(|(r, _)| r.clone()).collect()).unwrap_or_default();
+        for room in rooms {
+            self.leave_room(slot, &room);
+        }
         self.free.push(slot);
         self.slots[slot].take()
     }
@@ -537,12 +592,13 @@ mod tests {
         let (dropped_tx, dropped_rx) = oneshot::channel();
         fanout.attach(
             MemberId(1),
-            room.clone(),
             Sink::Tcp { stream: Arc::new(Wire::Tcp(server_side)), dropped: dropped_tx, pacing: Pacing::default() },
         );
+        fanout.join(MemberId(1), room.clone());
         // A forwarded member on the other shard.
         let (tx, mut rx) = mpsc::unbounded_channel();
-        fanout.attach(MemberId(2), room.clone(), Sink::Forward(tx));
+        fanout.attach(MemberId(2), Sink::Forward(tx));
+        fanout.join(MemberId(2), room.clone());
         let line = "x".repeat(200);
         for i in 0..2000 {
             fanout.publish(&room, ev(&format!("{i} {line}")));
