@@ -90,6 +90,12 @@ try:
         base = {"key": k, "windowsVirtualKeyCode": code, "modifiers": 1 if alt else 0}
         call("Input.dispatchKeyEvent", type="keyDown" if text else "rawKeyDown", text=text, **base)
         call("Input.dispatchKeyEvent", type="keyUp", **base)
+    while time.time() < deadline:
+        r = call("Runtime.evaluate", expression="location.href + ' ' + document.readyState", returnByValue=True)
+        v = r.get("result", {}).get("value") or ""
+        if v.startswith(url) and v.endswith(" complete"): break
+        time.sleep(0.05)
+    else: sys.exit("the page did not load")
     print("READY", flush=True)
     for line in sys.stdin:
         cmd, _, arg = line.rstrip("\n").partition(" ")
@@ -203,5 +209,20 @@ impl Browser {
     pub fn screenshot(&mut self, path: &Path) {
         self.run("SHOT", &serde_json::Value::from(path.display().to_string()));
         assert!(std::fs::metadata(path).map(|m| m.len() > 1000).unwrap_or(false), "no screenshot at {}", path.display());
+    }
+}
+
+impl Drop for Browser {
+    /// Ends the driver by closing its stdin, so it stops Chromium itself
+    /// (killing the driver alone could leave Chromium running).
+    fn drop(&mut self) {
+        drop(self.p.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if !matches!(self.p.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
