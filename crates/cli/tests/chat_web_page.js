@@ -41,8 +41,9 @@ const tests = {
     const hues = new Set(["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"].map((n) => nickColour(n).light));
     assert.ok(hues.size >= 7, [...hues].join(" "));
     for (const n of ["a", "zz", "127.0.0.1:5000", "<img src=x onerror=alert(1)>", "张三"]) {
-      const m = /^hsl\((\d+),75%,(\d+)%\)$/.exec(nickColour(n).light);
-      assert.ok(m && Number(m[1]) < 360 && Number(m[2]) <= 42, nickColour(n).light);
+      const m = /^oklch\(50% 0\.17 (\d+)\)$/.exec(nickColour(n).light);
+      assert.ok(m && Number(m[1]) < 360, nickColour(n).light);
+      assert.strictEqual(nickColour(n).dark, "oklch(80% 0.13 " + m[1] + ")");
     }
   },
 
@@ -265,6 +266,42 @@ const tests = {
       { type: "notice", event: "mode", room: "lobby", modes: 5 }, { type: "notice", event: "nick" }, { type: "msg" },
       { type: "private" }, { type: "notice", event: "frobnicate", text: "new" }]) c.handle(e);
     assert.ok(c.bufs.size >= 2);
+  },
+
+  "random events and typing never throw and keep the state sane (seeded, 3000 steps)"() {
+    let seed = 17;
+    const rnd = (n) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    const pick = (a) => a[rnd(a.length)];
+    const nicks = ["web", "ann", "Ann", "bob", "<img src=x onerror=alert(1)>", "", null, 5, "a b"];
+    const rooms = ["lobby", "#dev", "DEV", "ops", "", null, {}, "x".repeat(40)];
+    const kinds = ["join", "part", "quit", "nick", "topic", "mode", "kick", "invite", "names", "away", "other", 3, null];
+    const c = makeChat();
+    c.handle(join("lobby", "web"));
+    for (let i = 0; i < 3000; i++) {
+      const r = rnd(10);
+      if (r < 6) {
+        const e = { type: pick(["notice", "notice", "msg", "me", "private", "error", 7]), text: pick(["hi", "current room: dev", "you left dev; x", "ann joined dev", "", null]),
+          ts: pick([1, "x", null]), room: pick(rooms), nick: pick(nicks), new: pick(nicks), target: pick(nicks), from: pick(nicks), to: pick(nicks),
+          event: pick(kinds), modes: pick(["+o ann", "-o+v web bob", "+b", "+l", "+t", "-t", "", 9]), topic: pick(["t", null, 4]),
+          reason: pick(["r", null]), members: pick([undefined, [], [M("ann", true)], [M("web"), null, { nick: "x" }], "no"]), history: pick([true, false, "yes"]) };
+        if (rnd(3) === 0) e.event = undefined;
+        c.handle(e);
+      } else if (r < 8) {
+        c.submit(pick(["hello", "/join dev", "/part", "/who", "/query ann", "/query ann hi", "//x", "", "/topic x"]));
+      } else if (r === 8) {
+        c.select(pick([...c.bufs.keys()]));
+      } else {
+        const keys = [...c.bufs.keys()];
+        pick([() => c.leave(pick(keys)), () => c.join(pick(["dev", "ops", "", "#Lobby"])), () => c.reconnected()])();
+      }
+      assert.ok(c.bufs.has(c.view), "the view is a buffer: " + c.view);
+      for (const b of c.bufs.values()) {
+        assert.ok(b.log.length <= 1000 && b.unread >= 0);
+        for (const m of b.members.values()) assert.strictEqual(typeof m.nick, "string");
+      }
+      assert.ok(c.current === null || typeof c.current === "string");
+      assert.strictEqual(c.bufs.get(c.view).unread, 0, "what is on screen is read");
+    }
   },
 
   "a log keeps at most 1000 entries"() {

@@ -14,7 +14,7 @@ use std::process::Command;
 
 use chat_support::browser::Browser;
 use chat_support::{Member, WAIT};
-use sockit_testkit::{bin, need, Sockit};
+use sockit_testkit::{bin, free_port, need, Sockit};
 
 fn serve() -> Sockit {
     Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--web-port", "0", "--no-history"], 3)
@@ -57,7 +57,9 @@ fn page_model_passes_its_node_tests() {
 fn page_is_small_and_self_contained() {
     let page = std::fs::read_to_string(page_html()).unwrap();
     assert!(page.len() < 40 * 1024, "page.html is {} bytes", page.len());
-    for banned in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "http://", "https://", "src="] {
+    for banned in
+        ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "http://", "https://", "src="]
+    {
         assert!(!page.contains(banned), "page.html contains {banned}");
     }
 }
@@ -121,7 +123,10 @@ fn chromium_page_rooms_unread_topic_members() {
     assert_eq!(badge(&mut b, "#dev"), "1");
     ann.send("hello dev 2, web");
     b.wait("document.querySelector('[data-key=\"#dev\"] .badge').textContent === '2'", "two unread");
-    assert!(b.eval("document.querySelector('[data-key=\"#dev\"] .badge').classList.contains('hot')").as_bool().unwrap());
+    assert!(b
+        .eval("document.querySelector('[data-key=\"#dev\"] .badge').classList.contains('hot')")
+        .as_bool()
+        .unwrap());
     assert_eq!(b.text("document.title"), "(2) sockit chat");
     // A line in the room on screen is shown, not counted.
     ann.send("/join lobby");
@@ -160,7 +165,10 @@ fn chromium_page_rooms_unread_topic_members() {
         b.eval(&format!("ws.onmessage({{ data: {data} }}); 1"));
     }
     b.wait("document.querySelectorAll('#members li').length === 3", "the crafted member");
-    assert_eq!(b.eval("[document.querySelectorAll('img, b').length, document.scripts.length]"), serde_json::json!([0, 1]));
+    assert_eq!(
+        b.eval("[document.querySelectorAll('img, b').length, document.scripts.length]"),
+        serde_json::json!([0, 1])
+    );
     assert_eq!(b.text("document.title"), "sockit chat");
     let shown = texts(&mut b, "#members .nick");
     assert!(shown.contains(&evil.to_string()), "{shown:?}");
@@ -228,11 +236,11 @@ fn chromium_page_layouts_desktop_and_phone() {
     ann.expect("members of dev");
     ann.send("/topic Release planning — keep it short; notes in the wiki");
     ann.expect("set the topic");
-    let mut bob = Member::join(s.addr("tcp"), "bob");
-    bob.send("/join dev");
-    bob.expect("members of dev");
-    ann.send("/voice bob");
-    bob.expect("set mode +v bob");
+    let mut ben = Member::join(s.addr("tcp"), "ben");
+    ben.send("/join dev");
+    ben.expect("members of dev");
+    ann.send("/voice ben");
+    ben.expect("set mode +v ben");
 
     let mut b = Browser::open(&format!("http://{}/", s.addr("http")));
     b.wait("document.getElementById('status').textContent === 'connected' && chat.me !== null", "the page to connect");
@@ -242,11 +250,13 @@ fn chromium_page_layouts_desktop_and_phone() {
     ann.expect("[dev] * web joined dev");
     b.wait("chat.view === '#dev' && document.querySelectorAll('#members li').length === 3", "dev");
     ann.send("morning all, the build is green again");
-    bob.send("/join dev");
-    bob.expect("current room: dev");
-    bob.send("/me waves");
+    b.wait("document.getElementById('log').textContent.includes('green again')", "ann's line");
+    ben.send("/join dev");
+    ben.expect("current room: dev");
+    ben.send("/me waves");
+    b.wait("document.getElementById('log').textContent.includes('waves')", "ben's action");
     enter(&mut b, "great, thanks ann");
-    bob.send("web: can you look at the release notes? a long line that has to wrap on a phone screen without scrolling sideways");
+    ben.send("web: can you look at the release notes? a long line that has to wrap on a phone screen without scrolling sideways");
     b.wait("document.getElementById('log').textContent.includes('scrolling sideways')", "the long line");
     ann.send("/join lobby");
     ann.expect("current room: lobby");
@@ -266,7 +276,10 @@ fn chromium_page_layouts_desktop_and_phone() {
     let wide = b.eval("[document.documentElement.scrollWidth, document.body.scrollWidth, innerWidth]");
     let w: Vec<i64> = wide.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
     assert!(w[0] <= w[2] && w[1] <= w[2], "scrolls sideways: {w:?}");
-    assert_eq!(b.eval("document.getElementById('log').scrollWidth <= document.getElementById('log').clientWidth"), serde_json::json!(true));
+    assert_eq!(
+        b.eval("document.getElementById('log').scrollWidth <= document.getElementById('log').clientWidth"),
+        serde_json::json!(true)
+    );
     b.screenshot(&dir.join("chat-phone.png"));
 
     // The rooms pane by keyboard: Alt+R opens it (focus inside), Escape closes.
@@ -282,8 +295,45 @@ fn chromium_page_layouts_desktop_and_phone() {
     b.eval("document.getElementById('peoplebtn').focus()");
     b.key("Enter");
     b.wait("getComputedStyle(document.getElementById('people')).display !== 'none'", "the member pane");
-    assert_eq!(texts(&mut b, "#members li"), ["@ann", "+bob", "web (you)"]);
+    assert_eq!(texts(&mut b, "#members li"), ["@ann", "+ben", "web (you)"]);
     b.screenshot(&dir.join("chat-phone-members.png"));
+    drop(b);
+    assert!(s.stop(WAIT).success());
+}
+
+/// The server restarts under the page: the page reconnects by itself, takes
+/// its nick again and rejoins its rooms, the one on screen current.
+#[test]
+fn chromium_page_reconnects_with_its_nick_and_rooms() {
+    need("chromium");
+    let web = free_port().to_string();
+    let start = || Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--web-port", &web, "--no-history"], 3);
+    let s = start();
+    let mut b = Browser::open(&format!("http://127.0.0.1:{web}/"));
+    b.wait("document.getElementById('status').textContent === 'connected' && chat.me !== null", "the page to connect");
+    enter(&mut b, "/nick web");
+    enter(&mut b, "/join dev");
+    b.wait("chat.view === '#dev'", "dev");
+    enter(&mut b, "/join ops");
+    b.wait("chat.view === '#ops'", "ops");
+    b.key("alt+2");
+    b.wait("chat.view === '#dev' && chat.current === 'dev'", "dev on screen");
+    assert!(s.stop(WAIT).success());
+    b.wait("document.getElementById('status').textContent.startsWith('disconnected')", "the page to notice");
+
+    let s = start();
+    let rooms = "chat.joinedRooms().map((r) => r.name).join(' ')";
+    b.wait(
+        &format!("chat.me === 'web' && {rooms} === 'lobby ops dev' && chat.current === 'dev' && chat.view === '#dev'"),
+        "nick and rooms again",
+    );
+    let mut ann = Member::join(s.addr("tcp"), "ann");
+    ann.send("/join dev");
+    assert_eq!(ann.expect("members of dev"), "[dev] * members of dev (2): ann, @web", "web made dev again, so runs it");
+    ann.send("after the restart");
+    b.wait("document.getElementById('log').textContent.includes('<ann> after the restart')", "the line in dev");
+    enter(&mut b, "back again");
+    assert_eq!(ann.expect("back again"), "[dev] <web> back again");
     drop(b);
     assert!(s.stop(WAIT).success());
 }

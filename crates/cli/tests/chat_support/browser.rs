@@ -11,7 +11,7 @@ use sockit_testkit::need;
 
 use super::{Proc, WAIT};
 
-/// Starts Chromium on URL with a fresh PROFILE, attaches to the page over
+/// Starts Chromium on URL with a fresh PROFILE (and any further flags), attaches to the page over
 /// the DevTools WebSocket and then runs one command per stdin line, each
 /// argument JSON-encoded, answering `= JSON` (or `! error`) per command:
 /// `EVAL expr` (the value), `TYPE text` (Input.insertText into the focused
@@ -23,7 +23,8 @@ import base64, json, os, re, socket, struct, subprocess, sys, time, urllib.reque
 url, profile = sys.argv[1:3]
 proc = subprocess.Popen(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-    "--hide-scrollbars", "--window-size=1280,800", "--user-data-dir=" + profile, "--remote-debugging-port=0", url],
+    "--hide-scrollbars", "--window-size=1280,800", "--user-data-dir=" + profile, "--remote-debugging-port=0"]
+    + sys.argv[3:] + [url],
     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
 try:
     port = None
@@ -136,16 +137,17 @@ pub struct Browser {
 impl Browser {
     /// Opens `url` in a fresh headless Chromium.
     pub fn open(url: &str) -> Browser {
+        Browser::open_with(url, &[])
+    }
+
+    /// Opens `url` in a fresh headless Chromium started with `flags` too.
+    pub fn open_with(url: &str, flags: &[&str]) -> Browser {
         need("chromium");
         need("python3");
         let profile = tempfile::tempdir().unwrap();
-        let mut p = Proc::spawn(Command::new("python3").args([
-            "-u",
-            "-c",
-            PY_CDP,
-            url,
-            &profile.path().display().to_string(),
-        ]));
+        let mut p = Proc::spawn(
+            Command::new("python3").args(["-u", "-c", PY_CDP, url, &profile.path().display().to_string()]).args(flags),
+        );
         p.lines.expect_within("READY", Duration::from_secs(40));
         Browser { p, _profile: profile }
     }
@@ -208,7 +210,11 @@ impl Browser {
     /// A PNG of the viewport at `path`.
     pub fn screenshot(&mut self, path: &Path) {
         self.run("SHOT", &serde_json::Value::from(path.display().to_string()));
-        assert!(std::fs::metadata(path).map(|m| m.len() > 1000).unwrap_or(false), "no screenshot at {}", path.display());
+        assert!(
+            std::fs::metadata(path).map(|m| m.len() > 1000).unwrap_or(false),
+            "no screenshot at {}",
+            path.display()
+        );
     }
 }
 
