@@ -229,7 +229,10 @@ pub fn parse(line: &str) -> Result<Input<'_>, ParseError> {
             Command::Mode { room, changes: some(changes) }
         }
         "invite" => match first_word(args) {
-            (nick, room) if !nick.is_empty() && (room.is_empty() || (room.starts_with('#') && !room.contains(char::is_whitespace))) => {
+            (nick, room)
+                if !nick.is_empty()
+                    && (room.is_empty() || (room.starts_with('#') && !room.contains(char::is_whitespace))) =>
+            {
                 Command::Invite { nick, room: some(room) }
             }
             _ => return Err(ParseError::Usage("/invite NICK [#ROOM]")),

@@ -52,10 +52,20 @@ pub struct Event {
     /// True when replayed from history.
     #[serde(skip_serializing_if = "is_false", default)]
     pub history: bool,
-    /// What a structured notice is about (JSON `event`); the fields below
-    /// are its subject (see [`crate::notice`]).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub event: Option<NoticeKind>,
+    /// What a structured notice is about, and its subject (JSON fields
+    /// `event`, `nick`, `new`, … beside the others; see [`crate::notice`]).
+    /// Boxed: most events (messages) have none, and an event is copied
+    /// into history and held in backlogs, so it stays small.
+    #[serde(flatten, skip_serializing_if = "Option::is_none", default)]
+    pub subject: Option<Box<Subject>>,
+}
+
+/// The subject of a structured notice: which kind, and the fields that
+/// kind has (the rest absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    /// What the notice is about (JSON `event`).
+    pub event: NoticeKind,
     /// The member the notice is about (the actor: who joined, kicked, set).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub nick: Option<String>,
@@ -77,6 +87,39 @@ pub struct Event {
     /// A room's members (names).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub members: Option<Vec<NameEntry>>,
+}
+
+impl Subject {
+    /// A subject of `event` with no fields yet.
+    pub fn new(event: NoticeKind) -> Self {
+        Subject { event, nick: None, new: None, target: None, reason: None, topic: None, modes: None, members: None }
+    }
+
+    fn texts(&self) -> [&Option<String>; 6] {
+        [&self.nick, &self.new, &self.target, &self.reason, &self.topic, &self.modes]
+    }
+
+    fn needs_escape(&self) -> bool {
+        let unsafe_in = |s: &str| s.chars().any(is_unsafe);
+        self.texts().iter().any(|f| f.as_deref().is_some_and(unsafe_in))
+            || self.members.iter().flatten().any(|m| unsafe_in(&m.nick))
+    }
+
+    fn escaped(&self) -> Subject {
+        let esc = |f: &Option<String>| f.as_deref().map(|s| escape_untrusted(s).into_owned());
+        Subject {
+            event: self.event,
+            nick: esc(&self.nick),
+            new: esc(&self.new),
+            target: esc(&self.target),
+            reason: esc(&self.reason),
+            topic: esc(&self.topic),
+            modes: esc(&self.modes),
+            members: self.members.as_ref().map(|list| {
+                list.iter().map(|m| NameEntry { nick: escape_untrusted(&m.nick).into_owned(), ..m.clone() }).collect()
+            }),
+        }
+    }
 }
 
 /// What a structured notice is about: the JSON `event` field.
@@ -142,23 +185,7 @@ pub fn now_ms() -> i64 {
 impl Event {
     /// An event of `kind` with `text`, stamped now.
     pub fn new(kind: Kind, text: impl Into<String>) -> Self {
-        Event {
-            kind,
-            room: None,
-            from: None,
-            to: None,
-            text: text.into(),
-            ts: now_ms(),
-            history: false,
-            event: None,
-            nick: None,
-            new: None,
-            target: None,
-            reason: None,
-            topic: None,
-            modes: None,
-            members: None,
-        }
+        Event { kind, room: None, from: None, to: None, text: text.into(), ts: now_ms(), history: false, subject: None }
     }
 
     /// A server notice (`* text`).
@@ -183,18 +210,12 @@ impl Event {
         self
     }
 
-    /// The optional text fields, for escaping (one list, so a new field
-    /// cannot be forgotten in one of the two places).
-    fn optional_texts(&self) -> [&Option<String>; 9] {
-        [&self.from, &self.to, &self.room, &self.nick, &self.new, &self.target, &self.reason, &self.topic, &self.modes]
-    }
-
     /// Whether any field holds a character [`escape_untrusted`] would escape.
     fn needs_escape(&self) -> bool {
         let unsafe_in = |s: &str| s.chars().any(is_unsafe);
         unsafe_in(&self.text)
-            || self.optional_texts().iter().any(|f| f.as_deref().is_some_and(unsafe_in))
-            || self.members.iter().flatten().any(|m| unsafe_in(&m.nick))
+            || [&self.from, &self.to, &self.room].iter().any(|f| f.as_deref().is_some_and(unsafe_in))
+            || self.subject.as_ref().is_some_and(|s| s.needs_escape())
     }
 
     /// This event with every field escaped.
@@ -205,17 +226,7 @@ impl Event {
             from: esc(&self.from),
             to: esc(&self.to),
             room: esc(&self.room),
-            nick: esc(&self.nick),
-            new: esc(&self.new),
-            target: esc(&self.target),
-            reason: esc(&self.reason),
-            topic: esc(&self.topic),
-            modes: esc(&self.modes),
-            members: self.members.as_ref().map(|list| {
-                list.iter()
-                    .map(|m| NameEntry { nick: escape_untrusted(&m.nick).into_owned(), ..m.clone() })
-                    .collect()
-            }),
+            subject: self.subject.as_ref().map(|s| Box::new(s.escaped())),
             ..self.clone()
         }
     }

@@ -1,6 +1,7 @@
 //! Room fan-out by a few writer shards (one per core by default).
 //!
-//! Every member belongs to one shard for its whole connection. A room event
+//! Every member belongs to one shard for its whole connection, and may be
+//! in several rooms of it ([`Fanout::join`], [`Fanout::part`]). A room event
 //! goes once to each shard (a handful of channel sends, however big the
 //! room); the shard appends the event's shared rendering to the output
 //! buffer of each of its members in that room and then writes every buffer
@@ -55,14 +56,24 @@
 //! record grows by five words (backlog pointer, stall time, history
 //! counter) and two flags. A write is tried early only when a member's
 //! queue is full, at most once per fill; a write round adds, per member
-//! written, one refill check. Not measured here (benches need the machine
-//! to themselves): `bench/chat.sh` should show no change.
+//! written, one refill check. Several rooms per member added one test of a
+//! flag in the member's style ([`Style::line`]: a member in two rooms or
+//! more gets the `[room] `-tagged text rendering, made once per event like
+//! the others) and made the member record a few words larger (its room
+//! list is a `Vec` touched only by joins and parts); no allocation or
+//! hashing per delivery. Not measured here (benches need the machine to
+//! themselves): `bench/chat.sh` should show no change.
 //!
 //! Members whose own task writes (UDP, WebSocket) get their events
 //! forwarded to it instead; the WebSocket task keeps the same bounds itself.
 //! A TLS line member is written like a TCP one: the shard writes the chat end
 //! of its socket pair ([`crate::wire::Wire`]), and [`crate::transport::tls`] encrypts
 //! what comes out of the other end.
+//!
+//! An event for several rooms at once ([`Fanout::publish_to_rooms`]: quit
+//! and nick notices) reaches each member once without a set: the shard
+//! stamps each member it delivers to with that event's number and skips
+//! members already stamped.
 //!
 //! One inbox per shard carries membership changes, events and replies in
 //! the order they were sent, so a member sees its replies and the room's
@@ -569,53 +580,4 @@ fn mark(m: &mut Member, slot: usize, dirty: &mut Vec<usize>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::Event;
-
-    fn ev(text: &str) -> Arc<Shared> {
-        Shared::new(Event::notice(text), None)
-    }
-
-    #[tokio::test]
-    async fn slow_member_is_dropped_and_the_others_get_everything_in_order() {
-        // Never-reading members are cut after the send timeout, not at the
-        // queue bound.
-        let bounds = SendBounds { queue: 4096, backlog: 8 << 20, timeout: Duration::from_millis(300) };
-        let fanout = Fanout::with_bounds(2, bounds, Duration::ZERO);
-        let room: Arc<str> = Arc::from("lobby");
-        // A TCP member that never reads, with a small kernel buffer.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-        let (server_side, _) = listener.accept().await.unwrap();
-        let _ = socket2::SockRef::from(&server_side).set_send_buffer_size(4096);
-        let (dropped_tx, dropped_rx) = oneshot::channel();
-        fanout.attach(
-            MemberId(1),
-            Sink::Tcp { stream: Arc::new(Wire::Tcp(server_side)), dropped: dropped_tx, pacing: Pacing::default() },
-        );
-        fanout.join(MemberId(1), room.clone());
-        // A forwarded member on the other shard.
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        fanout.attach(MemberId(2), Sink::Forward(tx));
-        fanout.join(MemberId(2), room.clone());
-        let line = "x".repeat(200);
-        for i in 0..2000 {
-            fanout.publish(&room, ev(&format!("{i} {line}")));
-            if i == 10 {
-                fanout.direct(MemberId(2), ev("just for you"));
-            }
-        }
-        tokio::time::timeout(Duration::from_secs(5), dropped_rx).await.unwrap().unwrap();
-        let mut got = Vec::new();
-        while got.len() < 2001 {
-            got.push(rx.recv().await.unwrap().event.text.clone());
-        }
-        assert_eq!(got[11], "just for you");
-        assert!(got[12].starts_with("11 "));
-        assert!(got[2000].starts_with("1999 "));
-        // Gone from its shard: nothing is left to hand back.
-        let rest = fanout.detach(MemberId(1)).await;
-        assert!(rest.bytes.is_empty() && rest.events.is_empty());
-    }
-}
+mod tests;

@@ -3,17 +3,21 @@
 //! member reads (`"event":"join","room":"dev","nick":"bob"`) are made in one
 //! place and cannot disagree.
 
-use crate::event::{Event, NameEntry, NoticeKind};
+use crate::event::{Event, NameEntry, NoticeKind, Subject};
 
 /// Names a names notice lists before summarising the rest: a text line of
 /// 10,000 nicks would be unreadable, and a JSON one bigger than a send queue.
 pub const NAMES_SHOWN: usize = 200;
 
-fn structured(kind: NoticeKind, text: String, nick: &str) -> Event {
+fn structured(text: String, subject: Subject) -> Event {
     let mut ev = Event::notice(text);
-    ev.event = Some(kind);
-    ev.nick = Some(nick.to_string());
+    ev.subject = Some(Box::new(subject));
     ev
+}
+
+/// A subject of `kind` about `nick`.
+fn about(kind: NoticeKind, nick: &str) -> Subject {
+    Subject { nick: Some(nick.to_string()), ..Subject::new(kind) }
 }
 
 fn with_reason(text: String, reason: &str) -> String {
@@ -24,35 +28,32 @@ fn with_reason(text: String, reason: &str) -> String {
     }
 }
 
-fn some_reason(reason: &str) -> Option<String> {
-    (!reason.is_empty()).then(|| reason.to_string())
+fn some(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
 }
 
 /// `* bob joined dev`.
 pub fn join(room: &str, nick: &str) -> Event {
-    structured(NoticeKind::Join, format!("{nick} joined {room}"), nick).in_room(room)
+    structured(format!("{nick} joined {room}"), about(NoticeKind::Join, nick)).in_room(room)
 }
 
 /// `* bob left dev (reason)`; without a reason `* bob left dev`.
 pub fn part(room: &str, nick: &str, reason: &str) -> Event {
-    let mut ev = structured(NoticeKind::Part, with_reason(format!("{nick} left {room}"), reason), nick).in_room(room);
-    ev.reason = some_reason(reason);
-    ev
+    let subject = Subject { reason: some(reason), ..about(NoticeKind::Part, nick) };
+    structured(with_reason(format!("{nick} left {room}"), reason), subject).in_room(room)
 }
 
 /// `* bob left (reason)`: the member left the server (sent once to each
 /// member sharing a room with it, so no room).
 pub fn quit(nick: &str, reason: &str) -> Event {
-    let mut ev = structured(NoticeKind::Quit, with_reason(format!("{nick} left"), reason), nick);
-    ev.reason = some_reason(reason);
-    ev
+    let subject = Subject { reason: some(reason), ..about(NoticeKind::Quit, nick) };
+    structured(with_reason(format!("{nick} left"), reason), subject)
 }
 
 /// `* bob is now known as rob`.
 pub fn nick(old: &str, new: &str) -> Event {
-    let mut ev = structured(NoticeKind::Nick, format!("{old} is now known as {new}"), old);
-    ev.new = Some(new.to_string());
-    ev
+    let subject = Subject { new: Some(new.to_string()), ..about(NoticeKind::Nick, old) };
+    structured(format!("{old} is now known as {new}"), subject)
 }
 
 /// `* bob set the topic of dev: TEXT` (an empty topic clears it:
@@ -63,33 +64,27 @@ pub fn topic(room: &str, nick: &str, topic: &str) -> Event {
     } else {
         format!("{nick} set the topic of {room}: {topic}")
     };
-    let mut ev = structured(NoticeKind::Topic, text, nick).in_room(room);
-    ev.topic = Some(topic.to_string());
-    ev
+    let subject = Subject { topic: Some(topic.to_string()), ..about(NoticeKind::Topic, nick) };
+    structured(text, subject).in_room(room)
 }
 
 /// `* alice set mode +o bob on dev`.
 pub fn mode(room: &str, nick: &str, modes: &str) -> Event {
-    let mut ev = structured(NoticeKind::Mode, format!("{nick} set mode {modes} on {room}"), nick).in_room(room);
-    ev.modes = Some(modes.to_string());
-    ev
+    let subject = Subject { modes: Some(modes.to_string()), ..about(NoticeKind::Mode, nick) };
+    structured(format!("{nick} set mode {modes} on {room}"), subject).in_room(room)
 }
 
 /// `* alice kicked bob from dev (reason)`.
 pub fn kick(room: &str, nick: &str, target: &str, reason: &str) -> Event {
     let text = with_reason(format!("{nick} kicked {target} from {room}"), reason);
-    let mut ev = structured(NoticeKind::Kick, text, nick).in_room(room);
-    ev.target = Some(target.to_string());
-    ev.reason = some_reason(reason);
-    ev
+    let subject = Subject { target: Some(target.to_string()), reason: some(reason), ..about(NoticeKind::Kick, nick) };
+    structured(text, subject).in_room(room)
 }
 
 /// `* alice invited you to dev (/join dev)`: sent to the target alone.
 pub fn invite(room: &str, nick: &str, target: &str) -> Event {
-    let text = format!("{nick} invited you to {room} (/join {room})");
-    let mut ev = structured(NoticeKind::Invite, text, nick).in_room(room);
-    ev.target = Some(target.to_string());
-    ev
+    let subject = Subject { target: Some(target.to_string()), ..about(NoticeKind::Invite, nick) };
+    structured(format!("{nick} invited you to {room} (/join {room})"), subject).in_room(room)
 }
 
 /// `* members of dev (2): @ann, cat`, with the list (at most
@@ -100,11 +95,9 @@ pub fn names(room: &str, topic: Option<&str>, members: &[NameEntry]) -> Event {
     if members.len() > shown.len() {
         list.push_str(&format!(" … and {} more", members.len() - shown.len()));
     }
-    let mut ev = Event::notice(format!("members of {room} ({}): {list}", members.len())).in_room(room);
-    ev.event = Some(NoticeKind::Names);
-    ev.topic = topic.map(str::to_string);
-    ev.members = Some(shown.to_vec());
-    ev
+    let subject =
+        Subject { topic: topic.map(str::to_string), members: Some(shown.to_vec()), ..Subject::new(NoticeKind::Names) };
+    structured(format!("members of {room} ({}): {list}", members.len()), subject).in_room(room)
 }
 
 /// `* bob is away: lunch`, or `* bob is back` when `text` is `None`.
@@ -113,9 +106,8 @@ pub fn away(nick: &str, text: Option<&str>) -> Event {
         Some(t) => format!("{nick} is away: {t}"),
         None => format!("{nick} is back"),
     };
-    let mut ev = structured(NoticeKind::Away, line, nick);
-    ev.reason = text.map(str::to_string);
-    ev
+    let subject = Subject { reason: text.map(str::to_string), ..about(NoticeKind::Away, nick) };
+    structured(line, subject)
 }
 
 #[cfg(test)]
@@ -130,7 +122,10 @@ mod tests {
     fn texts_and_fields_agree() {
         assert_eq!(join("dev", "bob").to_text_line(), b"* bob joined dev\n");
         let v = json(&join("dev", "bob"));
-        assert_eq!((v["type"].as_str(), v["event"].as_str(), v["nick"].as_str()), (Some("notice"), Some("join"), Some("bob")));
+        assert_eq!(
+            (v["type"].as_str(), v["event"].as_str(), v["nick"].as_str()),
+            (Some("notice"), Some("join"), Some("bob"))
+        );
         assert_eq!(v["room"], "dev");
         assert_eq!(part("dev", "bob", "").to_text_line(), b"* bob left dev\n");
         assert_eq!(json(&part("dev", "bob", "later"))["reason"], "later");
@@ -149,6 +144,11 @@ mod tests {
         // Old clients: type and text as before, the rest optional.
         let plain = json(&Event::notice("x"));
         assert!(plain["event"].is_null() && plain["members"].is_null());
+        // And back: a plain event has no subject, a structured one its fields.
+        let back: Event = serde_json::from_slice(&Event::notice("x").to_json_line()).unwrap();
+        assert!(back.subject.is_none());
+        let back: Event = serde_json::from_slice(&kick("dev", "al", "bob", "x").to_json_line()).unwrap();
+        assert_eq!(back.subject.map(|s| (s.event, s.target)), Some((NoticeKind::Kick, Some("bob".into()))));
     }
 
     #[test]
@@ -161,7 +161,7 @@ mod tests {
         assert_eq!(v["topic"], "t");
         let many: Vec<NameEntry> = (0..NAMES_SHOWN + 5).map(|i| one(&format!("n{i}"), false, false)).collect();
         let ev = names("big", None, &many);
-        assert_eq!(ev.members.as_ref().map(Vec::len), Some(NAMES_SHOWN));
+        assert_eq!(ev.subject.and_then(|s| s.members).map(|m| m.len()), Some(NAMES_SHOWN));
         assert!(ev.text.ends_with("… and 5 more"), "{}", ev.text);
     }
 

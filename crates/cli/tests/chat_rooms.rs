@@ -49,13 +49,19 @@ fn two_rooms_each_with_tags_part_and_a_websocket_member() {
     ann.send("in lobby");
     assert_eq!(ben.expect("in lobby"), "[lobby] <ann> in lobby");
     let msg = ws.event("in lobby");
-    assert_eq!((msg["type"].as_str(), msg["room"].as_str(), msg["from"].as_str()), (Some("msg"), Some("lobby"), Some("ann")));
+    assert_eq!(
+        (msg["type"].as_str(), msg["room"].as_str(), msg["from"].as_str()),
+        (Some("msg"), Some("lobby"), Some("ann"))
+    );
     ws.say("from the web");
     assert_eq!(ann.expect("from the web"), "[lobby] <web> from the web");
     // The web member joins dev: its own join and the names, as JSON.
     ws.say("/join dev");
     let joined = ws.event("web joined dev");
-    assert_eq!((joined["event"].as_str(), joined["room"].as_str(), joined["nick"].as_str()), (Some("join"), Some("dev"), Some("web")));
+    assert_eq!(
+        (joined["event"].as_str(), joined["room"].as_str(), joined["nick"].as_str()),
+        (Some("join"), Some("dev"), Some("web"))
+    );
     let names = ws.event("members of dev");
     assert_eq!(names["event"], "names");
     assert_eq!(names["members"][0], serde_json::json!({"nick": "ann", "op": true, "voice": false}));
@@ -103,7 +109,10 @@ fn topic_kick_and_ban_by_mask() {
     ann.send("/topic Release day");
     assert_eq!(ben.expect("set the topic"), "[dev] * ann set the topic of dev: Release day");
     let t = json(&mut cat, "set the topic");
-    assert_eq!((t["event"].as_str(), t["topic"].as_str(), t["nick"].as_str()), (Some("topic"), Some("Release day"), Some("ann")));
+    assert_eq!(
+        (t["event"].as_str(), t["topic"].as_str(), t["nick"].as_str()),
+        (Some("topic"), Some("Release day"), Some("ann"))
+    );
     ben.send("/topic");
     assert_eq!(ben.expect("topic of dev:"), "* topic of dev: Release day (set by ann)");
     ben.send("/rooms");
@@ -115,7 +124,10 @@ fn topic_kick_and_ban_by_mask() {
     ann.send("/kick ben spamming");
     assert_eq!(ben.expect("kicked"), "[dev] * ann kicked ben from dev (spamming)");
     let k = json(&mut cat, "kicked");
-    assert_eq!((k["event"].as_str(), k["target"].as_str(), k["reason"].as_str()), (Some("kick"), Some("ben"), Some("spamming")));
+    assert_eq!(
+        (k["event"].as_str(), k["target"].as_str(), k["reason"].as_str()),
+        (Some("kick"), Some("ben"), Some("spamming"))
+    );
     ben.send("still here?");
     assert_eq!(
         ben.expect("no longer"),

@@ -88,7 +88,10 @@ impl Registry {
         let look = skeleton(name);
         let default = &self.cfg.default_room;
         if name != default.as_str() && look == skeleton(default) {
-            return Err(HubError::new(ErrorCode::Other, format!("room name {name} looks like {default}; join {default}")));
+            return Err(HubError::new(
+                ErrorCode::Other,
+                format!("room name {name} looks like {default}; join {default}"),
+            ));
         }
         if let Some(other) = self.room_looks.get(&look) {
             return Err(HubError::new(
@@ -114,7 +117,9 @@ impl Registry {
         let mut names: Vec<NameEntry> = room
             .seats
             .iter()
-            .filter_map(|(id, s)| Some(NameEntry { nick: self.members.get(id)?.nick.clone(), op: s.op, voice: s.voice }))
+            .filter_map(|(id, s)| {
+                Some(NameEntry { nick: self.members.get(id)?.nick.clone(), op: s.op, voice: s.voice })
+            })
             .collect();
         names.sort_by_cached_key(|n| nick_key(&n.nick));
         names
@@ -259,7 +264,12 @@ impl Registry {
         Ok(())
     }
 
-    pub(super) fn mode(&mut self, id: MemberId, wanted: &str, changes: Vec<ModeChange>) -> Result<ModeOutcome, HubError> {
+    pub(super) fn mode(
+        &mut self,
+        id: MemberId,
+        wanted: &str,
+        changes: Vec<ModeChange>,
+    ) -> Result<ModeOutcome, HubError> {
         let room = self.run_by(id, wanted)?;
         let mut out = ModeOutcome::default();
         let by = self.member(id)?.nick.clone();
@@ -300,7 +310,10 @@ impl Registry {
             Mode::Ban => {
                 let Some(raw) = c.arg.as_deref() else { return Ok(None) };
                 let mask = normalize_mask(raw).ok_or_else(|| {
-                    HubError::new(ErrorCode::Other, format!("bad ban mask {}: use nick!user@host with * and ?", escape_untrusted(raw)))
+                    HubError::new(
+                        ErrorCode::Other,
+                        format!("bad ban mask {}: use nick!user@host with * and ?", escape_untrusted(raw)),
+                    )
                 })?;
                 let at = r.bans.iter().position(|b| b.mask == mask);
                 let changed = match (c.add, at) {
@@ -340,9 +353,11 @@ impl Registry {
             }
             Mode::Key => r.modes.key.take().is_some(),
             Mode::Limit if c.add => {
-                let n = arg.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    HubError::new(ErrorCode::Other, "+l needs a number of members, 1 or more")
-                })?;
+                let n = arg
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| HubError::new(ErrorCode::Other, "+l needs a number of members, 1 or more"))?;
                 r.modes.limit.replace(n) != Some(n)
             }
             Mode::Limit => r.modes.limit.take().is_some(),
@@ -396,7 +411,8 @@ impl Registry {
         let room = self.room_name(wanted)?;
         let m = self.member(id)?;
         let r = self.rooms.get(&room).ok_or_else(|| HubError::no_such_room(&room))?;
-        let refuse = |why: &str| Err(HubError::new(ErrorCode::CannotSendToChan, format!("you cannot speak in {room} ({why})")));
+        let refuse =
+            |why: &str| Err(HubError::new(ErrorCode::CannotSendToChan, format!("you cannot speak in {room} ({why})")));
         match r.seats.get(&id) {
             Some(seat) if seat.gate.may_speak() => Ok(room.clone()),
             Some(_) if r.modes.moderated => refuse("+m: ask an operator for voice"),
@@ -407,5 +423,4 @@ impl Registry {
             None => Ok(room.clone()),
         }
     }
-
 }

@@ -139,8 +139,7 @@ impl Registry {
     /// the announce limit are skipped when `only_announced`.
     fn tell_neighbours(&self, id: MemberId, ev: Event, only_announced: bool, own: bool) {
         let Some(m) = self.members.get(&id) else { return };
-        let rooms: Vec<Arc<str>> =
-            m.rooms.iter().filter(|r| !only_announced || self.announced(r)).cloned().collect();
+        let rooms: Vec<Arc<str>> = m.rooms.iter().filter(|r| !only_announced || self.announced(r)).cloned().collect();
         let ev = Shared::new(ev, own.then_some(id));
         if m.rooms.is_empty() {
             if !own {
@@ -160,7 +159,10 @@ impl Registry {
         let look = skeleton(wanted);
         if let Some(owner) = self.nick_looks.get(&look).filter(|o| **o != id) {
             let other = self.members.get(owner).map_or("another nick", |m| m.nick.as_str());
-            return Err(HubError::new(ErrorCode::NickInUse, format!("nick {wanted} looks like {other}, which is taken")));
+            return Err(HubError::new(
+                ErrorCode::NickInUse,
+                format!("nick {wanted} looks like {other}, which is taken"),
+            ));
         }
         let m = self.members.get_mut(&id).ok_or_else(HubError::not_registered)?;
         let old = std::mem::replace(&mut m.nick, wanted.to_string());

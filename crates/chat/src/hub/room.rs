@@ -1,9 +1,9 @@
 //! One room's state: its members with their flags, topic, modes, bans and
 //! invitations, and the glob matching of ban masks.
 
-use std::collections::{HashMap, HashSet};
 use super::member::Gate;
 use crate::event::MemberId;
+use std::collections::{HashMap, HashSet};
 
 /// Ban masks one room may hold (IRC's `MAXLIST`).
 pub const MAX_BANS: usize = 100;
@@ -59,7 +59,8 @@ impl Modes {
     pub fn render(&self, show_key: bool) -> String {
         let mut letters = String::from("+");
         let mut args = Vec::new();
-        for (on, c) in [(self.invite_only, 'i'), (self.moderated, 'm'), (self.no_outside, 'n'), (self.topic_lock, 't')] {
+        for (on, c) in [(self.invite_only, 'i'), (self.moderated, 'm'), (self.no_outside, 'n'), (self.topic_lock, 't')]
+        {
             if on {
                 letters.push(c);
             }

@@ -239,7 +239,9 @@ impl Session {
                 // was meant for that room, so it goes nowhere.
                 self.resync().await;
                 out.push(err(match &self.current {
-                    Some(now) => format!("you are no longer in {was}; this line was not sent, your lines now go to {}", now.room),
+                    Some(now) => {
+                        format!("you are no longer in {was}; this line was not sent, your lines now go to {}", now.room)
+                    }
                     None => format!("you are no longer in {was}; this line was not sent. {NO_ROOM}"),
                 }));
             } else if let Err(e) = self.chat.hub.check_send(self.id, &was).await {

@@ -165,7 +165,19 @@ impl Session {
                 let rooms: Vec<String> = w
                     .rooms
                     .iter()
-                    .map(|r| format!("{}{}", if r.op { "@" } else if r.voice { "+" } else { "" }, r.room))
+                    .map(|r| {
+                        format!(
+                            "{}{}",
+                            if r.op {
+                                "@"
+                            } else if r.voice {
+                                "+"
+                            } else {
+                                ""
+                            },
+                            r.room
+                        )
+                    })
                     .collect();
                 let rooms = if rooms.is_empty() { "no room".to_string() } else { rooms.join(", ") };
                 let mut line = format!(
