@@ -75,6 +75,20 @@ fn badge(b: &mut Browser, key: &str) -> String {
     b.text(&format!("(document.querySelector('[data-key=\"{key}\"] .badge') || {{ textContent: '' }}).textContent"))
 }
 
+/// A TCP member `nick` in lobby and `room` (current), its join seen.
+fn member_in(addr: std::net::SocketAddr, nick: &str, room: &str) -> Member {
+    let mut m = Member::join(addr, nick);
+    m.send(&format!("/join {room}"));
+    m.expect(&format!("members of {room}"));
+    m
+}
+
+/// Waits until the page's log shows `needle`.
+fn wait_log(b: &mut Browser, needle: &str) {
+    let needle = serde_json::Value::from(needle);
+    b.wait(&format!("document.getElementById('log').textContent.includes({needle})"), &format!("{needle} in the log"));
+}
+
 /// Types a line into the focused element and presses Enter.
 fn enter(b: &mut Browser, text: &str) {
     b.type_text(text);
@@ -90,9 +104,7 @@ fn enter(b: &mut Browser, text: &str) {
 fn chromium_page_rooms_unread_topic_members() {
     need("chromium");
     let s = serve();
-    let mut ann = Member::join(s.addr("tcp"), "ann");
-    ann.send("/join dev");
-    ann.expect("members of dev");
+    let mut ann = member_in(s.addr("tcp"), "ann", "dev");
     let xss = "<img src=x onerror=\"document.title='pwned'\"> dev talk";
     ann.send(&format!("/topic {xss}"));
     ann.expect("set the topic of dev");
@@ -132,7 +144,7 @@ fn chromium_page_rooms_unread_topic_members() {
     ann.send("/join lobby");
     ann.expect("current room: lobby");
     ann.send("hi lobby");
-    b.wait("document.getElementById('log').textContent.includes('<ann> hi lobby')", "the lobby line");
+    wait_log(&mut b, "<ann> hi lobby");
     assert_eq!(badge(&mut b, "#lobby"), "");
     // Viewing dev (Alt+2) resets its count and shows what came.
     b.key("alt+2");
@@ -155,7 +167,7 @@ fn chromium_page_rooms_unread_topic_members() {
     ann.send("/join dev");
     ann.expect("current room: dev");
     ann.send("<img src=x onerror=\"document.title='pwned'\"><b>bold</b>");
-    b.wait("document.getElementById('log').textContent.includes('<b>bold</b>')", "the markup message");
+    wait_log(&mut b, "<b>bold</b>");
     let evil = "<img src=x onerror=\"document.title='pwned'\">";
     for ev in [
         serde_json::json!({"type": "msg", "room": "dev", "from": evil, "text": "x", "ts": 1}),
@@ -187,15 +199,12 @@ fn chromium_page_rooms_unread_topic_members() {
     b.wait("document.getElementById('topic').textContent === 'plans for <b>friday</b>'", "the new topic");
 
     // Voice, kick and quit keep the list current.
-    let mut cat = Member::join(s.addr("tcp"), "cat");
-    cat.send("/join dev");
-    cat.expect("members of dev");
-    let mut dan = Member::join(s.addr("tcp"), "dan");
-    dan.send("/join dev");
-    dan.expect("members of dev");
+    let mut cat = member_in(s.addr("tcp"), "cat", "dev");
+    let mut dan = member_in(s.addr("tcp"), "dan", "dev");
     ann.send("/voice cat");
     b.wait("((t) => t.includes('+cat') && t.includes('dan'))([...document.querySelectorAll('#members li')].map((e) => e.textContent))", "+cat");
     ann.send("/kick dan go away");
+    dan.expect("ann kicked dan from dev (go away)");
     b.wait("![...document.querySelectorAll('#members li')].some((e) => e.textContent === 'dan')", "dan kicked");
     cat.send("/quit");
     b.wait("![...document.querySelectorAll('#members li')].some((e) => e.textContent.includes('cat'))", "cat gone");
@@ -231,14 +240,10 @@ fn chromium_page_layouts_desktop_and_phone() {
     need("chromium");
     let (dir, _keep) = shots();
     let s = serve();
-    let mut ann = Member::join(s.addr("tcp"), "ann");
-    ann.send("/join dev");
-    ann.expect("members of dev");
+    let mut ann = member_in(s.addr("tcp"), "ann", "dev");
     ann.send("/topic Release planning — keep it short; notes in the wiki");
     ann.expect("set the topic");
-    let mut ben = Member::join(s.addr("tcp"), "ben");
-    ben.send("/join dev");
-    ben.expect("members of dev");
+    let mut ben = member_in(s.addr("tcp"), "ben", "dev");
     ann.send("/voice ben");
     ben.expect("set mode +v ben");
 
@@ -250,14 +255,14 @@ fn chromium_page_layouts_desktop_and_phone() {
     ann.expect("[dev] * web joined dev");
     b.wait("chat.view === '#dev' && document.querySelectorAll('#members li').length === 3", "dev");
     ann.send("morning all, the build is green again");
-    b.wait("document.getElementById('log').textContent.includes('green again')", "ann's line");
+    wait_log(&mut b, "green again");
     ben.send("/join dev");
     ben.expect("current room: dev");
     ben.send("/me waves");
-    b.wait("document.getElementById('log').textContent.includes('waves')", "ben's action");
+    wait_log(&mut b, "waves");
     enter(&mut b, "great, thanks ann");
     ben.send("web: can you look at the release notes? a long line that has to wrap on a phone screen without scrolling sideways");
-    b.wait("document.getElementById('log').textContent.includes('scrolling sideways')", "the long line");
+    wait_log(&mut b, "scrolling sideways");
     ann.send("/join lobby");
     ann.expect("current room: lobby");
     ann.send("lunch at noon?");
@@ -331,7 +336,7 @@ fn chromium_page_reconnects_with_its_nick_and_rooms() {
     ann.send("/join dev");
     assert_eq!(ann.expect("members of dev"), "[dev] * members of dev (2): ann, @web", "web made dev again, so runs it");
     ann.send("after the restart");
-    b.wait("document.getElementById('log').textContent.includes('<ann> after the restart')", "the line in dev");
+    wait_log(&mut b, "<ann> after the restart");
     enter(&mut b, "back again");
     assert_eq!(ann.expect("back again"), "[dev] <web> back again");
     drop(b);
