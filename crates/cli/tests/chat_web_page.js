@@ -207,6 +207,19 @@ const tests = {
     assert.ok(c.mayTopic(c.buf("#dev")), "op of a +t room");
   },
 
+  "a names list cut at 200 still counts everyone"() {
+    const c = registered();
+    const many = Array.from({ length: 200 }, (_, i) => M("m" + i));
+    c.handle(ev({ event: "names", room: "lobby", members: many, text: "members of lobby (1234): m0, … and 1034 more" }));
+    assert.strictEqual(c.buf("#lobby").members.size, 200);
+    assert.strictEqual(c.memberCount(c.buf("#lobby")), 1234);
+    c.handle(join("lobby", "late"));
+    assert.strictEqual(c.memberCount(c.buf("#lobby")), 1235);
+    c.handle(ev({ event: "part", room: "lobby", nick: "unlisted1", text: "unlisted1 left lobby" }));
+    c.handle(ev({ event: "part", room: "lobby", nick: "m3", text: "m3 left lobby" }));
+    assert.strictEqual(c.memberCount(c.buf("#lobby")), 1233);
+  },
+
   "/who output is shown only when asked for"() {
     const c = registered();
     const before = c.buf("#lobby").log.length;

@@ -302,6 +302,11 @@ fn chromium_page_layouts_desktop_and_phone() {
     b.wait("getComputedStyle(document.getElementById('people')).display !== 'none'", "the member pane");
     assert_eq!(texts(&mut b, "#members li"), ["@ann", "+ben", "web (you)"]);
     b.screenshot(&dir.join("chat-phone-members.png"));
+    // The dark scheme keeps nicks readable: the lighter colour of each.
+    b.dark(true);
+    let nick = "getComputedStyle(document.querySelector('#members .nick')).color";
+    b.wait(&format!("{nick}.startsWith('oklch(0.8')"), "the dark nick colour");
+    b.screenshot(&dir.join("chat-phone-dark.png"));
     drop(b);
     assert!(s.stop(WAIT).success());
 }

@@ -16,8 +16,8 @@ use super::{Proc, WAIT};
 /// argument JSON-encoded, answering `= JSON` (or `! error`) per command:
 /// `EVAL expr` (the value), `TYPE text` (Input.insertText into the focused
 /// element), `KEY name` (keyDown/keyUp of Enter, Escape, Tab or a letter,
-/// with `alt+` allowed in front), `SIZE [w, h, mobile]` (the viewport) and
-/// `SHOT path` (a PNG of the viewport).
+/// with `alt+` allowed in front), `SIZE [w, h, mobile]` (the viewport),
+/// `DARK bool` (prefers-color-scheme) and `SHOT path` (a PNG of the viewport).
 const PY_CDP: &str = r#"
 import base64, json, os, re, socket, struct, subprocess, sys, time, urllib.request
 url, profile = sys.argv[1:3]
@@ -113,6 +113,9 @@ try:
             elif cmd == "SIZE":
                 w, h, mobile = arg
                 out = call("Emulation.setDeviceMetricsOverride", width=w, height=h, deviceScaleFactor=1, mobile=mobile)
+            elif cmd == "DARK":
+                value = "dark" if arg else "light"
+                out = call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": value}])
             elif cmd == "SHOT":
                 data = call("Page.captureScreenshot", format="png")["data"]
                 with open(arg, "wb") as f: f.write(base64.b64decode(data))
@@ -205,6 +208,11 @@ impl Browser {
     /// Sets the viewport (a phone when `mobile`).
     pub fn size(&mut self, width: u32, height: u32, mobile: bool) {
         self.run("SIZE", &serde_json::json!([width, height, mobile]));
+    }
+
+    /// Emulates a dark (or light) colour-scheme preference.
+    pub fn dark(&mut self, on: bool) {
+        self.run("DARK", &serde_json::Value::from(on));
     }
 
     /// A PNG of the viewport at `path`.
