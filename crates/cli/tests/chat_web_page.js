@@ -253,8 +253,11 @@ const tests = {
     assert.strictEqual(c.view, "#dev");
     assert.ok(!c.buf("#lobby").joined, "joining moved us");
     assert.deepStrictEqual(c.leave("#dev"), ["/join lobby"]);
-    c.handle(msg("dev", "ann", "hi"));
-    assert.strictEqual(last(c, "#dev").text, "hi");
+    c.handle(ev({ room: "lobby", text: "web joined lobby" }));
+    assert.strictEqual(c.view, "#lobby", "leaving shows the home room");
+    assert.ok(!c.buf("#dev").joined);
+    c.handle(msg("lobby", "ann", "hi"));
+    assert.strictEqual(last(c, "#lobby").text, "hi");
   },
 
   "a reconnect asks for the nick and every room again, the shown one last"() {

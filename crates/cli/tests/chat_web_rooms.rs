@@ -3,8 +3,10 @@
 //! `sockit chat serve`, with raw TCP text members (std sockets) on the
 //! other side: the sidebar and its unread counts, the topic, the member list
 //! with `@`/`+` marks, private conversations, member text that must stay
-//! text, keyboard use and the phone-sized layout (with screenshots). The
-//! page's model also runs under node (chat_web_page.js).
+//! text, keyboard use, the phone-sized layout (with screenshots), a
+//! reconnect after a restart, and a stand-in for an older server whose
+//! notices carry only text. The page's model also runs under node
+//! (chat_web_page.js).
 #![allow(clippy::unwrap_used)]
 
 mod chat_support;
@@ -346,4 +348,134 @@ fn chromium_page_reconnects_with_its_nick_and_rooms() {
     assert_eq!(ann.expect("back again"), "[dev] <web> back again");
     drop(b);
     assert!(s.stop(WAIT).success());
+}
+
+/// A server as sockit's was before rooms had structure (python3, standard
+/// library only): it serves PAGE at `/` and one WebSocket member at `/ws`,
+/// whose notices carry only `text` (and `room`), with one room per member.
+/// It answers `/nick`, `/join` (a move) and `/who` as that server did,
+/// prints `LINE text` for each line the page sends, and sends each JSON
+/// event written to its stdin to the page. Prints `PORT n` when listening.
+const PY_OLD_SERVER: &str = r#"
+import base64, hashlib, json, socket, struct, sys, threading, time
+page = open(sys.argv[1], "rb").read()
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(8)
+print("PORT %d" % ls.getsockname()[1], flush=True)
+conn = [None]
+lock = threading.Lock()
+def send(ev):
+    ev.setdefault("ts", int(time.time() * 1000))
+    data = json.dumps(ev).encode()
+    n = len(data)
+    hdr = bytes([0x81, n]) if n < 126 else bytes([0x81, 126]) + struct.pack(">H", n)
+    with lock:
+        conn[0].sendall(hdr + data)
+def member(s, buf):
+    nick, room = "127.0.0.1:%d" % s.getpeername()[1], "lobby"
+    send({"type": "notice", "room": room, "text": "%s joined %s" % (nick, room)})
+    def recv(n):
+        nonlocal buf
+        while len(buf) < n:
+            d = s.recv(65536)
+            if not d: raise EOFError
+            buf += d
+        out, buf = buf[:n], buf[n:]
+        return out
+    while True:
+        b0, b1 = recv(2)
+        n = b1 & 0x7f
+        if n == 126: n = struct.unpack(">H", recv(2))[0]
+        mask = recv(4)
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(recv(n)))
+        if b0 & 0x0f != 1: return
+        line = json.loads(payload)["text"]
+        print("LINE " + line, flush=True)
+        word, _, arg = line.partition(" ")
+        if word == "/nick":
+            send({"type": "notice", "text": "%s is now known as %s" % (nick, arg)})
+            nick = arg
+        elif word == "/join":
+            send({"type": "notice", "room": arg, "text": "%s joined %s" % (nick, arg)})
+            room = arg
+        elif word == "/who":
+            send({"type": "notice", "room": room, "text": "members of %s (2): ann, %s" % (room, nick)})
+def http(s):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            d = s.recv(4096)
+            if not d: return
+            head += d
+        head, buf = head.split(b"\r\n\r\n", 1)
+        if head.startswith(b"GET / "):
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(page) + page)
+            s.close()
+            return
+        if not head.startswith(b"GET /ws "):
+            s.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            s.close()
+            return
+        key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n") if l.lower().startswith(b"sec-websocket-key:")][0]
+        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        conn[0] = s
+        member(s, buf)
+def serve():
+    while True:
+        # A connection each: a browser opens some it sends nothing on.
+        threading.Thread(target=http, args=(ls.accept()[0],), daemon=True).start()
+threading.Thread(target=serve, daemon=True).start()
+for line in sys.stdin:
+    send(json.loads(line))
+"#;
+
+/// Against a server whose notices have only `text`, the page is still a
+/// working one-room client: its nick, the member list read from `/who`,
+/// a `/join` that moves, and a leave that is a move home (that server's
+/// `/part` was `/quit`).
+#[test]
+fn chromium_page_works_with_a_text_only_server() {
+    need("chromium");
+    need("python3");
+    let mut old = chat_support::Proc::spawn(Command::new("python3").args(["-u", "-c", PY_OLD_SERVER]).arg(page_html()));
+    let port = old.expect("PORT ").trim_start_matches("PORT ").to_string();
+    let mut b = Browser::open(&format!("http://127.0.0.1:{port}/"));
+    b.wait("document.getElementById('status').textContent === 'connected' && chat.me !== null", "the page to connect");
+    assert!(b.text("chat.me").starts_with("127.0.0.1:"));
+    enter(&mut b, "/nick web");
+    assert_eq!(old.expect("LINE "), "LINE /nick web");
+    b.wait("chat.me === 'web'", "the nick");
+    old.send(r#"{"type":"msg","room":"lobby","from":"ann","text":"hi from an older server"}"#);
+    wait_log(&mut b, "<ann> hi from an older server");
+    enter(&mut b, "/who");
+    assert_eq!(old.expect("LINE "), "LINE /who");
+    b.wait("document.querySelectorAll('#members li').length === 2", "the member list");
+    assert_eq!(texts(&mut b, "#members li"), ["ann", "web (you)"]);
+    wait_log(&mut b, "* members of lobby (2): ann, web");
+    assert!(b.eval("document.getElementById('topicbtn').hidden").as_bool().unwrap(), "no /topic there");
+    assert_eq!(
+        b.eval("document.querySelector('[data-key=\"#lobby\"] + .close')"),
+        serde_json::Value::Null,
+        "no leaving home"
+    );
+
+    enter(&mut b, "/join dev");
+    assert_eq!(old.expect("LINE "), "LINE /join dev");
+    b.wait("chat.view === '#dev'", "dev");
+    assert!(
+        b.eval("document.querySelector('[data-key=\"#lobby\"]').classList.contains('gone')").as_bool().unwrap(),
+        "a move"
+    );
+    enter(&mut b, "hello dev");
+    assert_eq!(old.expect("LINE "), "LINE hello dev", "no extra /join: the server's room is the one shown");
+    old.send(r#"{"type":"msg","room":"dev","from":"ann","text":"<b>still</b> text"}"#);
+    wait_log(&mut b, "<ann> <b>still</b> text");
+    assert_eq!(b.eval("document.querySelectorAll('#log b').length"), serde_json::json!(0));
+    // Leaving dev: a move home, never /part.
+    b.eval("document.querySelector('[data-key=\"#dev\"] + .close').focus()");
+    b.key("Enter");
+    assert_eq!(old.expect("LINE "), "LINE /join lobby");
+    b.wait("chat.view === '#lobby' && chat.current === 'lobby'", "back home");
+    drop(b);
 }
