@@ -105,6 +105,7 @@ fn enter(b: &mut Browser, text: &str) {
 #[test]
 fn chromium_page_rooms_unread_topic_members() {
     need("chromium");
+    let (dir, _keep) = shots();
     let s = serve();
     let mut ann = member_in(s.addr("tcp"), "ann", "dev");
     let xss = "<img src=x onerror=\"document.title='pwned'\"> dev talk";
@@ -192,9 +193,11 @@ fn chromium_page_rooms_unread_topic_members() {
     ann.send("/op web");
     b.wait("[...document.querySelectorAll('#members li')].some((e) => e.textContent === '@web (you)')", "@web");
     b.wait("!document.getElementById('topicbtn').hidden", "the topic button");
+    b.screenshot(&dir.join("chat-op.png"));
     b.eval("document.getElementById('topicbtn').focus()");
     b.key("Enter");
     assert_eq!(b.text("document.activeElement.id"), "topicinput");
+    b.screenshot(&dir.join("chat-topic-edit.png"));
     b.eval("document.getElementById('topicinput').select()");
     enter(&mut b, "plans for <b>friday</b>");
     ann.expect("web set the topic of dev: plans for <b>friday</b>");
