@@ -88,7 +88,8 @@ try:
         k = name[4:] if alt else name
         code = KEYS.get(k, ord(k.upper()) if len(k) == 1 else 0)
         text = "\r" if k == "Enter" else (k if len(k) == 1 and not alt else "")
-        base = {"key": k, "windowsVirtualKeyCode": code, "modifiers": 1 if alt else 0}
+        name = ("Digit" + k if k.isdigit() else "Key" + k.upper()) if len(k) == 1 else k
+        base = {"key": k, "code": name, "windowsVirtualKeyCode": code, "modifiers": 1 if alt else 0}
         call("Input.dispatchKeyEvent", type="keyDown" if text else "rawKeyDown", text=text, **base)
         call("Input.dispatchKeyEvent", type="keyUp", **base)
     while time.time() < deadline:
