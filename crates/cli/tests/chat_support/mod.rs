@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use sockit_testkit::{bin, Sockit};
 
 pub mod browser;
+pub mod irc;
 pub mod ws;
 
 /// How long an expected line may take.
@@ -21,7 +22,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// `sockit chat serve` on port 0 without web listener, plus `extra`
 /// (history off unless `extra` names a `--history…` flag).
 pub fn serve(extra: &[&str]) -> Sockit {
-    let mut args = vec!["chat", "serve", "--port", "0", "--no-web"];
+    let mut args = vec!["chat", "serve", "--no-irc", "--port", "0", "--no-web"];
     if !extra.iter().any(|a| a.starts_with("--history")) {
         args.push("--no-history");
     }
@@ -140,6 +141,11 @@ impl Member {
     /// Lines arriving within `d`.
     pub fn drain(&mut self, d: Duration) -> Vec<String> {
         self.lines.drain(d)
+    }
+
+    /// Its local port (its default nick is `127.0.0.1:PORT`).
+    pub fn local_port(&self) -> u16 {
+        self.w.local_addr().unwrap().port()
     }
 }
 
