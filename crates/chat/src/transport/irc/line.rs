@@ -121,7 +121,10 @@ pub fn split_text(text: &str, budget: usize) -> Vec<&str> {
         if end == 0 {
             end = rest.chars().next().map_or(rest.len(), char::len_utf8);
         }
-        match rest[..=end.min(rest.len() - 1)].rfind(' ').filter(|&i| i >= end / 2 && i > 0) {
+        // A space right at the cut counts too. Searched as bytes: the byte
+        // after the cut may sit inside a character (a space never does).
+        let window = &rest.as_bytes()[..(end + 1).min(rest.len())];
+        match window.iter().rposition(|&b| b == b' ').filter(|&i| i >= end / 2 && i > 0) {
             Some(space) => {
                 pieces.push(&rest[..space]);
                 rest = &rest[space + 1..];
