@@ -19,7 +19,7 @@ use chat_support::{Member, WAIT};
 use sockit_testkit::{bin, free_port, need, Sockit};
 
 fn serve() -> Sockit {
-    Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--web-port", "0", "--no-history"], 3)
+    Sockit::start(&bin(), &["chat", "serve", "--no-irc", "--port", "0", "--web-port", "0", "--no-history"], 3)
 }
 
 fn page_html() -> PathBuf {
@@ -322,7 +322,8 @@ fn chromium_page_layouts_desktop_and_phone() {
 fn chromium_page_reconnects_with_its_nick_and_rooms() {
     need("chromium");
     let web = free_port().to_string();
-    let start = || Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--web-port", &web, "--no-history"], 3);
+    let start =
+        || Sockit::start(&bin(), &["chat", "serve", "--no-irc", "--port", "0", "--web-port", &web, "--no-history"], 3);
     let s = start();
     let mut b = Browser::open(&format!("http://127.0.0.1:{web}/"));
     b.wait("document.getElementById('status').textContent === 'connected' && chat.me !== null", "the page to connect");
