@@ -17,17 +17,81 @@ pub enum Input<'a> {
     Command(Command<'a>),
 }
 
+use crate::hub::Mode;
+
 /// The commands (see `/help`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command<'a> {
     /// `/nick NAME`
     Nick(&'a str),
-    /// `/join ROOM`
-    Join(&'a str),
-    /// `/who`: members of the current room.
-    Who,
-    /// `/rooms`: rooms and their sizes.
+    /// `/join ROOM [KEY]`: adds the room (or makes it current).
+    Join {
+        /// The room.
+        room: &'a str,
+        /// Its key, for a `+k` room.
+        key: Option<&'a str>,
+    },
+    /// `/part [ROOM] [reason]`: the words after `/part`; the session
+    /// decides whether the first names one of its rooms.
+    Part(&'a str),
+    /// `/who [#ROOM]`: members of the current room (or ROOM).
+    Who(Option<&'a str>),
+    /// `/rooms`: rooms, their sizes and topics.
     Rooms,
+    /// `/topic [#ROOM] [TEXT]`: show or set the topic.
+    Topic {
+        /// `#ROOM`, if given.
+        room: Option<&'a str>,
+        /// The new topic.
+        text: Option<&'a str>,
+    },
+    /// `/kick [#ROOM] NICK [reason]`
+    Kick {
+        /// `#ROOM`, if given.
+        room: Option<&'a str>,
+        /// Who.
+        nick: &'a str,
+        /// Why (may be empty).
+        reason: &'a str,
+    },
+    /// `/ban [#ROOM] [MASK|NICK]` (without one: the ban list), `/unban [#ROOM] MASK`.
+    Ban {
+        /// `#ROOM`, if given.
+        room: Option<&'a str>,
+        /// The mask or nick.
+        mask: Option<&'a str>,
+        /// Ban (true) or unban.
+        add: bool,
+    },
+    /// `/op`, `/deop`, `/voice`, `/devoice [#ROOM] NICK`.
+    Grant {
+        /// `#ROOM`, if given.
+        room: Option<&'a str>,
+        /// Who.
+        nick: &'a str,
+        /// [`Mode::Op`] or [`Mode::Voice`].
+        mode: Mode,
+        /// Give (true) or take.
+        add: bool,
+    },
+    /// `/mode [#ROOM] [+-modes [args]]`: show or change modes.
+    Mode {
+        /// `#ROOM`, if given.
+        room: Option<&'a str>,
+        /// `+-modes args…`, if given.
+        changes: Option<&'a str>,
+    },
+    /// `/invite NICK [#ROOM]`
+    Invite {
+        /// Who.
+        nick: &'a str,
+        /// `#ROOM`, if given.
+        room: Option<&'a str>,
+    },
+    /// `/away [TEXT]`: set (or, without text, clear) an away message.
+    Away(Option<&'a str>),
+    /// `/whois NICK`
+    Whois(&'a str),
     /// `/msg NICK text`: a private message.
     Msg {
         /// Recipient nick.
@@ -45,7 +109,7 @@ pub enum Command<'a> {
     Text,
     /// `/encoding NAME`
     Encoding(&'a str),
-    /// `/quit [reason]`
+    /// `/quit [reason]` (`/exit`)
     Quit,
     /// `/help`
     Help,
@@ -60,6 +124,30 @@ pub enum ParseError {
     /// Right command, wrong arguments.
     #[error("usage: {0}")]
     Usage(&'static str),
+}
+
+/// Splits off a leading `#ROOM` argument (commands act on the current
+/// room unless one is given; the `#` tells a room from a nick or text).
+fn room_arg(args: &str) -> (Option<&str>, &str) {
+    if !args.starts_with('#') {
+        return (None, args);
+    }
+    match args.split_once(char::is_whitespace) {
+        Some((room, rest)) => (Some(room), rest.trim_start()),
+        None => (Some(args), ""),
+    }
+}
+
+/// The first word of `args` and the rest (trimmed).
+fn first_word(args: &str) -> (&str, &str) {
+    match args.split_once(char::is_whitespace) {
+        Some((w, rest)) => (w, rest.trim()),
+        None => (args, ""),
+    }
+}
+
+fn some(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
 }
 
 /// Parses one line (already decoded to UTF-8, `\r\n` stripped).
@@ -87,8 +175,70 @@ pub fn parse(line: &str) -> Result<Input<'_>, ParseError> {
     let none = |cmd| if args.is_empty() { Ok(cmd) } else { Err(ParseError::Usage(usage_of(&cmd))) };
     let cmd = match name.to_ascii_lowercase().as_str() {
         "nick" => Command::Nick(one_word("/nick NAME")?),
-        "join" => Command::Join(one_word("/join ROOM")?),
-        "who" | "names" => none(Command::Who)?,
+        "join" => match first_word(args) {
+            ("", _) => return Err(ParseError::Usage("/join ROOM [KEY]")),
+            (room, key) if !key.contains(char::is_whitespace) => Command::Join { room, key: some(key) },
+            _ => return Err(ParseError::Usage("/join ROOM [KEY]")),
+        },
+        "part" => Command::Part(args),
+        "who" | "names" => match room_arg(args) {
+            (room, "") => Command::Who(room),
+            _ => return Err(ParseError::Usage("/who [#ROOM]")),
+        },
+        "topic" => {
+            let (room, text) = room_arg(args);
+            Command::Topic { room, text: some(text) }
+        }
+        "kick" => {
+            let (room, rest) = room_arg(args);
+            match first_word(rest) {
+                ("", _) => return Err(ParseError::Usage("/kick [#ROOM] NICK [reason]")),
+                (nick, reason) => Command::Kick { room, nick, reason },
+            }
+        }
+        "ban" | "unban" => {
+            let add = name.eq_ignore_ascii_case("ban");
+            let usage = if add { "/ban [#ROOM] [MASK|NICK]" } else { "/unban [#ROOM] MASK" };
+            match room_arg(args) {
+                (room, mask) if !mask.contains(char::is_whitespace) && (add || !mask.is_empty()) => {
+                    Command::Ban { room, mask: some(mask), add }
+                }
+                _ => return Err(ParseError::Usage(usage)),
+            }
+        }
+        "op" | "deop" | "voice" | "devoice" => {
+            let lower = name.to_ascii_lowercase();
+            let (mode, add, usage) = match lower.as_str() {
+                "op" => (Mode::Op, true, "/op [#ROOM] NICK"),
+                "deop" => (Mode::Op, false, "/deop [#ROOM] NICK"),
+                "voice" => (Mode::Voice, true, "/voice [#ROOM] NICK"),
+                _ => (Mode::Voice, false, "/devoice [#ROOM] NICK"),
+            };
+            match room_arg(args) {
+                (room, nick) if !nick.is_empty() && !nick.contains(char::is_whitespace) => {
+                    Command::Grant { room, nick, mode, add }
+                }
+                _ => return Err(ParseError::Usage(usage)),
+            }
+        }
+        "mode" => {
+            let (room, changes) = room_arg(args);
+            if !changes.is_empty() && !changes.starts_with(['+', '-']) {
+                return Err(ParseError::Usage("/mode [#ROOM] [+-modes [args]]"));
+            }
+            Command::Mode { room, changes: some(changes) }
+        }
+        "invite" => match first_word(args) {
+            (nick, room)
+                if !nick.is_empty()
+                    && (room.is_empty() || (room.starts_with('#') && !room.contains(char::is_whitespace))) =>
+            {
+                Command::Invite { nick, room: some(room) }
+            }
+            _ => return Err(ParseError::Usage("/invite NICK [#ROOM]")),
+        },
+        "away" => Command::Away(some(args)),
+        "whois" => Command::Whois(one_word("/whois NICK")?),
         "rooms" | "list" => none(Command::Rooms)?,
         "msg" | "query" => {
             let (to, text) = args.split_once(char::is_whitespace).ok_or(ParseError::Usage("/msg NICK text"))?;
@@ -108,7 +258,7 @@ pub fn parse(line: &str) -> Result<Input<'_>, ParseError> {
         "json" => none(Command::Json)?,
         "text" => none(Command::Text)?,
         "encoding" => Command::Encoding(one_word("/encoding NAME (utf-8, gbk, big5, shift_jis, latin1 …)")?),
-        "quit" | "exit" | "part" => Command::Quit,
+        "quit" | "exit" => Command::Quit,
         "help" | "?" => Command::Help,
         _ => {
             let shown: String = sockit_net::text::escape_untrusted(name).chars().take(32).collect();
@@ -120,7 +270,6 @@ pub fn parse(line: &str) -> Result<Input<'_>, ParseError> {
 
 fn usage_of(cmd: &Command<'_>) -> &'static str {
     match cmd {
-        Command::Who => "/who",
         Command::Rooms => "/rooms",
         Command::Json => "/json",
         Command::Text => "/text",
@@ -130,17 +279,23 @@ fn usage_of(cmd: &Command<'_>) -> &'static str {
 
 /// The `/help` text, one notice per line.
 pub const HELP: &[&str] = &[
-    "commands:",
+    "commands (#ROOM: another of your rooms than the current one):",
     "  /nick NAME         change your nick (unique; letters, digits, _-.[]{}|^)",
-    "  /join ROOM         move to ROOM (created on demand; default lobby)",
-    "  /who               who is in this room",
-    "  /rooms             rooms and how many are in each",
+    "  /join ROOM [KEY]   join ROOM too and talk there (created on demand, you run it)",
+    "  /part [ROOM] [why] leave ROOM (default: the current one)",
+    "  /who [#ROOM]       who is in this room (@ operator, + voice)",
+    "  /rooms             rooms, how many are in each, their topics",
+    "  /topic [#ROOM] [TEXT]  show or set the topic",
+    "  /kick [#ROOM] NICK [why], /ban [#ROOM] [MASK|NICK], /unban [#ROOM] MASK",
+    "  /op, /deop, /voice, /devoice [#ROOM] NICK",
+    "  /mode [#ROOM] [+-modes [args]]  show or set modes: +t +m +n +i +k KEY +l N",
+    "  /invite NICK [#ROOM], /away [TEXT], /whois NICK",
     "  /msg NICK text     private message",
     "  /me action         * nick action",
     "  /history [N]       the last N messages of this room (default 20)",
     "  /json              switch this connection to JSON lines (/text switches back)",
     "  /encoding NAME     your terminal's encoding (gbk, big5, shift_jis, latin1 …)",
-    "  /quit              leave",
+    "  /quit [reason]     leave the server",
     "  //text             send a line that starts with /",
 ];
 
@@ -162,6 +317,28 @@ mod tests {
         assert_eq!(parse("/history"), Ok(Input::Command(Command::History(None))));
         assert_eq!(parse("/me waves"), Ok(Input::Command(Command::Me("waves"))));
         assert_eq!(parse("/quit bye all"), Ok(Input::Command(Command::Quit)));
+        let cmd = |l| match parse(l) {
+            Ok(Input::Command(c)) => c,
+            other => panic!("{l}: {other:?}"),
+        };
+        assert_eq!(cmd("/join #dev"), Command::Join { room: "#dev", key: None });
+        assert_eq!(cmd("/join dev s3cret"), Command::Join { room: "dev", key: Some("s3cret") });
+        assert_eq!(cmd("/part"), Command::Part(""));
+        assert_eq!(cmd("/part dev bye all"), Command::Part("dev bye all"));
+        assert_eq!(cmd("/topic #dev  new topic "), Command::Topic { room: Some("#dev"), text: Some("new topic") });
+        assert_eq!(cmd("/topic"), Command::Topic { room: None, text: None });
+        assert_eq!(cmd("/kick bob spam"), Command::Kick { room: None, nick: "bob", reason: "spam" });
+        assert_eq!(cmd("/kick #dev bob"), Command::Kick { room: Some("#dev"), nick: "bob", reason: "" });
+        assert_eq!(cmd("/ban"), Command::Ban { room: None, mask: None, add: true });
+        assert_eq!(cmd("/unban #d *!*@h"), Command::Ban { room: Some("#d"), mask: Some("*!*@h"), add: false });
+        assert_eq!(cmd("/devoice bob"), Command::Grant { room: None, nick: "bob", mode: Mode::Voice, add: false });
+        assert_eq!(cmd("/mode +ov a b"), Command::Mode { room: None, changes: Some("+ov a b") });
+        assert_eq!(cmd("/mode #dev"), Command::Mode { room: Some("#dev"), changes: None });
+        assert_eq!(cmd("/invite bob #dev"), Command::Invite { nick: "bob", room: Some("#dev") });
+        assert_eq!(cmd("/away gone for lunch"), Command::Away(Some("gone for lunch")));
+        assert_eq!(cmd("/away"), Command::Away(None));
+        assert_eq!(cmd("/whois bob"), Command::Whois("bob"));
+        assert_eq!(cmd("/who #dev"), Command::Who(Some("#dev")));
     }
 
     #[test]
@@ -173,6 +350,13 @@ mod tests {
         assert!(parse("/history 0").is_err());
         assert!(parse("/history 99999").is_err());
         assert!(parse("/who x").is_err());
+        assert_eq!(parse("/join").unwrap_err(), ParseError::Usage("/join ROOM [KEY]"));
+        assert_eq!(parse("/join a b c").unwrap_err(), ParseError::Usage("/join ROOM [KEY]"));
+        assert_eq!(parse("/kick").unwrap_err(), ParseError::Usage("/kick [#ROOM] NICK [reason]"));
+        assert_eq!(parse("/unban").unwrap_err(), ParseError::Usage("/unban [#ROOM] MASK"));
+        assert_eq!(parse("/op").unwrap_err(), ParseError::Usage("/op [#ROOM] NICK"));
+        assert_eq!(parse("/mode o").unwrap_err(), ParseError::Usage("/mode [#ROOM] [+-modes [args]]"));
+        assert_eq!(parse("/invite bob dev").unwrap_err(), ParseError::Usage("/invite NICK [#ROOM]"));
         assert_eq!(parse("/\x1b[2J").unwrap_err().to_string(), "unknown command /\\x1b[2J (try /help)");
     }
 

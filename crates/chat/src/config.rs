@@ -39,6 +39,8 @@ pub struct ChatConfig {
     pub max_per_ip: usize,
     /// Rooms at once (1,000).
     pub max_rooms: usize,
+    /// Rooms one member may be in at once (20; IRC's `CHANLIMIT`).
+    pub max_rooms_per_member: usize,
     /// The room members start in (`lobby`).
     pub default_room: String,
     /// Joins and leaves are announced only in rooms with at most this many
@@ -76,6 +78,7 @@ impl Default for ChatConfig {
             max_members: 10_000,
             max_per_ip: 1_000,
             max_rooms: 1_000,
+            max_rooms_per_member: 20,
             default_room: "lobby".into(),
             announce_limit: 1_000,
             store: Store::Memory,

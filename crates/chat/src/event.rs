@@ -52,6 +52,125 @@ pub struct Event {
     /// True when replayed from history.
     #[serde(skip_serializing_if = "is_false", default)]
     pub history: bool,
+    /// What a structured notice is about, and its subject (JSON fields
+    /// `event`, `nick`, `new`, … beside the others; see [`crate::notice`]).
+    /// Boxed: most events (messages) have none, and an event is copied
+    /// into history and held in backlogs, so it stays small.
+    #[serde(flatten, skip_serializing_if = "Option::is_none", default)]
+    pub subject: Option<Box<Subject>>,
+}
+
+/// The subject of a structured notice: which kind, and the fields that
+/// kind has (the rest absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    /// What the notice is about (JSON `event`).
+    pub event: NoticeKind,
+    /// The member the notice is about (the actor: who joined, kicked, set).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nick: Option<String>,
+    /// A nick change's new nick.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub new: Option<String>,
+    /// Who a kick or invite is aimed at.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub target: Option<String>,
+    /// Why (part, quit, kick) or the away message.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    /// A room's topic (topic, names).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub topic: Option<String>,
+    /// Mode changes in IRC form (`+o alice`, `+b *!*@1.2.3.4`, `+k`, `+l 10`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub modes: Option<String>,
+    /// A room's members (names).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub members: Option<Vec<NameEntry>>,
+}
+
+impl Subject {
+    /// A subject of `event` with no fields yet.
+    pub fn new(event: NoticeKind) -> Self {
+        Subject { event, nick: None, new: None, target: None, reason: None, topic: None, modes: None, members: None }
+    }
+
+    fn texts(&self) -> [&Option<String>; 6] {
+        [&self.nick, &self.new, &self.target, &self.reason, &self.topic, &self.modes]
+    }
+
+    fn needs_escape(&self) -> bool {
+        let unsafe_in = |s: &str| s.chars().any(is_unsafe);
+        self.texts().iter().any(|f| f.as_deref().is_some_and(unsafe_in))
+            || self.members.iter().flatten().any(|m| unsafe_in(&m.nick))
+    }
+
+    fn escaped(&self) -> Subject {
+        let esc = |f: &Option<String>| f.as_deref().map(|s| escape_untrusted(s).into_owned());
+        Subject {
+            event: self.event,
+            nick: esc(&self.nick),
+            new: esc(&self.new),
+            target: esc(&self.target),
+            reason: esc(&self.reason),
+            topic: esc(&self.topic),
+            modes: esc(&self.modes),
+            members: self.members.as_ref().map(|list| {
+                list.iter().map(|m| NameEntry { nick: escape_untrusted(&m.nick).into_owned(), ..m.clone() }).collect()
+            }),
+        }
+    }
+}
+
+/// What a structured notice is about: the JSON `event` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeKind {
+    /// `nick` joined `room`.
+    Join,
+    /// `nick` left `room` (`reason`).
+    Part,
+    /// `nick` left the server (`reason`); sent once per recipient.
+    Quit,
+    /// `nick` is now known as `new`.
+    Nick,
+    /// `nick` set the `topic` of `room`.
+    Topic,
+    /// `nick` changed `modes` of `room`.
+    Mode,
+    /// `nick` kicked `target` from `room` (`reason`).
+    Kick,
+    /// `nick` invited `target` to `room`.
+    Invite,
+    /// The `members` and `topic` of `room`.
+    Names,
+    /// `nick` is away (`reason` is the message) or back (no `reason`).
+    Away,
+}
+
+/// One member in a room's names list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameEntry {
+    /// The nick.
+    pub nick: String,
+    /// A room operator (`@`).
+    pub op: bool,
+    /// Has voice (`+`).
+    pub voice: bool,
+}
+
+impl NameEntry {
+    /// The nick with its IRC-style mark: `@` for an operator, `+` for voice.
+    pub fn marked(&self) -> String {
+        let mark = if self.op {
+            "@"
+        } else if self.voice {
+            "+"
+        } else {
+            ""
+        };
+        format!("{mark}{}", self.nick)
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -66,7 +185,7 @@ pub fn now_ms() -> i64 {
 impl Event {
     /// An event of `kind` with `text`, stamped now.
     pub fn new(kind: Kind, text: impl Into<String>) -> Self {
-        Event { kind, room: None, from: None, to: None, text: text.into(), ts: now_ms(), history: false }
+        Event { kind, room: None, from: None, to: None, text: text.into(), ts: now_ms(), history: false, subject: None }
     }
 
     /// A server notice (`* text`).
@@ -94,7 +213,9 @@ impl Event {
     /// Whether any field holds a character [`escape_untrusted`] would escape.
     fn needs_escape(&self) -> bool {
         let unsafe_in = |s: &str| s.chars().any(is_unsafe);
-        unsafe_in(&self.text) || [&self.from, &self.to, &self.room].iter().any(|f| f.as_deref().is_some_and(unsafe_in))
+        unsafe_in(&self.text)
+            || [&self.from, &self.to, &self.room].iter().any(|f| f.as_deref().is_some_and(unsafe_in))
+            || self.subject.as_ref().is_some_and(|s| s.needs_escape())
     }
 
     /// This event with every field escaped.
@@ -105,6 +226,7 @@ impl Event {
             from: esc(&self.from),
             to: esc(&self.to),
             room: esc(&self.room),
+            subject: self.subject.as_ref().map(|s| Box::new(s.escaped())),
             ..self.clone()
         }
     }
@@ -138,6 +260,24 @@ impl Event {
         line.into_bytes()
     }
 
+    /// The text line with its room in front (`[dev] <alice> hi`), for a
+    /// member in several rooms; events of no room are as [`Event::to_text_line`].
+    pub fn to_tagged_line(&self) -> Vec<u8> {
+        let line = self.to_text_line();
+        match &self.room {
+            Some(room) => {
+                let room = escape_untrusted(room);
+                let mut tagged = Vec::with_capacity(room.len() + 3 + line.len());
+                tagged.push(b'[');
+                tagged.extend_from_slice(room.as_bytes());
+                tagged.extend_from_slice(b"] ");
+                tagged.extend_from_slice(&line);
+                tagged
+            }
+            None => line,
+        }
+    }
+
     /// The JSON line (newline included), every field escaped as in
     /// [`Event::to_text_line`].
     pub fn to_json_line(&self) -> Vec<u8> {
@@ -151,8 +291,10 @@ impl Event {
     }
 }
 
-/// Line formats a connection can use.
+/// Line formats a connection can use. More may come (an IRC rendering):
+/// match it with a wildcard arm outside this crate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// `<nick> text` lines.
     Text,
@@ -169,13 +311,14 @@ pub struct Shared {
     /// The member whose message this is (`None` for server notices).
     pub origin: Option<MemberId>,
     text: OnceLock<Bytes>,
+    tagged: OnceLock<Bytes>,
     json: OnceLock<Bytes>,
 }
 
 impl Shared {
     /// Wraps an event for fan-out.
     pub fn new(event: Event, origin: Option<MemberId>) -> Arc<Self> {
-        Arc::new(Shared { event, origin, text: OnceLock::new(), json: OnceLock::new() })
+        Arc::new(Shared { event, origin, text: OnceLock::new(), tagged: OnceLock::new(), json: OnceLock::new() })
     }
 
     /// The event in `format`, rendered on first use.
@@ -184,6 +327,11 @@ impl Shared {
             Format::Text => self.text.get_or_init(|| Bytes::from(self.event.to_text_line())),
             Format::Json => self.json.get_or_init(|| Bytes::from(self.event.to_json_line())),
         }
+    }
+
+    /// The text line with its `[room] ` in front, rendered on first use.
+    pub fn tagged_line(&self) -> &Bytes {
+        self.tagged.get_or_init(|| Bytes::from(self.event.to_tagged_line()))
     }
 
     /// Whether member `id` should see this event: not its own messages
@@ -201,20 +349,33 @@ pub struct Style {
     pub format: Format,
     /// Transcode to this encoding (`/encoding`); `None` is UTF-8 as rendered.
     pub encoding: Option<&'static Encoding>,
+    /// The member is in several rooms: text lines of room events start
+    /// with `[room] ` (JSON lines carry `room` anyway). Kept by whoever
+    /// knows the member's rooms (its writer shard, or its session).
+    pub tagged: bool,
 }
 
 impl Default for Style {
     fn default() -> Self {
-        Style { format: Format::Text, encoding: None }
+        Style { format: Format::Text, encoding: None, tagged: false }
     }
 }
 
 impl Style {
+    /// `ev`'s shared rendering in this style (before any transcoding).
+    pub fn line<'a>(&self, ev: &'a Shared) -> &'a Bytes {
+        if self.tagged && self.format == Format::Text && ev.event.room.is_some() {
+            ev.tagged_line()
+        } else {
+            ev.line(self.format)
+        }
+    }
+
     /// Appends `ev` in this style to `buf`. UTF-8 members (nearly all) get
     /// the shared rendering copied as is; only `/encoding` members pay for
     /// transcoding.
     pub fn append(&self, ev: &Shared, buf: &mut BytesMut) {
-        let line = ev.line(self.format);
+        let line = self.line(ev);
         match self.encoding {
             None => buf.extend_from_slice(line),
             Some(enc) => buf.extend_from_slice(&Recoder::convert(UTF_8, enc, line)),
@@ -223,7 +384,7 @@ impl Style {
 
     /// `ev` in this style as one buffer (a datagram, a WebSocket message).
     pub fn bytes(&self, ev: &Shared) -> Bytes {
-        let line = ev.line(self.format);
+        let line = self.line(ev);
         match self.encoding {
             None => line.clone(),
             Some(enc) => Bytes::from(Recoder::convert(UTF_8, enc, line)),

@@ -1,6 +1,7 @@
 //! Room fan-out by a few writer shards (one per core by default).
 //!
-//! Every member belongs to one shard for its whole connection. A room event
+//! Every member belongs to one shard for its whole connection, and may be
+//! in several rooms of it ([`Fanout::join`], [`Fanout::part`]). A room event
 //! goes once to each shard (a handful of channel sends, however big the
 //! room); the shard appends the event's shared rendering to the output
 //! buffer of each of its members in that room and then writes every buffer
@@ -55,14 +56,24 @@
 //! record grows by five words (backlog pointer, stall time, history
 //! counter) and two flags. A write is tried early only when a member's
 //! queue is full, at most once per fill; a write round adds, per member
-//! written, one refill check. Not measured here (benches need the machine
-//! to themselves): `bench/chat.sh` should show no change.
+//! written, one refill check. Several rooms per member added one test of a
+//! flag in the member's style ([`Style::line`]: a member in two rooms or
+//! more gets the `[room] `-tagged text rendering, made once per event like
+//! the others) and made the member record a few words larger (its room
+//! list is a `Vec` touched only by joins and parts); no allocation or
+//! hashing per delivery. Not measured here (benches need the machine to
+//! themselves): `bench/chat.sh` should show no change.
 //!
 //! Members whose own task writes (UDP, WebSocket) get their events
 //! forwarded to it instead; the WebSocket task keeps the same bounds itself.
 //! A TLS line member is written like a TCP one: the shard writes the chat end
 //! of its socket pair ([`crate::wire::Wire`]), and [`crate::transport::tls`] encrypts
 //! what comes out of the other end.
+//!
+//! An event for several rooms at once ([`Fanout::publish_to_rooms`]: quit
+//! and nick notices) reaches each member once without a set: the shard
+//! stamps each member it delivers to with that event's number and skips
+//! members already stamped.
 //!
 //! One inbox per shard carries membership changes, events and replies in
 //! the order they were sent, so a member sees its replies and the room's
@@ -117,10 +128,12 @@ pub enum Sink {
 }
 
 enum Msg {
-    Attach { id: MemberId, room: Arc<str>, sink: Sink },
-    Move { id: MemberId, room: Arc<str> },
+    Attach { id: MemberId, sink: Sink },
+    Join { id: MemberId, room: Arc<str> },
+    Part { id: MemberId, room: Arc<str> },
     Style { id: MemberId, style: Style },
     Room { room: Arc<str>, ev: Arc<Shared> },
+    Rooms { rooms: Arc<[Arc<str>]>, ev: Arc<Shared> },
     Direct { id: MemberId, ev: Arc<Shared> },
     Detach { id: MemberId, reply: Option<oneshot::Sender<Pending>> },
 }
@@ -191,20 +204,37 @@ impl Fanout {
         &self.shards[(id.0 % self.shards.len() as u64) as usize]
     }
 
-    /// Starts delivering `room`'s events to member `id` through `sink`.
-    pub fn attach(&self, id: MemberId, room: Arc<str>, sink: Sink) {
-        let _ = self.shard(id).send(Msg::Attach { id, room, sink });
+    /// Starts delivering to member `id` through `sink` (direct events at
+    /// once, a room's events once it [`Fanout::join`]s it).
+    pub fn attach(&self, id: MemberId, sink: Sink) {
+        let _ = self.shard(id).send(Msg::Attach { id, sink });
     }
 
-    /// Moves member `id` to `room`: it gets that room's events from now on.
-    pub fn move_to(&self, id: MemberId, room: Arc<str>) {
-        let _ = self.shard(id).send(Msg::Move { id, room });
+    /// Member `id` gets `room`'s events from now on (besides its other rooms').
+    pub fn join(&self, id: MemberId, room: Arc<str>) {
+        let _ = self.shard(id).send(Msg::Join { id, room });
+    }
+
+    /// Member `id` gets no more of `room`'s events.
+    pub fn part(&self, id: MemberId, room: Arc<str>) {
+        let _ = self.shard(id).send(Msg::Part { id, room });
     }
 
     /// Sends `ev` to every member of `room`.
     pub fn publish(&self, room: &Arc<str>, ev: Arc<Shared>) {
         for shard in self.shards.iter() {
             let _ = shard.send(Msg::Room { room: room.clone(), ev: ev.clone() });
+        }
+    }
+
+    /// Sends `ev` once to every member of any of `rooms` (a quit or nick
+    /// change reaches each member sharing a room with its subject once).
+    pub fn publish_to_rooms(&self, rooms: Arc<[Arc<str>]>, ev: Arc<Shared>) {
+        if rooms.is_empty() {
+            return;
+        }
+        for shard in self.shards.iter() {
+            let _ = shard.send(Msg::Rooms { rooms: rooms.clone(), ev: ev.clone() });
         }
     }
 
@@ -240,10 +270,14 @@ enum Out {
 
 struct Member {
     id: MemberId,
+    /// Its format and encoding; `tagged` is the shard's: set while the
+    /// member is in two rooms or more.
     style: Style,
-    room: Arc<str>,
-    /// Index in the room's list (for O(1) removal).
-    pos: usize,
+    /// The rooms it is in, each with its index in that room's list (for
+    /// O(1) removal). Only membership changes touch this, never delivery.
+    rooms: Vec<(Arc<str>, usize)>,
+    /// The last multi-room delivery that reached it (see `Shard::epoch`).
+    seen: u64,
     out: Out,
 }
 
@@ -273,6 +307,9 @@ struct Shard {
     index: HashMap<MemberId, usize>,
     rooms: HashMap<Arc<str>, Vec<usize>>,
     dirty: Vec<usize>,
+    /// Counts multi-room deliveries: a member already stamped with the
+    /// current one is skipped, so it gets the event once without a set.
+    epoch: u64,
 }
 
 impl Shard {
@@ -285,6 +322,7 @@ impl Shard {
             index: HashMap::new(),
             rooms: HashMap::new(),
             dirty: Vec::new(),
+            epoch: 0,
         }
     }
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
@@ -371,15 +409,36 @@ impl Shard {
                     }
                 }
             }
-            Msg::Attach { id, room, sink } => self.attach(id, room, sink),
-            Msg::Move { id, room } => {
+            Msg::Rooms { rooms, ev } => {
+                self.epoch += 1;
+                let epoch = self.epoch;
+                for room in rooms.iter() {
+                    let Some(list) = self.rooms.get(room) else { continue };
+                    for &slot in list {
+                        if let Some(m) = self.slots[slot].as_mut() {
+                            if m.seen == epoch {
+                                continue;
+                            }
+                            m.seen = epoch;
+                            if m.push(&ev, Charge::Room, &self.bounds) {
+                                mark(m, slot, &mut self.dirty);
+                            }
+                        }
+                    }
+                }
+            }
+            Msg::Attach { id, sink } => self.attach(id, sink),
+            Msg::Join { id, room } => {
                 let Some(&slot) = self.index.get(&id) else { return };
-                self.leave_room(slot);
                 self.enter_room(slot, room);
+            }
+            Msg::Part { id, room } => {
+                let Some(&slot) = self.index.get(&id) else { return };
+                self.leave_room(slot, &room);
             }
             Msg::Style { id, style } => {
                 if let Some(m) = self.index.get(&id).and_then(|&s| self.slots[s].as_mut()) {
-                    m.style = style;
+                    m.style = Style { tagged: m.style.tagged, ..style };
                 }
             }
             Msg::Detach { id, reply } => {
@@ -396,14 +455,14 @@ impl Shard {
         }
     }
 
-    fn attach(&mut self, id: MemberId, room: Arc<str>, sink: Sink) {
+    fn attach(&mut self, id: MemberId, sink: Sink) {
         // A member attaches once; a second attach replaces the first.
         self.remove(id);
         let out = match sink {
             Sink::Tcp { stream, dropped, pacing } => Out::Conn(Conn::new(stream, dropped, pacing)),
             Sink::Forward(tx) => Out::Forward(tx),
         };
-        let member = Member { id, style: Style::default(), room: room.clone(), pos: 0, out };
+        let member = Member { id, style: Style::default(), rooms: Vec::new(), seen: 0, out };
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slots[s] = Some(member);
@@ -415,29 +474,32 @@ impl Shard {
             }
         };
         self.index.insert(id, slot);
-        self.enter_room(slot, room);
     }
 
     fn enter_room(&mut self, slot: usize, room: Arc<str>) {
+        let Some(m) = self.slots[slot].as_mut() else { return };
+        if m.rooms.iter().any(|(r, _)| *r == room) {
+            return;
+        }
         let list = self.rooms.entry(room.clone()).or_default();
         list.push(slot);
-        let pos = list.len() - 1;
-        if let Some(m) = self.slots[slot].as_mut() {
-            m.room = room;
-            m.pos = pos;
-        }
+        m.rooms.push((room, list.len() - 1));
+        m.style.tagged = m.rooms.len() > 1;
     }
 
-    fn leave_room(&mut self, slot: usize) {
-        let Some((room, pos)) = self.slots[slot].as_ref().map(|m| (m.room.clone(), m.pos)) else { return };
+    fn leave_room(&mut self, slot: usize, room: &str) {
+        let Some(m) = self.slots[slot].as_mut() else { return };
+        let Some(at) = m.rooms.iter().position(|(r, _)| **r == *room) else { return };
+        let (room, pos) = m.rooms.swap_remove(at);
+        m.style.tagged = m.rooms.len() > 1;
         let Some(list) = self.rooms.get_mut(&room) else { return };
         if list.get(pos) != Some(&slot) {
             return;
         }
         list.swap_remove(pos);
         if let Some(&moved) = list.get(pos) {
-            if let Some(m) = self.slots[moved].as_mut() {
-                m.pos = pos;
+            if let Some(entry) = self.slots[moved].as_mut().and_then(|m| m.rooms.iter_mut().find(|(r, _)| *r == room)) {
+                entry.1 = pos;
             }
         }
         if list.is_empty() {
@@ -449,7 +511,11 @@ impl Shard {
     /// entry in `dirty` is skipped by `flush`).
     fn remove(&mut self, id: MemberId) -> Option<Member> {
         let slot = self.index.remove(&id)?;
-        self.leave_room(slot);
+        let rooms: Vec<Arc<str>> =
+            self.slots[slot].as_ref().map(|m| m.rooms.iter().map(|(r, _)| r.clone()).collect()).unwrap_or_default();
+        for room in rooms {
+            self.leave_room(slot, &room);
+        }
         self.free.push(slot);
         self.slots[slot].take()
     }
@@ -514,52 +580,4 @@ fn mark(m: &mut Member, slot: usize, dirty: &mut Vec<usize>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::Event;
-
-    fn ev(text: &str) -> Arc<Shared> {
-        Shared::new(Event::notice(text), None)
-    }
-
-    #[tokio::test]
-    async fn slow_member_is_dropped_and_the_others_get_everything_in_order() {
-        // Never-reading members are cut after the send timeout, not at the
-        // queue bound.
-        let bounds = SendBounds { queue: 4096, backlog: 8 << 20, timeout: Duration::from_millis(300) };
-        let fanout = Fanout::with_bounds(2, bounds, Duration::ZERO);
-        let room: Arc<str> = Arc::from("lobby");
-        // A TCP member that never reads, with a small kernel buffer.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-        let (server_side, _) = listener.accept().await.unwrap();
-        let _ = socket2::SockRef::from(&server_side).set_send_buffer_size(4096);
-        let (dropped_tx, dropped_rx) = oneshot::channel();
-        fanout.attach(
-            MemberId(1),
-            room.clone(),
-            Sink::Tcp { stream: Arc::new(Wire::Tcp(server_side)), dropped: dropped_tx, pacing: Pacing::default() },
-        );
-        // A forwarded member on the other shard.
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        fanout.attach(MemberId(2), room.clone(), Sink::Forward(tx));
-        let line = "x".repeat(200);
-        for i in 0..2000 {
-            fanout.publish(&room, ev(&format!("{i} {line}")));
-            if i == 10 {
-                fanout.direct(MemberId(2), ev("just for you"));
-            }
-        }
-        tokio::time::timeout(Duration::from_secs(5), dropped_rx).await.unwrap().unwrap();
-        let mut got = Vec::new();
-        while got.len() < 2001 {
-            got.push(rx.recv().await.unwrap().event.text.clone());
-        }
-        assert_eq!(got[11], "just for you");
-        assert!(got[12].starts_with("11 "));
-        assert!(got[2000].starts_with("1999 "));
-        // Gone from its shard: nothing is left to hand back.
-        let rest = fanout.detach(MemberId(1)).await;
-        assert!(rest.bytes.is_empty() && rest.events.is_empty());
-    }
-}
+mod tests;

@@ -344,14 +344,13 @@ fn select_recent(conn: &Connection, retention: &Retention, room: &str, n: usize)
     )?;
     let rows = stmt.query_map(params![room, n.min(i64::MAX as usize) as i64, retention.cutoff_ms(now_ms())], |r| {
         let kind: String = r.get(1)?;
+        let kind = if kind == "me" { Kind::Me } else { Kind::Msg };
         Ok(Event {
-            kind: if kind == "me" { Kind::Me } else { Kind::Msg },
             room: Some(room.to_string()),
             from: Some(r.get(2)?),
-            to: None,
-            text: r.get(3)?,
             ts: r.get(0)?,
             history: true,
+            ..Event::new(kind, r.get::<_, String>(3)?)
         })
     })?;
     rows.collect()

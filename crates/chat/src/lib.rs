@@ -28,6 +28,7 @@ pub mod event;
 pub mod fanout;
 pub mod history;
 pub mod hub;
+pub mod notice;
 pub mod retention;
 pub mod server;
 pub mod service;

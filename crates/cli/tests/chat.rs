@@ -241,7 +241,8 @@ fn json_mode_and_gbk_encoding() {
     assert!(last.starts_with("<jay> ") && last.ends_with(" back") && !last.contains("你好"), "{raw:?}");
 }
 
-/// Rooms, /who, /rooms, /msg and /me.
+/// Rooms, /who, /rooms, /msg and /me. `/join` adds a room (it used to
+/// move): `/part lobby` after it is what a move was.
 #[test]
 fn rooms_private_messages_and_actions() {
     let s = serve(&[]);
@@ -251,12 +252,17 @@ fn rooms_private_messages_and_actions() {
     let mut c = Member::join(addr, "cat");
     a.send("/join #Dev");
     a.expect("* ann joined dev");
-    b.expect("ann left lobby for dev");
+    a.send("/part lobby");
+    b.expect("* ann left lobby");
+    a.expect("* current room: dev");
     a.send("only dev hears this");
     c.send("/join dev");
     a.expect("cat joined dev");
+    c.send("/part lobby");
+    c.expect("current room: dev");
     c.send("/who");
-    assert_eq!(c.expect("members of"), "* members of dev (2): ann, cat");
+    // ann made dev, so ann runs it.
+    assert_eq!(c.expect("members of"), "* members of dev (2): @ann, cat");
     c.send("/rooms");
     assert_eq!(c.expect("rooms:"), "* rooms: dev (2), lobby (1)");
     b.send("/msg ANN psst");
@@ -362,7 +368,8 @@ fn join_client_plain_mode() {
         Proc::spawn(Command::new(bin()).args(["chat", "join", &addr.to_string(), "--name", "cli", "--room", "dev"]));
     m.expect("cli joined dev");
     cli.send("hello from cli");
-    assert_eq!(m.expect("hello from cli"), "<cli> hello from cli");
+    // tcpm is in the lobby and dev: lines of either say which.
+    assert_eq!(m.expect("hello from cli"), "[dev] <cli> hello from cli");
     m.send("hi cli 你好");
     let line = cli.expect("hi cli");
     assert!(line.ends_with(" <tcpm> hi cli 你好"), "{line}");
@@ -425,7 +432,7 @@ fn join_client_reconnects_after_restart() {
     wait_for_member(&mut m, "ash", "phoenix", || format!("the client did not come back: {:#?}", cli.lines.seen));
     cli.expect("reconnected");
     cli.send("back again");
-    assert_eq!(m.expect("back again"), "<phoenix> back again");
+    assert_eq!(m.expect("back again"), "[ash] <phoenix> back again", "the watcher is in lobby and ash");
 }
 
 /// Asks `/who` until `nick` is among the members of `room` (within [`WAIT`]).

@@ -206,7 +206,7 @@ impl Conn {
             return false;
         }
         if self.behind.is_none() {
-            let len = ev.line(style.format).len();
+            let len = style.line(ev).len();
             if !self.out.is_empty() && self.out.len() + len > b.queue {
                 // Count the bound only after the kernel had its chance.
                 self.write();
@@ -221,7 +221,7 @@ impl Conn {
             }
         }
         let backlog = self.behind.get_or_insert_with(Box::default);
-        if !backlog.hold(ev.clone(), charge, ev.line(style.format).len(), b) {
+        if !backlog.hold(ev.clone(), charge, style.line(ev).len(), b) {
             self.over = true;
         }
         !self.dirty
@@ -256,7 +256,7 @@ impl Conn {
         }
         let Some(mut backlog) = self.behind.take() else { return };
         while let Some(ev) = backlog.front() {
-            let len = ev.line(style.format).len();
+            let len = style.line(ev).len();
             if !self.out.is_empty() && self.out.len() + len > b.queue {
                 break;
             }

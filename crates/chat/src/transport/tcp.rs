@@ -51,7 +51,7 @@ enum End {
 /// Serves one TCP member until it leaves, is dropped, or the server stops.
 pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo) {
     bound_send_buffer(&chat, &stream);
-    serve_wire(chat, Wire::Tcp(stream), info).await;
+    serve_wire(chat, Wire::Tcp(stream), info, "tcp").await;
 }
 
 /// Bounds what the kernel holds for a member that stops reading, so the
@@ -63,15 +63,16 @@ pub(crate) fn bound_send_buffer(chat: &Chat, stream: &TcpStream) {
 }
 
 /// Serves one line member on `stream` (a TCP connection, or a TLS member's
-/// socket pair) until it leaves, is dropped, or the server stops.
-pub async fn serve_wire(chat: Chat, stream: Wire, info: ConnInfo) {
+/// socket pair) until it leaves, is dropped, or the server stops;
+/// `transport` (`tcp`, `tls`) is what `/whois` says it came by.
+pub async fn serve_wire(chat: Chat, stream: Wire, info: ConnInfo, transport: &'static str) {
     let Peer::Ip(peer) = info.peer else { return };
     // Shared with the writer shard, which only ever calls `try_write`.
     let stream = Arc::new(stream);
     let (dropped_tx, mut dropped) = oneshot::channel();
     let pacing = Pacing::default();
     let sink = Sink::Tcp { stream: stream.clone(), dropped: dropped_tx, pacing: pacing.clone() };
-    let mut session = match Session::start(&chat, peer, sink).await {
+    let mut session = match Session::start(&chat, peer, sink, transport).await {
         Ok(s) => s,
         Err(e) => {
             write_all(&stream, format!("! {e}\n").as_bytes(), Instant::now() + FLUSH_GRACE).await;

@@ -69,7 +69,7 @@ pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo, tls
     for end in [&member_end, &bridge_end] {
         let _ = socket2::SockRef::from(end).set_send_buffer_size(PAIR_BUFFER);
     }
-    let member = crate::transport::tcp::serve_wire(chat, Wire::Unix(member_end), info);
+    let member = crate::transport::tcp::serve_wire(chat, Wire::Unix(member_end), info, "tls");
     let bridge = bridge(stream, bridge_end);
     tokio::pin!(member, bridge);
     tokio::select! {

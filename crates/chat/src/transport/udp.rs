@@ -138,7 +138,7 @@ async fn member(
 ) {
     // Room events and private messages, forwarded by the writer shard.
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let mut session = match Session::start(&chat, peer, Sink::Forward(events_tx)).await {
+    let mut session = match Session::start(&chat, peer, Sink::Forward(events_tx), "udp").await {
         Ok(s) => s,
         Err(e) => {
             let _ = socket.send_to(format!("! {e}\n").as_bytes(), peer).await;

@@ -106,6 +106,9 @@ pub struct ServeArgs {
     /// Rooms at once.
     #[arg(long, default_value_t = 1_000, value_name = "N")]
     pub max_rooms: usize,
+    /// Rooms one member may be in at once.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub max_rooms_per_member: usize,
     /// Announce joins and leaves only in rooms with at most this many members.
     #[arg(long, default_value_t = 1_000, value_name = "N")]
     pub announce_limit: usize,
@@ -145,6 +148,7 @@ impl ServeArgs {
             max_members: self.max_members,
             max_per_ip: self.max_per_ip,
             max_rooms: self.max_rooms,
+            max_rooms_per_member: self.max_rooms_per_member.max(1),
             announce_limit: self.announce_limit,
             batch_window: Duration::from_millis(self.batch_ms),
             store,

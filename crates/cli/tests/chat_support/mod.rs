@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use sockit_testkit::{bin, Sockit};
 
+pub mod ws;
+
 /// How long an expected line may take.
 pub const WAIT: Duration = Duration::from_secs(10);
 

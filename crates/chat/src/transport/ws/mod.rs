@@ -126,7 +126,7 @@ where
 
     // Room events and private messages, forwarded by the writer shard.
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let mut session = match Session::start(&chat, peer, Sink::Forward(events_tx)).await {
+    let mut session = match Session::start(&chat, peer, Sink::Forward(events_tx), "ws").await {
         Ok(s) => s,
         Err(e) => {
             out.json(Event::error(e).to_json_line());

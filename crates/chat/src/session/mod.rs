@@ -1,7 +1,16 @@
-//! One member's state and its reaction to one input line, shared by the TCP
-//! and UDP transports: decoding (UTF-8 or the member's `/encoding`), JSON
-//! mode, flood control, commands, and rendering events in the member's
-//! format. The transports only move bytes.
+//! One member's state and its reaction to one input line, shared by the
+//! line transports (TCP, TLS, UDP, WebSocket): decoding (UTF-8 or the
+//! member's `/encoding`), JSON mode, flood control, commands, and rendering
+//! events in the member's format. The transports only move bytes. Room
+//! commands are in [`rooms`].
+//!
+//! A member may be in several rooms; its plain lines go to its *current*
+//! one. The session keeps its own view of its rooms — each with the
+//! [`Gate`] the registry keeps current — so a message costs one atomic load
+//! and no registry round trip. Only when a gate says the member was put out
+//! of a room (kicked) does the session ask the registry again.
+
+mod rooms;
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -14,12 +23,10 @@ use sockit_net::encoding::{lookup, Recoder};
 use crate::command::{parse, Command, Input, HELP, MAX_HISTORY};
 use crate::event::{ClientLine, Event, Format, Kind, MemberId, Shared, Style};
 use crate::fanout::{Pacing, Pending, Sink};
+use crate::hub::{Activity, Registration, Seated};
 use crate::service::Chat;
 use sockit_net::rate::TokenBucket;
 use sockit_net::text::escape_untrusted;
-
-/// Names `/who` lists before summarising the rest.
-const WHO_SHOWN: usize = 200;
 
 /// Whether the member stays after a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +42,11 @@ pub struct Session {
     chat: Chat,
     id: MemberId,
     nick: String,
-    room: Arc<str>,
+    /// The rooms it is in, in join order.
+    rooms: Vec<Seated>,
+    /// Where its plain lines go.
+    current: Option<Seated>,
+    activity: Activity,
     /// Format and encoding; the member's writer shard keeps a copy.
     style: Style,
     bucket: TokenBucket,
@@ -50,16 +61,19 @@ pub struct Session {
 }
 
 impl Session {
-    /// Registers a member arriving from `peer`; its events (room traffic,
-    /// private messages) go to `sink`.
-    pub async fn start(chat: &Chat, peer: SocketAddr, sink: Sink) -> Result<Session, String> {
-        let welcome = chat.hub.register(peer, sink).await?;
+    /// Registers a member of `transport` (`tcp`, `tls`, `udp`, `ws`)
+    /// arriving from `peer`, in the default room; its events (room
+    /// traffic, private messages) go to `sink`.
+    pub async fn start(chat: &Chat, peer: SocketAddr, sink: Sink, transport: &'static str) -> Result<Session, String> {
+        let welcome = chat.hub.register(Registration::new(peer, sink, transport)).await.map_err(|e| e.text)?;
         let cfg = &chat.config;
         Ok(Session {
             chat: chat.clone(),
             id: welcome.id,
             nick: welcome.nick,
-            room: welcome.room,
+            rooms: welcome.room.iter().cloned().collect(),
+            current: welcome.room,
+            activity: welcome.activity,
             style: Style::default(),
             bucket: TokenBucket::new(cfg.flood_burst, cfg.flood_rate),
             warned: false,
@@ -72,7 +86,7 @@ impl Session {
     /// Fixes this member to JSON mode in UTF-8 (WebSocket members): every
     /// line is a JSON object and `/text` and `/encoding` are refused.
     pub fn json_only(&mut self) {
-        self.set_style(Style { format: Format::Json, encoding: None });
+        self.set_style(Style { format: Format::Json, encoding: None, tagged: false });
         self.json_only = true;
     }
 
@@ -125,7 +139,11 @@ impl Session {
                 return;
             }
         }
-        let events = self.chat.history.recent(&self.room, n).await;
+        let Some(room) = &self.current else {
+            out.push(err(NO_ROOM));
+            return;
+        };
+        let events = self.chat.history.recent(&room.room, n).await;
         if let Some(p) = &self.pacing {
             p.add(events.len());
         }
@@ -177,6 +195,7 @@ impl Session {
         if matches!(input, Input::Ping | Input::Empty) {
             return Flow::Continue;
         }
+        self.activity.touch();
         if !self.bucket.take() {
             if !self.warned {
                 self.warned = true;
@@ -190,7 +209,7 @@ impl Session {
         }
         self.warned = false;
         match input {
-            Input::Say(t) => self.say(Kind::Msg, t),
+            Input::Say(t) => self.say(Kind::Msg, t, out).await,
             Input::Command(c) => return self.command(c, out).await,
             Input::Ping | Input::Empty => {}
         }
@@ -207,10 +226,39 @@ impl Session {
         out.push(err(format!("line too long (max {} bytes); it was dropped", self.chat.config.max_line)));
     }
 
-    fn say(&self, kind: Kind, text: &str) {
-        let event = Event::new(kind, escape_untrusted(text)).by(&self.nick).in_room(&self.room);
+    /// Sends a message to the current room, if the member may speak there.
+    async fn say(&mut self, kind: Kind, text: &str, out: &mut Vec<Arc<Shared>>) {
+        let Some(room) = &self.current else {
+            out.push(err(NO_ROOM));
+            return;
+        };
+        if !room.gate.may_speak() {
+            let (was, closed) = (room.room.clone(), room.gate.is_closed());
+            if closed {
+                // Put out of the room by someone else (a kick): the line
+                // was meant for that room, so it goes nowhere.
+                self.resync().await;
+                out.push(err(match &self.current {
+                    Some(now) => {
+                        format!("you are no longer in {was}; this line was not sent, your lines now go to {}", now.room)
+                    }
+                    None => format!("you are no longer in {was}; this line was not sent. {NO_ROOM}"),
+                }));
+            } else if let Err(e) = self.chat.hub.check_send(self.id, &was).await {
+                out.push(err(e.text));
+            }
+            return;
+        }
+        let event = Event::new(kind, escape_untrusted(text)).by(&self.nick).in_room(&room.room);
         self.chat.history.append(event.clone());
-        self.chat.fanout.publish(&self.room, Shared::new(event, Some(self.id)));
+        self.chat.fanout.publish(&room.room, Shared::new(event, Some(self.id)));
+    }
+
+    /// Takes the registry's word for which rooms the member is in.
+    async fn resync(&mut self) {
+        let m = self.chat.hub.membership(self.id).await;
+        self.current = m.current.and_then(|c| m.rooms.iter().find(|s| s.room == c).cloned());
+        self.rooms = m.rooms;
     }
 
     async fn command(&mut self, cmd: Command<'_>, out: &mut Vec<Arc<Shared>>) -> Flow {
@@ -218,35 +266,21 @@ impl Session {
         match cmd {
             Command::Nick(n) => match hub.nick(self.id, n).await {
                 Ok(_) => self.nick = n.to_string(),
-                Err(e) => out.push(err(e)),
+                Err(e) => out.push(err(e.text)),
             },
-            Command::Join(r) => match hub.join(self.id, r).await {
-                Ok(room) => {
-                    self.room = room;
-                    self.replay(out).await;
-                }
-                Err(e) => out.push(err(e)),
-            },
-            Command::Who => {
-                let (room, nicks) = hub.who(self.id).await;
-                let mut list = nicks.iter().take(WHO_SHOWN).map(String::as_str).collect::<Vec<_>>().join(", ");
-                if nicks.len() > WHO_SHOWN {
-                    list.push_str(&format!(" … and {} more", nicks.len() - WHO_SHOWN));
-                }
-                out.push(notice(format!("members of {room} ({}): {list}", nicks.len())));
-            }
-            Command::Rooms => {
-                let rooms = hub.rooms().await;
-                let list: Vec<String> = rooms.iter().map(|(n, c)| format!("{n} ({c})")).collect();
-                out.push(notice(format!("rooms: {}", list.join(", "))));
-            }
             Command::Msg { to, text } => match hub.private(self.id, to, &escape_untrusted(text)).await {
-                // To yourself: the hub's delivery is the one copy you get.
-                Ok(event) if event.from.is_some() && event.from == event.to => {}
-                Ok(event) => out.push(Shared::new(event, None)),
-                Err(e) => out.push(err(e)),
+                Ok((event, away)) => {
+                    // To yourself: the hub's delivery is the one copy you get.
+                    if event.from.is_none() || event.from != event.to {
+                        if let Some(away) = away {
+                            out.push(notice(format!("{} is away: {away}", event.to.as_deref().unwrap_or("?"))));
+                        }
+                        out.push(Shared::new(event, None));
+                    }
+                }
+                Err(e) => out.push(err(e.text)),
             },
-            Command::Me(action) => self.say(Kind::Me, action),
+            Command::Me(action) => self.say(Kind::Me, action, out).await,
             Command::History(n) => self.history(n.unwrap_or(self.chat.config.replay.max(1)), out).await,
             Command::Json => {
                 self.set_style(Style { format: Format::Json, ..self.style });
@@ -272,6 +306,7 @@ impl Session {
                 return Flow::Quit;
             }
             Command::Help => out.extend(HELP.iter().map(|l| notice(*l))),
+            room_command => self.room_command(room_command, out).await,
         }
         Flow::Continue
     }
@@ -293,13 +328,20 @@ impl Session {
     /// Appends `ev`, in this member's format and encoding, to `buf`.
     pub fn render_into(&self, ev: &Shared, buf: &mut BytesMut) {
         if ev.is_for(self.id) {
-            self.style.append(ev, buf);
+            self.style_now().append(ev, buf);
         }
+    }
+
+    /// The member's style with `tagged` as its rooms are now (a member
+    /// whose own task renders has no shard to keep it).
+    fn style_now(&self) -> Style {
+        let live = self.rooms.iter().filter(|s| !s.gate.is_closed()).count();
+        Style { tagged: live > 1, ..self.style }
     }
 
     /// `ev` as one datagram in this member's format, or `None` if not for it.
     pub fn render(&self, ev: &Shared) -> Option<Bytes> {
-        ev.is_for(self.id).then(|| self.style.bytes(ev))
+        ev.is_for(self.id).then(|| self.style_now().bytes(ev))
     }
 
     /// A notice for this member alone, rendered in its format.
@@ -315,6 +357,9 @@ impl Drop for Session {
         self.chat.hub.leave(self.id, self.reason);
     }
 }
+
+/// What a member in no room is told when it talks.
+const NO_ROOM: &str = "you are in no room: /join ROOM";
 
 fn err(text: impl Into<String>) -> Arc<Shared> {
     Shared::new(Event::error(text), None)
