@@ -1,0 +1,85 @@
+//! The Python `irc` package (jaraco/irc) as a client: pyirc.py prints every
+//! event the library parsed (`EV TYPE SOURCE TARGET :ARGS`) and takes
+//! commands on stdin.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::chat_support::Proc;
+
+use super::scenario::Client;
+
+/// pyirc.py, next to this file.
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/irc_support/pyirc.py");
+
+/// A running pyirc.py.
+pub struct PyIrc {
+    nick: String,
+    p: Proc,
+}
+
+impl PyIrc {
+    /// Connects to `addr` as `nick`.
+    pub fn start(addr: SocketAddr, nick: &str) -> PyIrc {
+        let p = Proc::spawn(Command::new("python3").args([
+            "-u",
+            SCRIPT,
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+            nick,
+        ]));
+        PyIrc { nick: nick.to_string(), p }
+    }
+}
+
+impl Client for PyIrc {
+    fn nick(&self) -> &str {
+        &self.nick
+    }
+
+    fn wait_registered(&mut self) {
+        self.p.expect(&format!("EV welcome "));
+    }
+
+    fn join(&mut self, chan: &str) {
+        self.p.send(&format!("join {chan}"));
+        self.p.expect(&format!("EV join {} {chan} ", self.nick));
+    }
+
+    fn say(&mut self, chan: &str, text: &str) {
+        self.p.send(&format!("say {chan} {text}"));
+    }
+
+    fn set_topic(&mut self, chan: &str, topic: &str) {
+        self.p.send(&format!("topic {chan} {topic}"));
+    }
+
+    fn quit(&mut self, reason: &str) {
+        self.p.send(&format!("quit {reason}"));
+        self.p.expect("DISCONNECT");
+        let status = self.p.wait_exit(Duration::from_secs(10));
+        assert!(status.success(), "pyirc.py ended with {status}");
+    }
+
+    fn sees_op_in_names(&mut self, chan: &str, nick: &str) {
+        let l = self.p.expect(&format!("EV namreply "));
+        assert!(l.contains(chan) && l.contains(&format!("@{nick}")), "names without @{nick}: {l}");
+    }
+
+    fn sees_msg(&mut self, chan: &str, from: &str, text: &str) {
+        self.p.expect(&format!("EV pubmsg {from} {chan} :{text}"));
+    }
+
+    fn sees_opped(&mut self, chan: &str, by: &str) {
+        self.p.expect(&format!("EV mode {by} {chan} :+o {}", self.nick));
+    }
+
+    fn sees_topic(&mut self, chan: &str, by: &str, topic: &str) {
+        self.p.expect(&format!("EV topic {by} {chan} :{topic}"));
+    }
+
+    fn sees_kicked(&mut self, chan: &str, by: &str, reason: &str) {
+        self.p.expect(&format!("EV kick {by} {chan} :{} {reason}", self.nick));
+    }
+}

@@ -1,0 +1,1 @@
+//! WeeChat (`weechat-headless`) as a client: not written yet.
