@@ -16,6 +16,8 @@ missing=""
 for pair in $peers; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
 done
+# WeeChat's fifo plugin: the IRC client tests drive weechat-headless through it
+ls /usr/lib/*/weechat/plugins/fifo.so >/dev/null 2>&1 || missing="$missing weechat-plugins"
 # time zone data for the strftime tests that set TZ
 [ -e /usr/share/zoneinfo/Asia/Kolkata ] || missing="$missing tzdata"
 if [ -n "$missing" ]; then

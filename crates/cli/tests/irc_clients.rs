@@ -1,5 +1,6 @@
 //! Real IRC clients against `sockit chat serve` (issue #17): `ii`
-//! (FIFOs and files), irssi under tmux, and the Python `irc` package each
+//! (FIFOs and files), irssi under tmux, the Python `irc` package and
+//! WeeChat (weechat-headless, FIFO and logs) each
 //! register, join two channels, talk with an nc-style text member and a
 //! WebSocket member, get op and set a topic, are kicked and quit, with
 //! what every side sees checked (irc_support/scenario.rs). The same
@@ -18,7 +19,8 @@ use irc_support::irssi::Irssi;
 use irc_support::pyirc::PyIrc;
 use irc_support::scenario;
 use irc_support::server::{Server, Target};
-use irc_support::{have_python_irc, have_tools};
+use irc_support::weechat::Weechat;
+use irc_support::{have_python_irc, have_tools, have_weechat};
 
 /// The server for a test meant for `default`, if its tools are there.
 fn server(default: Target, client_tools: &[&str]) -> Option<Server> {
@@ -48,6 +50,15 @@ fn python_irc_on_sockit() {
     }
     let Some(s) = server(Target::Sockit, &[]) else { return };
     scenario::run(&s, |addr| PyIrc::start(addr, "pyuser"));
+}
+
+#[test]
+fn weechat_on_sockit() {
+    if !have_weechat() {
+        return;
+    }
+    let Some(s) = server(Target::Sockit, &[]) else { return };
+    scenario::run(&s, |addr| Weechat::start(addr, "wcuser"));
 }
 
 #[test]

@@ -3,15 +3,13 @@
 //! `DIR/HOST/#chan/out` per channel).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::scenario::Client;
-use super::watch::{poll, wait_exists, FileWatch};
+use super::watch::{write_fifo, FileWatch};
 
 /// A running ii with its own irc directory.
 pub struct Ii {
@@ -56,20 +54,8 @@ impl Ii {
     /// Writes one line into the `in` FIFO of the server (`""`) or a channel.
     fn write_in(&self, chan: &str, line: &str) {
         let fifo = if chan.is_empty() { self.root.join("in") } else { self.root.join(chan).join("in") };
-        wait_exists(&fifo);
-        let mut f = open_fifo(&fifo);
-        f.write_all(format!("{line}\n").as_bytes()).unwrap();
+        write_fifo(&fifo, line);
     }
-}
-
-/// Opens a FIFO for writing without blocking forever: ENXIO (no reader
-/// yet) is retried until the deadline.
-fn open_fifo(path: &Path) -> std::fs::File {
-    poll(
-        &format!("{} to have a reader", path.display()),
-        || std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path).ok(),
-        String::new,
-    )
 }
 
 impl Client for Ii {

@@ -27,13 +27,30 @@ pub const WAIT: Duration = Duration::from_secs(15);
 /// install. scripts/test.sh installs them all.
 pub fn have_tools(tools: &[&str]) -> bool {
     let missing: Vec<&str> = tools.iter().copied().filter(|t| !on_path(t)).collect();
-    if missing.is_empty() {
+    have(missing.is_empty(), &format!("{} not installed", missing.join(", ")))
+}
+
+/// `ok`, or else: a failure under CI, a skip saying `what` elsewhere.
+pub fn have(ok: bool, what: &str) -> bool {
+    if ok {
         return true;
     }
-    let msg = format!("{} not installed; scripts/test.sh installs them", missing.join(", "));
+    let msg = format!("{what}; scripts/test.sh installs it");
     assert!(std::env::var_os("CI").is_none(), "{msg}");
     eprintln!("SKIPPED: {msg}");
     false
+}
+
+/// weechat-headless and its fifo plugin (Debian: weechat-plugins), which
+/// the driver sends its commands through.
+pub fn have_weechat() -> bool {
+    if !have_tools(&["weechat-headless"]) {
+        return false;
+    }
+    let fifo = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/local/lib"]
+        .iter()
+        .any(|d| std::path::Path::new(d).join("weechat/plugins/fifo.so").is_file());
+    have(fifo, "WeeChat's fifo plugin is not installed (Debian package weechat-plugins)")
 }
 
 /// True when the Python `irc` package can be imported (pip install irc),
@@ -49,13 +66,7 @@ pub fn have_python_irc() -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    if ok {
-        return true;
-    }
-    let msg = "the Python irc package is not installed (pip install irc); scripts/test.sh installs it";
-    assert!(std::env::var_os("CI").is_none(), "{msg}");
-    eprintln!("SKIPPED: {msg}");
-    false
+    have(ok, "the Python irc package is not installed (pip install irc)")
 }
 
 fn on_path(tool: &str) -> bool {

@@ -2,6 +2,8 @@
 //! WeeChat's logs) and screens (tmux capture-pane). Every wait is bounded
 //! by [`WAIT`](super::WAIT) and fails with what was there instead.
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -72,4 +74,17 @@ impl FileWatch {
 /// Waits until `path` exists.
 pub fn wait_exists(path: &Path) {
     poll(&format!("{} to exist", path.display()), || path.exists().then_some(()), || String::new());
+}
+
+/// Writes `line` and a newline into the FIFO at `path` once it exists and
+/// its reader (the client) has it open: ENXIO (no reader yet) is retried,
+/// so the write never blocks past the deadline.
+pub fn write_fifo(path: &Path, line: &str) {
+    wait_exists(path);
+    let mut f = poll(
+        &format!("{} to have a reader", path.display()),
+        || std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path).ok(),
+        String::new,
+    );
+    f.write_all(format!("{line}\n").as_bytes()).unwrap();
 }
