@@ -39,7 +39,7 @@ impl Client for PyIrc {
     }
 
     fn wait_registered(&mut self) {
-        self.p.expect(&format!("EV welcome "));
+        self.p.expect("EV welcome ");
     }
 
     fn join(&mut self, chan: &str) {
@@ -63,7 +63,7 @@ impl Client for PyIrc {
     }
 
     fn sees_op_in_names(&mut self, chan: &str, nick: &str) {
-        let l = self.p.expect(&format!("EV namreply "));
+        let l = self.p.expect("EV namreply ");
         assert!(l.contains(chan) && l.contains(&format!("@{nick}")), "names without @{nick}: {l}");
     }
 

@@ -73,7 +73,7 @@ impl FileWatch {
 
 /// Waits until `path` exists.
 pub fn wait_exists(path: &Path) {
-    poll(&format!("{} to exist", path.display()), || path.exists().then_some(()), || String::new());
+    poll(&format!("{} to exist", path.display()), || path.exists().then_some(()), String::new);
 }
 
 /// Writes `line` and a newline into the FIFO at `path` once it exists and
