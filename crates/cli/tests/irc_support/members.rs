@@ -20,6 +20,8 @@ use super::WAIT;
 pub struct Other {
     /// Its nick.
     pub nick: String,
+    /// The nick IRC clients see it under (its IRC-safe form on sockit).
+    pub irc_nick: String,
     kind: Kind,
     /// The room its plain lines go to (text and WebSocket members).
     current: Option<String>,
@@ -38,7 +40,24 @@ impl Other {
             Target::Sockit => Kind::Text(Member::join(server.text.unwrap(), nick)),
             Target::Ngircd => Kind::Irc(RawIrc::register(server.irc, nick)),
         };
-        Other { nick: nick.to_string(), kind, current: None }
+        Other { nick: nick.to_string(), irc_nick: nick.to_string(), kind, current: None }
+    }
+
+    /// A text member that keeps its default nick (`127.0.0.1:PORT`), which
+    /// is no IRC nick: IRC clients see it as `_127-0-0-1-PORT`
+    /// (docs/protocol.md, "Nicks seen by IRC clients"). On ngircd, a raw
+    /// IRC member called `anon`.
+    pub fn anonymous(server: &Server) -> Other {
+        match server.target {
+            Target::Sockit => {
+                let mut m = Member::join(server.text.unwrap(), "");
+                let own = m.lines.seen.iter().find(|l| l.ends_with(" joined lobby")).cloned().unwrap();
+                let nick = own.trim_start_matches("* ").trim_end_matches(" joined lobby").to_string();
+                let irc_nick = format!("_{}", nick.replace(['.', ':'], "-"));
+                Other { nick, irc_nick, kind: Kind::Text(m), current: None }
+            }
+            Target::Ngircd => Other::text(server, "anon"),
+        }
     }
 
     /// The WebSocket member (raw IRC on ngircd, which has no WebSocket).
@@ -53,7 +72,7 @@ impl Other {
             }
             Target::Ngircd => Kind::Irc(RawIrc::register(server.irc, nick)),
         };
-        Other { nick: nick.to_string(), kind, current: None }
+        Other { nick: nick.to_string(), irc_nick: nick.to_string(), kind, current: None }
     }
 
     /// Joins `room` and waits until the server confirms it.

@@ -1,5 +1,6 @@
 //! The one scenario every real client runs: register, join two channels,
-//! talk with the text member and the WebSocket member both ways, get op
+//! talk with the text member and the WebSocket member both ways (and hear
+//! a text member whose default nick IRC shows in its IRC-safe form), get op
 //! and set a topic, be kicked, quit — checking what the client shows and
 //! what the others see at each step.
 
@@ -43,6 +44,9 @@ pub fn run<C: Client>(server: &Server, start: impl FnOnce(std::net::SocketAddr) 
     let mut wendy = Other::web(server, "wendy");
     wendy.join("alpha");
     tom.sees_join("alpha", "wendy");
+    let mut anon = Other::anonymous(server);
+    anon.join("alpha");
+    tom.sees_join("alpha", &anon.nick);
 
     let mut c = start(server.irc);
     let me = c.nick().to_string();
@@ -70,6 +74,9 @@ pub fn run<C: Client>(server: &Server, start: impl FnOnce(std::net::SocketAddr) 
     let from_wendy = format!("wendy says hi to {me}");
     wendy.say("alpha", &from_wendy);
     c.sees_msg("#alpha", "wendy", &from_wendy);
+    let from_anon = format!("a member without an IRC nick says hi to {me}");
+    anon.say("alpha", &from_anon);
+    c.sees_msg("#alpha", &anon.irc_nick, &from_anon);
     let beta_line = format!("tom in beta to {me}");
     tom.say("beta", &beta_line);
     c.sees_msg("#beta", "tom", &beta_line);
