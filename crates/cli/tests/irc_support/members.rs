@@ -50,7 +50,7 @@ impl Other {
     pub fn anonymous(server: &Server) -> Other {
         match server.target {
             Target::Sockit => {
-                let mut m = Member::join(server.text.unwrap(), "");
+                let m = Member::join(server.text.unwrap(), "");
                 let own = m.lines.seen.iter().find(|l| l.ends_with(" joined lobby")).cloned().unwrap();
                 let nick = own.trim_start_matches("* ").trim_end_matches(" joined lobby").to_string();
                 let irc_nick = format!("_{}", nick.replace(['.', ':'], "-"));
