@@ -10,8 +10,10 @@
 //!   them exactly like TCP members.
 //! - [`udp`]: one datagram = one message; an address joins only after
 //!   echoing a cookie.
+//! - [`irc`]: IRC clients (the protocol pieces so far).
 //! - [`ws`]: browsers — the chat page and WebSocket members (plain or https).
 
+pub mod irc;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

@@ -50,7 +50,7 @@ pub async fn run(args: EchoBenchArgs) -> anyhow::Result<ExitCode> {
     let addr = sockit_net::addr::resolve_peer(&args.addr, 9999)?;
     let secs = Duration::try_from_secs_f64(args.secs).context("--secs takes a number of seconds")?;
     let started = Instant::now();
-    let conns = super::open_all(addr, args.connections).await?;
+    let conns = super::open_all(addr, args.connections, super::CONNECT_PARALLEL).await?;
     eprintln!("opened {} connections in {:.2?}", conns.len(), started.elapsed());
     if args.hold {
         return hold(conns, secs).await;

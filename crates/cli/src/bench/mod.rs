@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 
 /// Connects opened at once, so a burst of thousands does not overflow the
 /// server's listen backlog.
-const CONNECT_PARALLEL: usize = 256;
+pub const CONNECT_PARALLEL: usize = 256;
 
 use std::process::ExitCode;
 
@@ -39,10 +39,12 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Opens `n` TCP connections to `addr` (no-delay), at most
-/// [`CONNECT_PARALLEL`] connecting at once.
-pub async fn open_all(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpStream>> {
-    let gate = Arc::new(Semaphore::new(CONNECT_PARALLEL));
+/// Opens `n` TCP connections to `addr` (no-delay), at most `parallel`
+/// connecting at once (usually [`CONNECT_PARALLEL`]; fewer for a server
+/// with a short listen backlog, which otherwise drops handshakes that the
+/// client then retries for seconds).
+pub async fn open_all(addr: SocketAddr, n: usize, parallel: usize) -> anyhow::Result<Vec<TcpStream>> {
+    let gate = Arc::new(Semaphore::new(parallel.max(1)));
     let mut pending = Vec::with_capacity(n);
     for _ in 0..n {
         let gate = gate.clone();

@@ -15,6 +15,11 @@
 //! sockets (mio: one `epoll_wait` for many deliveries, then one `recv` per
 //! ready socket; no task, waker or timer per member), and one histogram per
 //! thread.
+//!
+//! `--irc` speaks IRC instead ([`irc`]): members register and join
+//! `--channel`, and the same lines travel as `PRIVMSG`. `--senders 0` is
+//! the idle mode: members connect (over IRC: register, join nothing), stay
+//! `--secs`, and the result is how many the server kept.
 
 use std::io::{ErrorKind, Read};
 use std::process::ExitCode;
@@ -29,15 +34,17 @@ use tokio::net::TcpStream;
 
 use crate::bench::stats::Latency;
 
+mod irc;
+
 /// Flags of `sockit bench chat`.
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Chat server, HOST[:PORT].
+    /// Chat server, HOST[:PORT] (default port 7000, or 6667 with --irc).
     pub addr: String,
     /// Members in the room (senders included).
     #[arg(long, default_value_t = 100)]
     pub members: usize,
-    /// Members that send.
+    /// Members that send (0: idle mode, members only connect and stay).
     #[arg(long, default_value_t = 10)]
     pub senders: usize,
     /// Messages per second per sender.
@@ -55,6 +62,15 @@ pub struct BenchArgs {
     /// Seconds to wait after connecting, before sending (join notices settle).
     #[arg(long, default_value_t = 1.0)]
     pub settle: f64,
+    /// Speak IRC: register each member, join --channel, send PRIVMSG.
+    #[arg(long)]
+    pub irc: bool,
+    /// Connections opened at once (ngircd listens with a backlog of 10: use 8).
+    #[arg(long, default_value_t = crate::bench::CONNECT_PARALLEL)]
+    pub connect_parallel: usize,
+    /// The IRC channel (with --irc).
+    #[arg(long, default_value = "#bench")]
+    pub channel: String,
 }
 
 /// What one reader thread saw.
@@ -67,9 +83,11 @@ struct Received {
 
 /// Runs the benchmark and prints its results.
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let addr = sockit_net::addr::resolve_peer(&args.addr, super::serve::DEFAULT_PORT)?;
+    let port = if args.irc { IRC_PORT } else { super::serve::DEFAULT_PORT };
+    let addr = sockit_net::addr::resolve_peer(&args.addr, port)?;
     anyhow::ensure!(args.members >= 2, "--members must be at least 2");
-    anyhow::ensure!(args.senders >= 1 && args.senders <= args.members, "--senders must be 1..=members");
+    anyhow::ensure!(args.senders <= args.members, "--senders must be 0..=members");
+    anyhow::ensure!(!args.irc || args.channel.starts_with('#'), "--channel starts with #");
     anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
     let secs = Duration::try_from_secs_f64(args.secs).context("--secs takes seconds")?;
     let drain = Duration::try_from_secs_f64(args.drain).context("--drain takes seconds")?;
@@ -78,35 +96,47 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let run_id = clock.elapsed().as_nanos() as u32 ^ std::process::id();
 
     let t = Instant::now();
-    let conns = crate::bench::open_all(addr, args.members).await?;
+    let mut conns = crate::bench::open_all(addr, args.members, args.connect_parallel).await?;
     eprintln!("connected {} members in {:.2?}", conns.len(), t.elapsed());
+    let mut early = vec![Vec::new(); conns.len()];
+    if args.irc {
+        let t = Instant::now();
+        let channel = (args.senders > 0).then_some(args.channel.as_str());
+        (conns, early) = register_all(conns, channel).await?;
+        let joined = if channel.is_some() { format!(" and joined {}", args.channel) } else { String::new() };
+        eprintln!("registered{joined} {} members in {:.2?}", conns.len(), t.elapsed());
+    }
+    if args.senders == 0 {
+        return idle(conns, early, &args, settle + secs).await;
+    }
     let start_at = Instant::now() + settle;
     let stop_at = start_at + secs;
     let read_until = stop_at + drain;
     let buf_size = if args.members > 2000 { 4096 } else { 32 * 1024 };
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(conns.len());
-    let mut groups: Vec<Vec<std::net::TcpStream>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut groups: Vec<Vec<(std::net::TcpStream, Vec<u8>)>> = (0..threads).map(|_| Vec::new()).collect();
     let mut writers = Vec::with_capacity(args.senders);
-    for (i, s) in conns.into_iter().enumerate() {
+    for (i, (s, early)) in conns.into_iter().zip(early).enumerate() {
         let s = s.into_std()?;
         if i < args.senders {
             // The sender's writing side: a second handle on the same socket,
             // driven by this runtime's timers.
             writers.push(TcpStream::from_std(s.try_clone()?)?);
         }
-        groups[i % threads].push(s);
+        groups[i % threads].push((s, early));
     }
     let readers: Vec<_> = groups
         .into_iter()
         .map(|group| {
-            let cfg = ReadCfg { run_id, clock, until: read_until, buf_size };
+            let cfg = ReadCfg { run_id, clock, until: read_until, buf_size, irc: args.irc };
             std::thread::spawn(move || read_group(group, cfg))
         })
         .collect();
     let mut senders = Vec::with_capacity(args.senders);
     let sent_total = Arc::new(AtomicU64::new(0));
     for (i, w) in writers.into_iter().enumerate() {
-        let cfg = (i, args.rate, args.size, run_id);
+        let channel = args.irc.then(|| args.channel.clone());
+        let cfg = SendCfg { idx: i, rate: args.rate, size: args.size, run_id, channel };
         senders.push(tokio::spawn(send_member(w, cfg, clock, start_at, stop_at, sent_total.clone())));
     }
     let mut send_errors = 0;
@@ -159,9 +189,78 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(if ratio >= 0.999 && send_errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// The IRC port `--irc` defaults to.
+const IRC_PORT: u16 = 6667;
+
+/// Registers (and with a channel, joins) every member over IRC, at most
+/// 256 at once so the server's accept and registration pace is not the
+/// test; each gets [`irc::REGISTER_TIMEOUT`].
+async fn register_all(conns: Vec<TcpStream>, channel: Option<&str>) -> anyhow::Result<(Vec<TcpStream>, Vec<Vec<u8>>)> {
+    let gate = Arc::new(tokio::sync::Semaphore::new(256));
+    let mut pending = Vec::with_capacity(conns.len());
+    for (i, mut s) in conns.into_iter().enumerate() {
+        let gate = gate.clone();
+        let channel = channel.map(str::to_owned);
+        pending.push(tokio::spawn(async move {
+            let _slot = gate.acquire_owned().await;
+            let early = tokio::time::timeout(irc::REGISTER_TIMEOUT, irc::register(&mut s, i, channel.as_deref()))
+                .await
+                .map_err(|_| anyhow::anyhow!("{} took over {:?} to register", irc::nick(i), irc::REGISTER_TIMEOUT))??;
+            anyhow::Ok((s, early))
+        }));
+    }
+    let (mut conns, mut early) = (Vec::with_capacity(pending.len()), Vec::with_capacity(pending.len()));
+    for p in pending {
+        let (s, e) = p.await??;
+        conns.push(s);
+        early.push(e);
+    }
+    Ok((conns, early))
+}
+
+/// Idle mode: holds every member for `hold` (reading and, over IRC,
+/// answering PINGs) and reports how many the server kept.
+async fn idle(
+    conns: Vec<TcpStream>,
+    early: Vec<Vec<u8>>,
+    args: &BenchArgs,
+    hold: Duration,
+) -> anyhow::Result<ExitCode> {
+    let n = conns.len();
+    let until = Instant::now() + hold;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(n);
+    let mut groups: Vec<Vec<(std::net::TcpStream, Vec<u8>)>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, (s, e)) in conns.into_iter().zip(early).enumerate() {
+        groups[i % threads].push((s.into_std()?, e));
+    }
+    // Run id 0 never matches: nothing is sent, every line is read and dropped.
+    let cfg = ReadCfg { run_id: 0, clock: Instant::now(), until, buf_size: 4096, irc: args.irc };
+    let readers: Vec<_> = groups.into_iter().map(|g| std::thread::spawn(move || read_group(g, cfg))).collect();
+    let mut closed = 0;
+    for r in readers {
+        match tokio::task::spawn_blocking(move || r.join()).await {
+            Ok(Ok(Ok(got))) => closed += got.closed,
+            _ => anyhow::bail!("a reader thread failed"),
+        }
+    }
+    println!("chat idle: {n} members held for {hold:?}, {closed} disconnected");
+    println!("members={n} senders=0 idle_secs={} disconnected={closed}", hold.as_secs_f64());
+    Ok(if closed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// What one sender sends.
+struct SendCfg {
+    idx: usize,
+    rate: f64,
+    size: usize,
+    run_id: u32,
+    /// The IRC channel, with --irc.
+    channel: Option<String>,
+}
+
 async fn send_member(
     mut w: TcpStream,
-    (idx, rate, size, run_id): (usize, f64, usize, u32),
+    SendCfg { idx, rate, size, run_id, channel }: SendCfg,
     clock: Instant,
     start_at: Instant,
     stop_at: Instant,
@@ -181,7 +280,13 @@ async fn send_member(
         }
         use std::fmt::Write;
         line.clear();
-        let _ = writeln!(line, "B{run_id} {idx} {seq} {} {pad}", clock.elapsed().as_micros());
+        let now = clock.elapsed().as_micros();
+        match &channel {
+            Some(c) => irc::privmsg(&mut line, c, format_args!("B{run_id} {idx} {seq} {now} {pad}")),
+            None => {
+                let _ = writeln!(line, "B{run_id} {idx} {seq} {now} {pad}");
+            }
+        }
         w.write_all(line.as_bytes()).await?;
         sent.fetch_add(1, Ordering::Relaxed);
         seq += 1;
@@ -196,6 +301,8 @@ struct ReadCfg {
     clock: Instant,
     until: Instant,
     buf_size: usize,
+    /// Lines are IRC (`PRIVMSG` deliveries, `PING`s to answer).
+    irc: bool,
 }
 
 /// One member's socket and the partial line it holds.
@@ -208,16 +315,19 @@ struct Member {
 
 /// One reader thread: waits for any of its members' sockets to be readable
 /// and reads each ready one, until `cfg.until` or every socket closed.
-fn read_group(group: Vec<std::net::TcpStream>, cfg: ReadCfg) -> std::io::Result<Received> {
+fn read_group(group: Vec<(std::net::TcpStream, Vec<u8>)>, cfg: ReadCfg) -> std::io::Result<Received> {
     let mut poll = mio::Poll::new()?;
     let mut members = Vec::with_capacity(group.len());
-    for (i, s) in group.into_iter().enumerate() {
+    for (i, (s, early)) in group.into_iter().enumerate() {
         s.set_nonblocking(true)?;
         let mut stream = mio::net::TcpStream::from_std(s);
         poll.registry().register(&mut stream, mio::Token(i), mio::Interest::READABLE)?;
-        members.push(Member { stream, buf: vec![0u8; cfg.buf_size], have: 0, open: true });
+        let mut buf = vec![0u8; cfg.buf_size.max(early.len() + 1)];
+        buf[..early.len()].copy_from_slice(&early);
+        members.push(Member { stream, buf, have: early.len(), open: true });
     }
-    let tag = format!("> B{} ", cfg.run_id);
+    let tag = if cfg.irc { format!("B{} ", cfg.run_id) } else { format!("> B{} ", cfg.run_id) };
+    let proto = if cfg.irc { Proto::Irc } else { Proto::Text };
     let mut got = Received::default();
     let mut events = mio::Events::with_capacity(1024);
     let mut open = members.len();
@@ -231,7 +341,7 @@ fn read_group(group: Vec<std::net::TcpStream>, cfg: ReadCfg) -> std::io::Result<
         let now_us = cfg.clock.elapsed().as_micros() as u64;
         for ev in events.iter() {
             let Some(m) = members.get_mut(ev.token().0) else { continue };
-            if m.open && !read_member(m, tag.as_bytes(), now_us, &mut got) {
+            if m.open && !read_member(m, (proto, tag.as_bytes()), now_us, &mut got) {
                 m.open = false;
                 open -= 1;
                 got.closed += 1;
@@ -245,7 +355,7 @@ fn read_group(group: Vec<std::net::TcpStream>, cfg: ReadCfg) -> std::io::Result<
 /// Reads what `m`'s socket holds (until it would block: readiness is
 /// edge-triggered) and records a latency sample per line of ours. Returns
 /// false when the connection closed or failed.
-fn read_member(m: &mut Member, tag: &[u8], now_us: u64, got: &mut Received) -> bool {
+fn read_member(m: &mut Member, (proto, tag): (Proto, &[u8]), now_us: u64, got: &mut Received) -> bool {
     loop {
         if m.have == m.buf.len() {
             // A line longer than the buffer: not ours; drop it.
@@ -262,7 +372,13 @@ fn read_member(m: &mut Member, tag: &[u8], now_us: u64, got: &mut Received) -> b
         m.have += n;
         let mut start = 0;
         while let Some(i) = memchr_nl(&m.buf[start..m.have]) {
-            if let Some(ts) = sent_at(&m.buf[start..start + i], tag) {
+            let line = &m.buf[start..start + i];
+            let ts = match proto {
+                Proto::Text => sent_at(line, tag),
+                Proto::Irc if irc::answer_ping(line, &mut m.stream) => None,
+                Proto::Irc => irc::sent_at(line, tag),
+            };
+            if let Some(ts) = ts {
                 got.delivered += 1;
                 got.latency.record(Duration::from_micros(now_us.saturating_sub(ts)));
             }
@@ -275,6 +391,15 @@ fn read_member(m: &mut Member, tag: &[u8], now_us: u64, got: &mut Received) -> b
             return true;
         }
     }
+}
+
+/// How delivered lines look.
+#[derive(Clone, Copy)]
+enum Proto {
+    /// `<nick> text`.
+    Text,
+    /// `:nick!user@host PRIVMSG #chan :text`.
+    Irc,
 }
 
 fn memchr_nl(b: &[u8]) -> Option<usize> {
@@ -294,6 +419,11 @@ fn sent_at(line: &[u8], tag: &[u8]) -> Option<u64> {
         // The tag is `> B<run> `: without its `> `.
         line.strip_prefix(tag.get(2..)?)?
     };
+    stamp(rest)
+}
+
+/// The send time in `idx seq ts …`, the part of a line after its `B<run> `.
+fn stamp(rest: &[u8]) -> Option<u64> {
     let a = memchr::memchr(b' ', rest)?;
     let rest = &rest[a + 1..];
     let b = memchr::memchr(b' ', rest)?;
