@@ -89,8 +89,9 @@ impl Drop for Ngircd {
 }
 
 /// Loopback only; no ident, DNS or PAM look-ups (they slow registration);
-/// no per-IP connection limit and no command penalty (every test member
-/// comes from 127.0.0.1 and load tests send fast); nicks up to 31; its own
+/// no per-IP connection limit, no command penalty and relaxed flood
+/// protection (user mode F) for everyone (every test member comes from
+/// 127.0.0.1 and load tests send fast); nicks up to 31; its own
 /// empty conf.d instead of the system one.
 fn config(port: u16, dir: &Path) -> String {
     format!(
@@ -99,7 +100,7 @@ fn config(port: u16, dir: &Path) -> String {
          \tAdminInfo1 = test\n\tAdminInfo2 = test\n\tAdminEMail = test@localhost\n\
          [Limits]\n\tMaxConnectionsIP = 0\n\tMaxNickLength = 31\n\tMaxPenaltyTime = 0\n\
          \tPingTimeout = 120\n\tPongTimeout = 20\n\
-         [Options]\n\tDNS = no\n\tIdent = no\n\tPAM = no\n\tMorePrivacy = no\n\tIncludeDir = {dir}/conf.d\n",
+         [Options]\n\tDNS = no\n\tIdent = no\n\tPAM = no\n\tMorePrivacy = no\n\tDefaultUserModes = F\n\tIncludeDir = {dir}/conf.d\n",
         dir = dir.display()
     )
 }
