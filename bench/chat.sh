@@ -29,7 +29,7 @@ ulimit -n 65536 2>/dev/null || true
 
 # Starts sockit chat serve with extra flags; sets SPID and SPORT.
 start_sockit() {
-  "$BIN" -q chat serve --port 0 --no-web --flood-rate 0 --max-members 20000 --max-per-ip 20000 "$@" 2>"$TMP/serve.log" &
+  "$BIN" -q chat serve --port 0 --no-web --no-irc --flood-rate 0 --max-members 20000 --max-per-ip 20000 "$@" 2>"$TMP/serve.log" &
   SPID=$!; PIDS+=("$SPID")
   for _ in $(seq 100); do grep -q 'listening on tcp' "$TMP/serve.log" && break; sleep 0.05; done
   SPORT=$(grep -o 'listening on tcp://[^ ]*' "$TMP/serve.log" | head -1 | sed 's/.*://')

@@ -61,6 +61,12 @@ pub struct ChatConfig {
     /// `localhost`, `*.localhost` and the machine's host name
     /// (`--web-host`; DNS-rebinding protection).
     pub web_hosts: Vec<String>,
+    /// An IRC client silent this long is sent a PING; silent as long again
+    /// and it is disconnected (`Ping timeout`). Also how long it may take
+    /// to register (120 s).
+    pub irc_ping: Duration,
+    /// When the server started (ms since the epoch; IRC's `003`).
+    pub started_at: i64,
 }
 
 impl Default for ChatConfig {
@@ -86,6 +92,8 @@ impl Default for ChatConfig {
             send_backlog: SendBounds::DEFAULT.backlog,
             send_timeout: SendBounds::DEFAULT.timeout,
             web_hosts: Vec::new(),
+            irc_ping: Duration::from_secs(120),
+            started_at: crate::event::now_ms(),
         }
     }
 }

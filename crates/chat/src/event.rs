@@ -1,6 +1,9 @@
-//! Events members receive, and their two wire renderings (text line, JSON
-//! line). An event is rendered at most once per format, however many members
-//! receive it: the bytes are cached in the event and shared (`Bytes` clones).
+//! Events members receive, and their wire renderings (text line, JSON
+//! line, IRC lines: [`irc`]). An event is rendered at most once per format,
+//! however many members receive it: the bytes are cached in the event and
+//! shared (`Bytes` clones).
+
+pub mod irc;
 
 use std::sync::{Arc, OnceLock};
 
@@ -45,7 +48,9 @@ pub struct Event {
     /// The recipient of a private message.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub to: Option<String>,
-    /// The text, control characters already escaped.
+    /// The text, control characters already escaped — except in messages
+    /// of IRC members, which keep IRC's formatting codes and CTCP's `\x01`
+    /// for IRC clients; the text and JSON renderings escape them.
     pub text: String,
     /// Server time, milliseconds since the Unix epoch.
     pub ts: i64,
@@ -58,6 +63,15 @@ pub struct Event {
     /// into history and held in backlogs, so it stays small.
     #[serde(flatten, skip_serializing_if = "Option::is_none", default)]
     pub subject: Option<Box<Subject>>,
+    /// `user@host` of the member who sent or caused it, for the
+    /// `nick!user@host` source IRC lines carry (not in JSON). Shared by all
+    /// of that member's events.
+    #[serde(skip)]
+    pub userhost: Option<Arc<str>>,
+    /// What an IRC member's message carried beyond its text (client tags,
+    /// NOTICE rather than PRIVMSG); boxed, as nearly no event has it.
+    #[serde(skip)]
+    pub relay: Option<Box<irc::Relay>>,
 }
 
 /// The subject of a structured notice: which kind, and the fields that
@@ -185,7 +199,18 @@ pub fn now_ms() -> i64 {
 impl Event {
     /// An event of `kind` with `text`, stamped now.
     pub fn new(kind: Kind, text: impl Into<String>) -> Self {
-        Event { kind, room: None, from: None, to: None, text: text.into(), ts: now_ms(), history: false, subject: None }
+        Event {
+            kind,
+            room: None,
+            from: None,
+            to: None,
+            text: text.into(),
+            ts: now_ms(),
+            history: false,
+            subject: None,
+            userhost: None,
+            relay: None,
+        }
     }
 
     /// A server notice (`* text`).
@@ -237,6 +262,9 @@ impl Event {
     /// sent, names are checked, and this catches the rest (error echoes,
     /// history stored by older versions).
     pub fn to_text_line(&self) -> Vec<u8> {
+        if irc::Relay::is_tagmsg(self) {
+            return Vec::new();
+        }
         if self.needs_escape() {
             return self.escaped().to_text_line();
         }
@@ -265,7 +293,7 @@ impl Event {
     pub fn to_tagged_line(&self) -> Vec<u8> {
         let line = self.to_text_line();
         match &self.room {
-            Some(room) => {
+            Some(room) if !line.is_empty() => {
                 let room = escape_untrusted(room);
                 let mut tagged = Vec::with_capacity(room.len() + 3 + line.len());
                 tagged.push(b'[');
@@ -274,13 +302,16 @@ impl Event {
                 tagged.extend_from_slice(&line);
                 tagged
             }
-            None => line,
+            _ => line,
         }
     }
 
     /// The JSON line (newline included), every field escaped as in
     /// [`Event::to_text_line`].
     pub fn to_json_line(&self) -> Vec<u8> {
+        if irc::Relay::is_tagmsg(self) {
+            return Vec::new();
+        }
         if self.needs_escape() {
             return self.escaped().to_json_line();
         }
@@ -291,8 +322,8 @@ impl Event {
     }
 }
 
-/// Line formats a connection can use. More may come (an IRC rendering):
-/// match it with a wildcard arm outside this crate.
+/// Line formats a connection can use. More may come: match it with a
+/// wildcard arm outside this crate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Format {
@@ -300,6 +331,8 @@ pub enum Format {
     Text,
     /// One JSON object per line.
     Json,
+    /// IRC lines, for a client with these capabilities ([`irc`]).
+    Irc(irc::IrcCaps),
 }
 
 /// An event on its way to many members: the event, who caused it (members
@@ -313,12 +346,44 @@ pub struct Shared {
     text: OnceLock<Bytes>,
     tagged: OnceLock<Bytes>,
     json: OnceLock<Bytes>,
+    /// IRC renderings, allocated when an IRC member first needs one.
+    irc: OnceLock<Box<irc::Renderings>>,
 }
 
 impl Shared {
     /// Wraps an event for fan-out.
     pub fn new(event: Event, origin: Option<MemberId>) -> Arc<Self> {
-        Arc::new(Shared { event, origin, text: OnceLock::new(), tagged: OnceLock::new(), json: OnceLock::new() })
+        Arc::new(Shared {
+            event,
+            origin,
+            text: OnceLock::new(),
+            tagged: OnceLock::new(),
+            json: OnceLock::new(),
+            irc: OnceLock::new(),
+        })
+    }
+
+    /// Bytes that go out as they are whatever the member's format: the
+    /// replies an IRC member's task has already written as IRC lines, sent
+    /// through its writer shard so they stay in order with room events.
+    pub fn raw(bytes: Bytes) -> Arc<Self> {
+        let set = |b: &Bytes| {
+            let cell = OnceLock::new();
+            let _ = cell.set(b.clone());
+            cell
+        };
+        Arc::new(Shared {
+            event: Event::notice(""),
+            origin: None,
+            text: set(&bytes),
+            tagged: set(&bytes),
+            json: set(&bytes),
+            irc: {
+                let cell = OnceLock::new();
+                let _ = cell.set(Box::new(irc::Renderings::all(&bytes)));
+                cell
+            },
+        })
     }
 
     /// The event in `format`, rendered on first use.
@@ -326,6 +391,7 @@ impl Shared {
         match format {
             Format::Text => self.text.get_or_init(|| Bytes::from(self.event.to_text_line())),
             Format::Json => self.json.get_or_init(|| Bytes::from(self.event.to_json_line())),
+            Format::Irc(caps) => self.irc.get_or_init(Default::default).line(&self.event, caps),
         }
     }
 
@@ -335,9 +401,24 @@ impl Shared {
     }
 
     /// Whether member `id` should see this event: not its own messages
-    /// (it typed them), but its own private messages (the sender's echo).
+    /// (it typed them), but its own private messages (the sender's echo);
+    /// never an IRC TAGMSG (only IRC members have a rendering for it).
     pub fn is_for(&self, id: MemberId) -> bool {
-        self.origin != Some(id) || self.event.kind == Kind::Private
+        self.is_for_style(id, &Style::default())
+    }
+
+    /// [`Shared::is_for`] for a member receiving in `style`: an IRC member
+    /// with `echo-message` gets its own room messages back too, and one
+    /// with `message-tags` gets TAGMSGs.
+    pub fn is_for_style(&self, id: MemberId, style: &Style) -> bool {
+        let theirs = self.origin != Some(id) || self.event.kind == Kind::Private;
+        let tagmsg = self.event.relay.is_some() && irc::Relay::is_tagmsg(&self.event);
+        match style.format {
+            Format::Irc(c) => {
+                (theirs || (c.echo && matches!(self.event.kind, Kind::Msg | Kind::Me))) && (c.tags || !tagmsg)
+            }
+            _ => theirs && !tagmsg,
+        }
     }
 }
 

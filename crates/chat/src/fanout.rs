@@ -128,7 +128,7 @@ pub enum Sink {
 }
 
 enum Msg {
-    Attach { id: MemberId, sink: Sink },
+    Attach { id: MemberId, sink: Sink, style: Style },
     Join { id: MemberId, room: Arc<str> },
     Part { id: MemberId, room: Arc<str> },
     Style { id: MemberId, style: Style },
@@ -207,7 +207,13 @@ impl Fanout {
     /// Starts delivering to member `id` through `sink` (direct events at
     /// once, a room's events once it [`Fanout::join`]s it).
     pub fn attach(&self, id: MemberId, sink: Sink) {
-        let _ = self.shard(id).send(Msg::Attach { id, sink });
+        self.attach_styled(id, sink, Style::default());
+    }
+
+    /// [`Fanout::attach`] rendering in `style` from the first event on (an
+    /// IRC member must never get a line in another format).
+    pub fn attach_styled(&self, id: MemberId, sink: Sink, style: Style) {
+        let _ = self.shard(id).send(Msg::Attach { id, sink, style });
     }
 
     /// Member `id` gets `room`'s events from now on (besides its other rooms').
@@ -285,7 +291,7 @@ impl Member {
     /// Queues `ev` for this member; returns true if it must be listed as
     /// having bytes to write.
     fn push(&mut self, ev: &Arc<Shared>, charge: Charge, b: &SendBounds) -> bool {
-        if !ev.is_for(self.id) {
+        if !ev.is_for_style(self.id, &self.style) {
             return false;
         }
         match &mut self.out {
@@ -427,7 +433,7 @@ impl Shard {
                     }
                 }
             }
-            Msg::Attach { id, sink } => self.attach(id, sink),
+            Msg::Attach { id, sink, style } => self.attach(id, sink, style),
             Msg::Join { id, room } => {
                 let Some(&slot) = self.index.get(&id) else { return };
                 self.enter_room(slot, room);
@@ -455,14 +461,14 @@ impl Shard {
         }
     }
 
-    fn attach(&mut self, id: MemberId, sink: Sink) {
+    fn attach(&mut self, id: MemberId, sink: Sink, style: Style) {
         // A member attaches once; a second attach replaces the first.
         self.remove(id);
         let out = match sink {
             Sink::Tcp { stream, dropped, pacing } => Out::Conn(Conn::new(stream, dropped, pacing)),
             Sink::Forward(tx) => Out::Forward(tx),
         };
-        let member = Member { id, style: Style::default(), rooms: Vec::new(), seen: 0, out };
+        let member = Member { id, style, rooms: Vec::new(), seen: 0, out };
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slots[s] = Some(member);

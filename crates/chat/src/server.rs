@@ -1,4 +1,4 @@
-//! The chat listeners: TCP, TLS, web (plain or https) and UDP, each handing
+//! The chat listeners: TCP, TLS, web (plain or https), IRC (plain or TLS) and UDP, each handing
 //! its connections or datagrams to a [`crate::transport`] with the member
 //! limits of [`Chat`].
 
@@ -57,6 +57,26 @@ impl Chat {
             .refusal_text(|_| Vec::new())
             .run(move |stream, info| {
                 crate::transport::ws::serve_tls_connection(self.clone(), stream, info, tls.clone())
+            })
+            .await;
+    }
+
+    /// Serves IRC members until shutdown ([`crate::transport::irc`]).
+    pub async fn serve_irc(self, listener: TcpListener, shutdown: Shutdown) {
+        let limits = self.member_limits();
+        StreamServer::new(listener, limits, shutdown)
+            .refusal_text(|r| format!("ERROR :Closing Link: {r}\r\n").into_bytes())
+            .run(move |stream, info| crate::transport::irc::conn::serve_connection(self.clone(), stream, info))
+            .await;
+    }
+
+    /// Serves IRC members over TLS until shutdown.
+    pub async fn serve_irc_tls(self, listener: TcpListener, tls: ServerTls, shutdown: Shutdown) {
+        let limits = self.member_limits();
+        StreamServer::new(listener, limits, shutdown)
+            .refusal_text(|_| Vec::new())
+            .run(move |stream, info| {
+                crate::transport::irc::conn::serve_tls_connection(self.clone(), stream, info, tls.clone())
             })
             .await;
     }

@@ -285,7 +285,7 @@ fn history_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("chat.db");
     let db = db.to_str().unwrap();
-    let s = Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-web", "--history", db], 2);
+    let s = Sockit::start(&bin(), &["chat", "serve", "--no-irc", "--port", "0", "--no-web", "--history", db], 2);
     let addr = s.addr("tcp");
     let mut a = Member::join(addr, "hist");
     let mut b = Member::join(addr, "");
@@ -298,7 +298,7 @@ fn history_survives_restart() {
     a.expect("* server shutting down");
     a.expect("<EOF>");
 
-    let s = Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-web", "--history", db], 2);
+    let s = Sockit::start(&bin(), &["chat", "serve", "--no-irc", "--port", "0", "--no-web", "--history", db], 2);
     let mut c = Member::join(s.addr("tcp"), "");
     // Replay (default 20) comes first, then the join notice.
     let mut replayed = c.lines.seen.clone();
@@ -323,8 +323,11 @@ fn kill_9_keeps_committed_history() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("chat.db");
     let db = db.to_str().unwrap();
-    let s =
-        Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-web", "--history", db, "--flood-rate", "0"], 2);
+    let s = Sockit::start(
+        &bin(),
+        &["chat", "serve", "--no-irc", "--port", "0", "--no-web", "--history", db, "--flood-rate", "0"],
+        2,
+    );
     let addr = s.addr("tcp");
     let mut a = Member::join(addr, "crash");
     let mut b = Member::join(addr, "");
@@ -334,7 +337,7 @@ fn kill_9_keeps_committed_history() {
     b.expect("before crash 199");
     std::thread::sleep(Duration::from_millis(200));
     s.kill();
-    let s = Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-web", "--history", db], 2);
+    let s = Sockit::start(&bin(), &["chat", "serve", "--no-irc", "--port", "0", "--no-web", "--history", db], 2);
     let mut c = Member::join(s.addr("tcp"), "");
     c.send("/history 1000");
     for i in 0..200 {
@@ -404,7 +407,7 @@ fn join_client_udp() {
 #[test]
 fn join_client_reconnects_after_restart() {
     let port = sockit_testkit::free_port().to_string();
-    let args = ["chat", "serve", "--port", port.as_str(), "--no-web", "--no-history"];
+    let args = ["chat", "serve", "--no-irc", "--port", port.as_str(), "--no-web", "--no-history"];
     let s = Sockit::start(&bin(), &args, 2);
     let addr = s.addr("tcp");
     let mut cli = Proc::spawn(Command::new(bin()).args([

@@ -21,8 +21,11 @@ const PAD: usize = 200;
 #[test]
 fn slow_consumer_is_dropped_and_the_room_loses_nothing() {
     need("python3");
-    let s =
-        Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-web", "--no-history", "--flood-rate", "0"], 2);
+    let s = Sockit::start(
+        &bin(),
+        &["chat", "serve", "--no-irc", "--port", "0", "--no-web", "--no-history", "--flood-rate", "0"],
+        2,
+    );
     let addr = s.addr("tcp");
     // The slow member: a python3 client with a tiny receive buffer that
     // reads nothing until told to, then reads what it got until EOF.
@@ -151,8 +154,11 @@ print("BYTES", len(got), "MSGS", sum(1 for l in lines if b"> m " in l), "QUEUE",
 /// other member, and the report carries the figures the bench script reads.
 #[test]
 fn bench_chat_counts_every_delivery() {
-    let s =
-        Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--no-web", "--no-history", "--flood-rate", "0"], 2);
+    let s = Sockit::start(
+        &bin(),
+        &["chat", "serve", "--no-irc", "--port", "0", "--no-web", "--no-history", "--flood-rate", "0"],
+        2,
+    );
     let out = Command::new(bin())
         .args(["bench", "chat", &s.addr("tcp").to_string()])
         .args(["--members", "30", "--senders", "3", "--rate", "20", "--secs", "1", "--settle", "0.5", "--drain", "1"])

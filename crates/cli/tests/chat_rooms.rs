@@ -27,7 +27,7 @@ fn join(m: &mut Member, room: &str, nick: &str) {
 
 #[test]
 fn two_rooms_each_with_tags_part_and_a_websocket_member() {
-    let s = Sockit::start(&bin(), &["chat", "serve", "--port", "0", "--web-port", "0", "--no-history"], 3);
+    let s = Sockit::start(&bin(), &["chat", "serve", "--no-irc", "--port", "0", "--web-port", "0", "--no-history"], 3);
     let addr: SocketAddr = s.addr("tcp");
     let mut ann = Member::join(addr, "ann");
     let mut ben = Member::join(addr, "ben");

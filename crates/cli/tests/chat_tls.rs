@@ -26,8 +26,19 @@ struct TlsChat {
 impl TlsChat {
     fn start(extra: &[&str]) -> TlsChat {
         let dir = tempfile::tempdir().unwrap();
-        let mut args =
-            vec!["chat", "serve", "--port", "0", "--web-port", "0", "--tls-port", "0", "--no-history", "--tls"];
+        let mut args = vec![
+            "chat",
+            "serve",
+            "--no-irc",
+            "--port",
+            "0",
+            "--web-port",
+            "0",
+            "--tls-port",
+            "0",
+            "--no-history",
+            "--tls",
+        ];
         args.extend_from_slice(extra);
         let mut cmd = Command::new(bin());
         cmd.args(&args).env("XDG_DATA_HOME", dir.path()).env("HOME", dir.path());
@@ -488,12 +499,8 @@ fn sighup_reloads_the_certificate_on_both_tls_listeners() {
     let old_crt = dir.path().join("old.crt");
     std::fs::copy(&crt, &old_crt).unwrap();
     let mut cmd = Command::new(bin());
-    cmd.args(["chat", "serve", "--port", "0", "--web-port", "0", "--tls-port", "0", "--no-history"]).args([
-        "--tls-cert",
-        crt.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
+    cmd.args(["chat", "serve", "--no-irc", "--port", "0", "--web-port", "0", "--tls-port", "0", "--no-history"])
+        .args(["--tls-cert", crt.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
     let s = Sockit::start_with(&mut cmd, 4);
     let web = s.addr("https");
     assert!(page_verifies_with(web, &old_crt));

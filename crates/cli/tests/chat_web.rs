@@ -16,7 +16,7 @@ use chat_support::{Proc, WAIT};
 use sockit_testkit::{bin, chromium_dump_dom, need, Sockit};
 
 fn serve(extra: &[&str]) -> Sockit {
-    let mut args = vec!["chat", "serve", "--port", "0", "--web-port", "0", "--no-history"];
+    let mut args = vec!["chat", "serve", "--no-irc", "--port", "0", "--web-port", "0", "--no-history"];
     args.extend_from_slice(extra);
     Sockit::start(&bin(), &args, 3)
 }

@@ -17,7 +17,7 @@ const WAIT: Duration = Duration::from_secs(30);
 const PAD: usize = 8000;
 
 fn serve(extra: &[&str]) -> Sockit {
-    let mut args = vec!["chat", "serve", "--port", "0", "--no-web", "--no-history"];
+    let mut args = vec!["chat", "serve", "--no-irc", "--port", "0", "--no-web", "--no-history"];
     args.extend_from_slice(extra);
     Sockit::start(&bin(), &args, 2)
 }

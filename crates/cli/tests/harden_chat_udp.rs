@@ -179,7 +179,7 @@ fn nc_user_joins_by_pasting_the_cookie() {
 #[test]
 fn join_client_rejoins_a_restarted_server() {
     let port = free_port().to_string();
-    let args = ["chat", "serve", "--port", &port, "--no-web", "--no-history"];
+    let args = ["chat", "serve", "--no-irc", "--port", &port, "--no-web", "--no-history"];
     let s1 = Sockit::start(&bin(), &args, 2);
     let addr = s1.addr("udp");
     let mut m = Member::join(s1.addr("tcp"), "tcpm");

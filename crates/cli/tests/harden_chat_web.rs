@@ -17,7 +17,7 @@ const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 /// Chat with the web listener; listeners: tcp, udp, http.
 fn serve(extra: &[&str]) -> Sockit {
-    let mut args = vec!["chat", "serve", "--port", "0", "--web-port", "0", "--no-history"];
+    let mut args = vec!["chat", "serve", "--no-irc", "--port", "0", "--web-port", "0", "--no-history"];
     args.extend_from_slice(extra);
     Sockit::start(&bin(), &args, 3)
 }

@@ -39,8 +39,12 @@ impl Registry {
         let nick = m.nick.clone();
         // Placed before the notice goes out, so the member sees its own join.
         self.fanout.join(id, name.clone());
+        let ev = self.stamp(id, notice::join(name, &nick));
         if self.announced(name) {
-            self.announce(name, notice::join(name, &nick));
+            self.announce(name, ev);
+        } else {
+            // Told to the member alone: an IRC client opens its window on it.
+            self.fanout.direct(id, Shared::new(ev, None));
         }
         Ok(gate)
     }
@@ -212,9 +216,12 @@ impl Registry {
     pub(super) fn part(&mut self, id: MemberId, wanted: &str, reason: &str) -> Result<Option<Arc<str>>, HubError> {
         let room = self.joined(id, wanted)?;
         let nick = self.member(id)?.nick.clone();
+        let ev = self.stamp(id, notice::part(&room, &nick, &escape_untrusted(&cut(reason, MAX_REASON))));
         if self.announced(&room) {
             // Before the member is taken off: it sees its own part.
-            self.announce(&room, notice::part(&room, &nick, &escape_untrusted(&cut(reason, MAX_REASON))));
+            self.announce(&room, ev);
+        } else {
+            self.fanout.direct(id, Shared::new(ev, None));
         }
         self.unseat(id, &room);
         Ok(self.member(id)?.current.clone())
@@ -245,7 +252,7 @@ impl Registry {
         let text = escape_untrusted(&cut(text.trim(), MAX_TOPIC)).into_owned();
         r.topic = (!text.is_empty()).then(|| Topic { text: text.clone(), set_by: nick.clone(), set_at: now_ms() });
         let topic = r.topic.clone();
-        self.announce(&room, notice::topic(&room, &nick, &text));
+        self.announce(&room, self.stamp(id, notice::topic(&room, &nick, &text)));
         Ok(topic)
     }
 
@@ -259,7 +266,7 @@ impl Registry {
         let by = self.member(id)?.nick.clone();
         let reason = escape_untrusted(&cut(reason, MAX_REASON)).into_owned();
         // Told before the target is taken off, so it sees why.
-        self.announce(&room, notice::kick(&room, &by, &target_nick, &reason));
+        self.announce(&room, self.stamp(id, notice::kick(&room, &by, &target_nick, &reason)));
         self.unseat(target, &room);
         Ok(())
     }
@@ -282,7 +289,7 @@ impl Registry {
         }
         if !out.applied.is_empty() {
             self.refresh_gates(&room);
-            self.announce(&room, notice::mode(&room, &by, &render_changes(&out.applied)));
+            self.announce(&room, self.stamp(id, notice::mode(&room, &by, &render_changes(&out.applied))));
         }
         Ok(out)
     }
@@ -397,7 +404,7 @@ impl Registry {
             ));
         }
         r.invites.insert(target);
-        self.fanout.direct(target, Shared::new(notice::invite(&room, &by, &target_nick), Some(id)));
+        self.fanout.direct(target, Shared::new(self.stamp(id, notice::invite(&room, &by, &target_nick)), Some(id)));
         Ok(target_nick)
     }
 

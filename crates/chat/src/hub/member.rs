@@ -93,6 +93,8 @@ pub(super) struct Member {
     /// The key `--max-per-ip` counts it under.
     pub(super) ip: IpAddr,
     pub(super) ident: Ident,
+    /// `user@host`, shared by every event the member causes.
+    pub(super) userhost: Arc<str>,
     pub(super) transport: &'static str,
     pub(super) connected_at: i64,
     pub(super) activity: Activity,

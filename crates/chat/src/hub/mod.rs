@@ -30,7 +30,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::ChatConfig;
-use crate::event::{Event, MemberId, NameEntry};
+use crate::event::irc::Relay;
+use crate::event::{Event, MemberId, NameEntry, Style};
 use crate::fanout::{Fanout, Sink};
 pub use error::{ErrorCode, HubError};
 pub use member::{Activity, Gate, Ident};
@@ -52,13 +53,26 @@ pub struct Registration {
     /// Put it in the default room at once (line members); an IRC member
     /// joins what it asks for.
     pub land: bool,
+    /// The nick it asked for (IRC members register with one); `None` gives
+    /// the default `ip:port`. Refused as `/nick` would refuse it.
+    pub nick: Option<String>,
+    /// How its writer shard renders its events from the first one on.
+    pub style: Style,
 }
 
 impl Registration {
     /// A member of `transport` from `peer` that lands in the default room,
     /// with the default identity ([`Ident::of`]).
     pub fn new(peer: SocketAddr, sink: Sink, transport: &'static str) -> Self {
-        Registration { peer, sink, ident: Ident::of(transport, peer.ip()), transport, land: true }
+        Registration {
+            peer,
+            sink,
+            ident: Ident::of(transport, peer.ip()),
+            transport,
+            land: true,
+            nick: None,
+            style: Style::default(),
+        }
     }
 }
 
@@ -82,6 +96,19 @@ pub struct Welcome {
     pub room: Option<Seated>,
     /// Its activity stamp (the member's task touches it per line).
     pub activity: Activity,
+    /// `user@host`, which its messages carry for IRC members ([`Event::userhost`]).
+    pub userhost: Arc<str>,
+}
+
+/// Counts for IRC's `LUSERS`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Members now.
+    pub members: usize,
+    /// The most members at once since start.
+    pub peak: usize,
+    /// Rooms now.
+    pub rooms: usize,
 }
 
 /// The answer to a join.
@@ -256,6 +283,18 @@ impl Hub {
         self.ask(move |r| r.register(reg)).await
     }
 
+    /// Whether `nick` could be taken now (valid, not in use, not a
+    /// look-alike of one in use): an IRC client's early answer to NICK.
+    pub async fn check_nick(&self, nick: &str) -> Reply<()> {
+        let nick = nick.to_string();
+        self.ask(move |r| r.check_nick(None, &nick).map(|_| ())).await
+    }
+
+    /// Member and room counts.
+    pub async fn stats(&self) -> Stats {
+        self.call(|r| r.stats()).await.unwrap_or_default()
+    }
+
     /// Changes a nick; returns the old one.
     pub async fn nick(&self, id: MemberId, nick: &str) -> Reply<String> {
         let nick = nick.to_string();
@@ -355,8 +394,20 @@ impl Hub {
     /// Sends a private message; returns the delivered event (for the
     /// sender's echo) and the recipient's away message, if it is away.
     pub async fn private(&self, id: MemberId, to: &str, text: &str) -> Reply<(Event, Option<String>)> {
+        self.private_relayed(id, to, text, None).await
+    }
+
+    /// [`Hub::private`] of an IRC member's message, with what it carried
+    /// besides its text (client tags, NOTICE).
+    pub async fn private_relayed(
+        &self,
+        id: MemberId,
+        to: &str,
+        text: &str,
+        relay: Option<Box<Relay>>,
+    ) -> Reply<(Event, Option<String>)> {
         let (to, text) = (to.to_string(), text.to_string());
-        self.ask(move |r| r.private(id, &to, text)).await
+        self.ask(move |r| r.private(id, &to, text, relay)).await
     }
 
     /// Whether the member may send to `room`: refused (CannotSendToChan)

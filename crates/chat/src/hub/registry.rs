@@ -9,8 +9,9 @@ use std::sync::Arc;
 use super::error::{ErrorCode, HubError};
 use super::member::{Activity, Member};
 use super::room::{cut, Modes, Room, MAX_REASON};
-use super::{MemberInfo, Membership, Registration, RoomFlags, RoomSummary, Seated, Welcome, WhoEntry};
+use super::{MemberInfo, Membership, Registration, RoomFlags, RoomSummary, Seated, Stats, Welcome, WhoEntry};
 use crate::config::ChatConfig;
+use crate::event::irc::Relay;
 use crate::event::{now_ms, Event, Kind, MemberId, Shared};
 use crate::fanout::Fanout;
 use crate::notice;
@@ -25,6 +26,8 @@ pub(crate) struct Registry {
     /// Nicks by what they look like ([`skeleton`]): one owner each.
     nick_looks: HashMap<String, MemberId>,
     per_ip: HashMap<IpAddr, usize>,
+    /// The most members at once.
+    peak: usize,
     pub(super) rooms: BTreeMap<Arc<str>, Room>,
     /// Rooms by what they look like; the default room's look is reserved.
     pub(super) room_looks: HashMap<String, Arc<str>>,
@@ -40,6 +43,7 @@ impl Registry {
             nicks: HashMap::new(),
             nick_looks: HashMap::new(),
             per_ip: HashMap::new(),
+            peak: 0,
             rooms: BTreeMap::new(),
             room_looks: HashMap::new(),
         };
@@ -83,19 +87,24 @@ impl Registry {
                 format!("too many members from {ip}: {} is the limit per address", self.cfg.max_per_ip),
             ));
         }
+        let nick = match &reg.nick {
+            Some(wanted) => self.check_nick(None, wanted)?.to_string(),
+            None => reg.peer.to_string(),
+        };
         let id = MemberId(self.next_id);
         self.next_id += 1;
-        let nick = reg.peer.to_string();
         *self.per_ip.entry(ip).or_insert(0) += 1;
         self.nicks.insert(nick_key(&nick), id);
         self.nick_looks.insert(skeleton(&nick), id);
         let activity = Activity::new();
+        let userhost: Arc<str> = Arc::from(format!("{}@{}", reg.ident.user, reg.ident.host));
         self.members.insert(
             id,
             Member {
                 nick: nick.clone(),
                 ip,
                 ident: reg.ident,
+                userhost: userhost.clone(),
                 transport: reg.transport,
                 connected_at: now_ms(),
                 activity: activity.clone(),
@@ -104,7 +113,8 @@ impl Registry {
                 away: None,
             },
         );
-        self.fanout.attach(id, reg.sink);
+        self.peak = self.peak.max(self.members.len());
+        self.fanout.attach_styled(id, reg.sink, reg.style);
         let room = if reg.land {
             let lobby: Arc<str> = Arc::from(self.cfg.default_room.as_str());
             // The default room always exists and takes anyone (it has no
@@ -120,7 +130,34 @@ impl Registry {
         } else {
             None
         };
-        Ok(Welcome { id, nick, room, activity })
+        Ok(Welcome { id, nick, room, activity, userhost })
+    }
+
+    /// `ev` marked as caused by member `id` (its `user@host`, for IRC sources).
+    pub(super) fn stamp(&self, id: MemberId, mut ev: Event) -> Event {
+        ev.userhost = self.members.get(&id).map(|m| m.userhost.clone());
+        ev
+    }
+
+    pub(super) fn stats(&self) -> Stats {
+        Stats { members: self.members.len(), peak: self.peak, rooms: self.rooms.len() }
+    }
+
+    /// `wanted` if member `id` (or a new member, `None`) may take it as its
+    /// nick: valid, not taken, not a look-alike of one taken.
+    pub(super) fn check_nick<'a>(&self, id: Option<MemberId>, wanted: &'a str) -> Result<&'a str, HubError> {
+        let wanted = validate_nick(wanted).map_err(|e| HubError::new(ErrorCode::ErroneousNick, e.to_string()))?;
+        if self.nicks.get(&nick_key(wanted)).is_some_and(|owner| Some(*owner) != id) {
+            return Err(HubError::new(ErrorCode::NickInUse, format!("nick {wanted} is taken")));
+        }
+        if let Some(owner) = self.nick_looks.get(&skeleton(wanted)).filter(|o| Some(**o) != id) {
+            let other = self.members.get(owner).map_or("another nick", |m| m.nick.as_str());
+            return Err(HubError::new(
+                ErrorCode::NickInUse,
+                format!("nick {wanted} looks like {other}, which is taken"),
+            ));
+        }
+        Ok(wanted)
     }
 
     /// Publishes `ev` to `room`.
@@ -140,7 +177,7 @@ impl Registry {
     fn tell_neighbours(&self, id: MemberId, ev: Event, only_announced: bool, own: bool) {
         let Some(m) = self.members.get(&id) else { return };
         let rooms: Vec<Arc<str>> = m.rooms.iter().filter(|r| !only_announced || self.announced(r)).cloned().collect();
-        let ev = Shared::new(ev, own.then_some(id));
+        let ev = Shared::new(self.stamp(id, ev), own.then_some(id));
         if m.rooms.is_empty() {
             if !own {
                 self.fanout.direct(id, ev);
@@ -151,19 +188,8 @@ impl Registry {
     }
 
     pub(super) fn nick(&mut self, id: MemberId, wanted: &str) -> Result<String, HubError> {
-        let wanted = validate_nick(wanted).map_err(|e| HubError::new(ErrorCode::ErroneousNick, e.to_string()))?;
-        let key = nick_key(wanted);
-        if self.nicks.get(&key).is_some_and(|owner| *owner != id) {
-            return Err(HubError::new(ErrorCode::NickInUse, format!("nick {wanted} is taken")));
-        }
-        let look = skeleton(wanted);
-        if let Some(owner) = self.nick_looks.get(&look).filter(|o| **o != id) {
-            let other = self.members.get(owner).map_or("another nick", |m| m.nick.as_str());
-            return Err(HubError::new(
-                ErrorCode::NickInUse,
-                format!("nick {wanted} looks like {other}, which is taken"),
-            ));
-        }
+        let wanted = self.check_nick(Some(id), wanted)?;
+        let (key, look) = (nick_key(wanted), skeleton(wanted));
         let m = self.members.get_mut(&id).ok_or_else(HubError::not_registered)?;
         let old = std::mem::replace(&mut m.nick, wanted.to_string());
         self.nicks.remove(&nick_key(&old));
@@ -191,12 +217,20 @@ impl Registry {
         Ok(())
     }
 
-    pub(super) fn private(&self, id: MemberId, to: &str, text: String) -> Result<(Event, Option<String>), HubError> {
+    pub(super) fn private(
+        &self,
+        id: MemberId,
+        to: &str,
+        text: String,
+        relay: Option<Box<Relay>>,
+    ) -> Result<(Event, Option<String>), HubError> {
         let from = self.member(id)?;
         let target_id = self.id_of(to)?;
         let target = self.member(target_id).map_err(|_| HubError::no_such_nick(to))?;
         let mut event = Event::new(Kind::Private, text).by(&from.nick);
         event.to = Some(target.nick.clone());
+        event.userhost = Some(from.userhost.clone());
+        event.relay = relay;
         self.fanout.direct(target_id, Shared::new(event.clone(), Some(id)));
         Ok((event, target.away.clone()))
     }

@@ -42,6 +42,8 @@ pub struct Session {
     chat: Chat,
     id: MemberId,
     nick: String,
+    /// `user@host`, carried by its messages for IRC members.
+    userhost: Arc<str>,
     /// The rooms it is in, in join order.
     rooms: Vec<Seated>,
     /// Where its plain lines go.
@@ -71,6 +73,7 @@ impl Session {
             chat: chat.clone(),
             id: welcome.id,
             nick: welcome.nick,
+            userhost: welcome.userhost,
             rooms: welcome.room.iter().cloned().collect(),
             current: welcome.room,
             activity: welcome.activity,
@@ -173,7 +176,7 @@ impl Session {
         };
         let owned;
         let line: &str = match self.style.format {
-            Format::Text => &text,
+            Format::Text | Format::Irc(_) => &text,
             Format::Json => match serde_json::from_str::<ClientLine>(&text) {
                 Ok(l) => {
                     owned = l.text;
@@ -249,7 +252,8 @@ impl Session {
             }
             return;
         }
-        let event = Event::new(kind, escape_untrusted(text)).by(&self.nick).in_room(&room.room);
+        let mut event = Event::new(kind, escape_untrusted(text)).by(&self.nick).in_room(&room.room);
+        event.userhost = Some(self.userhost.clone());
         self.chat.history.append(event.clone());
         self.chat.fanout.publish(&room.room, Shared::new(event, Some(self.id)));
     }

@@ -33,10 +33,10 @@ use crate::wire::Wire;
 /// A partial line left idle this long counts as a line.
 pub const PARTIAL_IDLE: Duration = Duration::from_millis(100);
 /// How long a leaving member's last lines may take to drain.
-const FLUSH_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const FLUSH_GRACE: Duration = Duration::from_secs(2);
 /// How long a member dropped for slowness gets to take its last line (one
 /// that fell a backlog behind still reads, so it can take it in this time).
-const LAST_WORD: Duration = Duration::from_millis(500);
+pub(crate) const LAST_WORD: Duration = Duration::from_millis(500);
 
 /// How a member's connection ends.
 enum End {
@@ -194,7 +194,7 @@ async fn write_pending(stream: &Wire, session: &Session, rest: Pending, deadline
 }
 
 /// Writes `buf` through a shared stream, giving up at `deadline`.
-async fn write_all(stream: &Wire, buf: &[u8], deadline: Instant) {
+pub(crate) async fn write_all(stream: &Wire, buf: &[u8], deadline: Instant) {
     let mut buf = buf;
     let _ = tokio::time::timeout_at(deadline, async {
         while !buf.is_empty() {

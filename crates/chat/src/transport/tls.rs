@@ -51,6 +51,19 @@ const FLUSH_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves one connection of the TLS listener: the handshake, then a member.
 pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo, tls: ServerTls) {
+    serve_bridged(chat, stream, info, tls, |chat, wire, info| {
+        crate::transport::tcp::serve_wire(chat, wire, info, "tls")
+    })
+    .await;
+}
+
+/// The handshake, then `serve` (a line member, or an IRC member) on the
+/// chat end of the socket pair while the bridge moves its bytes.
+pub(crate) async fn serve_bridged<F, Fut>(chat: Chat, stream: TcpStream, info: ConnInfo, tls: ServerTls, serve: F)
+where
+    F: FnOnce(Chat, Wire, ConnInfo) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     crate::transport::tcp::bound_send_buffer(&chat, &stream);
     let stream = match tls.accept_or_stop(stream, &info.shutdown).await {
         Ok(s) => s,
@@ -69,7 +82,7 @@ pub async fn serve_connection(chat: Chat, stream: TcpStream, info: ConnInfo, tls
     for end in [&member_end, &bridge_end] {
         let _ = socket2::SockRef::from(end).set_send_buffer_size(PAIR_BUFFER);
     }
-    let member = crate::transport::tcp::serve_wire(chat, Wire::Unix(member_end), info, "tls");
+    let member = serve(chat, Wire::Unix(member_end), info);
     let bridge = bridge(stream, bridge_end);
     tokio::pin!(member, bridge);
     tokio::select! {

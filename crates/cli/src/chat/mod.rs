@@ -42,6 +42,19 @@ pub async fn up(ctx: &crate::common::UpContext) -> anyhow::Result<Vec<Listener>>
     let web_port = ctx.port(serve::DEFAULT_WEB_PORT).to_string();
     // Used only when TLS flags are passed too (`up --tls`).
     let tls_port = ctx.port(serve::DEFAULT_TLS_PORT).to_string();
-    let flags = ["--port", &port, "--web-port", &web_port, "--tls-port", &tls_port];
+    let irc_port = ctx.port(serve::DEFAULT_IRC_PORT).to_string();
+    let irc_tls_port = ctx.port(serve::DEFAULT_IRC_TLS_PORT).to_string();
+    let flags = [
+        "--port",
+        &port,
+        "--web-port",
+        &web_port,
+        "--tls-port",
+        &tls_port,
+        "--irc-port",
+        &irc_port,
+        "--irc-tls-port",
+        &irc_tls_port,
+    ];
     serve::start(ctx.args(&flags)?, ctx.shutdown.clone()).await
 }

@@ -20,6 +20,10 @@ pub const DEFAULT_PORT: u16 = 9001;
 pub const DEFAULT_WEB_PORT: u16 = 9080;
 /// The TLS line listener's default port (with `--tls`).
 pub const DEFAULT_TLS_PORT: u16 = 9002;
+/// The IRC listener's default port.
+pub const DEFAULT_IRC_PORT: u16 = 6667;
+/// The IRC TLS listener's default port (with `--tls`).
+pub const DEFAULT_IRC_TLS_PORT: u16 = 6697;
 
 /// Flags of `sockit chat serve`.
 #[derive(Args, Debug, Clone)]
@@ -116,6 +120,20 @@ pub struct ServeArgs {
     /// plain TCP port (0: any free port).
     #[arg(long, default_value_t = DEFAULT_TLS_PORT, value_name = "PORT")]
     pub tls_port: u16,
+    /// Port for IRC clients (irssi, WeeChat, HexChat …) in the same rooms
+    /// (0: any free port).
+    #[arg(long, default_value_t = DEFAULT_IRC_PORT, value_name = "PORT")]
+    pub irc_port: u16,
+    /// No IRC listener.
+    #[arg(long, conflicts_with = "irc_port")]
+    pub no_irc: bool,
+    /// With --tls: port for IRC clients over TLS (0: any free port).
+    #[arg(long, default_value_t = DEFAULT_IRC_TLS_PORT, value_name = "PORT")]
+    pub irc_tls_port: u16,
+    /// Seconds of silence before an IRC client is sent a PING; as long again
+    /// without an answer and it is disconnected. Also the time it has to register.
+    #[arg(long, default_value_t = 120.0, value_name = "SECS")]
+    pub irc_ping: f64,
     /// TLS: line members on --tls-port, and the web listener on https
     /// (its page then uses wss://). TCP and UDP stay plain.
     #[command(flatten)]
@@ -163,6 +181,10 @@ impl ServeArgs {
                 .filter(|d| !d.is_zero())
                 .context("--send-timeout takes a positive number of seconds")?,
             web_hosts: self.web_hosts.clone(),
+            irc_ping: Duration::try_from_secs_f64(self.irc_ping)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .context("--irc-ping takes a positive number of seconds")?,
             ..ChatConfig::default()
         }
         .with_writers(self.writers))
@@ -224,6 +246,21 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
         }
         None => None,
     };
+    let irc = if args.no_irc {
+        None
+    } else {
+        let listener = bind_tcp(resolve_bind(&args.bind, args.irc_port)?, "--irc-port")?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        Some((listener, addr))
+    };
+    let irc_tls = match (&line_tls, args.no_irc) {
+        (Some(_), false) => {
+            let listener = bind_tcp(resolve_bind(&args.bind, args.irc_tls_port)?, "--irc-tls-port")?;
+            let addr = listener.local_addr().context("reading the bound address")?;
+            Some((listener, addr))
+        }
+        _ => None,
+    };
     let web = if args.no_web {
         None
     } else {
@@ -240,6 +277,13 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
     let web_scheme = if web_tls.is_some() { "https" } else { "http" };
     if let Some((_, addr)) = &web {
         announce(web_scheme, addr);
+    }
+    // After the others: scripts and tests that count listeners keep theirs.
+    if let Some((_, addr)) = &irc {
+        announce("irc", addr);
+    }
+    if let Some((_, addr)) = &irc_tls {
+        announce("ircs", addr);
     }
     if let Some(tls) = &line_tls {
         announce_and_watch(tls, &shutdown);
@@ -261,6 +305,27 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
         },
         Listener { service: "chat", url: format!("udp://{udp}"), try_it: format!("nc -u {} {}", udp.ip(), udp.port()) },
     ];
+    if let Some((listener, addr)) = irc {
+        rows.push(Listener {
+            service: "chat irc",
+            url: format!("irc://{addr}"),
+            try_it: format!("irssi -c {} -p {}", addr.ip(), addr.port()),
+        });
+        shutdown.spawn(chat.clone().serve_irc(listener, shutdown.clone()));
+    }
+    if let (Some((listener, addr)), Some(tls)) = (irc_tls, line_tls.clone()) {
+        rows.push(Listener {
+            service: "chat irc",
+            url: format!("ircs://{addr}"),
+            try_it: format!(
+                "irssi -c {} -p {} --tls --tls-noverify  (sha256 {})",
+                addr.ip(),
+                addr.port(),
+                tls.fingerprint()
+            ),
+        });
+        shutdown.spawn(chat.clone().serve_irc_tls(listener, tls, shutdown.clone()));
+    }
     if let (Some((listener, addr)), Some(tls)) = (tls, line_tls) {
         rows.push(Listener {
             service: "chat",

@@ -20,7 +20,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// `sockit chat serve` on port 0 without web listener, plus `extra`
 /// (history off unless `extra` names a `--history…` flag).
 pub fn serve(extra: &[&str]) -> Sockit {
-    let mut args = vec!["chat", "serve", "--port", "0", "--no-web"];
+    let mut args = vec!["chat", "serve", "--no-irc", "--port", "0", "--no-web"];
     if !extra.iter().any(|a| a.starts_with("--history")) {
         args.push("--no-history");
     }

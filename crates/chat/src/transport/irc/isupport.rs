@@ -67,6 +67,8 @@ pub fn tokens(s: &Settings) -> Vec<String> {
         format!("AWAYLEN={}", s.awaylen),
         format!("MODES={}", s.modes),
         format!("NETWORK={}", escape_value(&s.network)),
+        // Lines that are not UTF-8 are refused (`FAIL … INVALID_UTF8`).
+        "UTF8ONLY".to_owned(),
     ]
 }
 
@@ -144,9 +146,9 @@ mod tests {
     fn split_by_count_and_bytes() {
         let s = Settings::default();
         let all = tokens(&s);
-        let one = lines(&s, "bob", 400);
-        assert_eq!(one.len(), 1, "13 tokens fit one line");
-        assert_eq!(one[0].len(), 15, "nick + 13 + trailer = the 15-parameter limit");
+        let two = lines(&s, "bob", 400);
+        assert_eq!(two.len(), 2, "14 tokens: 13 on the first line");
+        assert_eq!(two[0].len(), 15, "nick + 13 + trailer = the 15-parameter limit");
         let many = lines(&s, "bob", 40);
         assert!(many.len() > 3);
         let mut seen = Vec::new();

@@ -36,6 +36,10 @@ pub const RPL_LOCALUSERS: &str = "265";
 pub const RPL_GLOBALUSERS: &str = "266";
 /// `301`: the target of a message or WHOIS is away.
 pub const RPL_AWAY: &str = "301";
+/// `302`: USERHOST replies.
+pub const RPL_USERHOST: &str = "302";
+/// `303`: ISON replies.
+pub const RPL_ISON: &str = "303";
 /// `305`: "You are no longer marked as being away".
 pub const RPL_UNAWAY: &str = "305";
 /// `306`: "You have been marked as being away".
@@ -96,6 +100,8 @@ pub const ERR_NOSUCHCHANNEL: &str = "403";
 pub const ERR_CANNOTSENDTOCHAN: &str = "404";
 /// `405`: joined too many channels.
 pub const ERR_TOOMANYCHANNELS: &str = "405";
+/// `409`: PING or PONG without a token.
+pub const ERR_NOORIGIN: &str = "409";
 /// `410`: an unknown CAP subcommand.
 pub const ERR_INVALIDCAPCMD: &str = "410";
 /// `411`: PRIVMSG/NOTICE without a target.
@@ -128,6 +134,8 @@ pub const ERR_NEEDMOREPARAMS: &str = "461";
 pub const ERR_ALREADYREGISTERED: &str = "462";
 /// `464`: wrong or missing server password.
 pub const ERR_PASSWDMISMATCH: &str = "464";
+/// `467`: the channel has a key already.
+pub const ERR_KEYSET: &str = "467";
 /// `471`: the channel is at its +l limit.
 pub const ERR_CHANNELISFULL: &str = "471";
 /// `472`: an unknown mode character.
@@ -170,6 +178,8 @@ pub const ALL: &[&str] = &[
     RPL_LOCALUSERS,
     RPL_GLOBALUSERS,
     RPL_AWAY,
+    RPL_USERHOST,
+    RPL_ISON,
     RPL_UNAWAY,
     RPL_NOWAWAY,
     RPL_WHOISUSER,
@@ -200,6 +210,7 @@ pub const ALL: &[&str] = &[
     ERR_NOSUCHCHANNEL,
     ERR_CANNOTSENDTOCHAN,
     ERR_TOOMANYCHANNELS,
+    ERR_NOORIGIN,
     ERR_INVALIDCAPCMD,
     ERR_NORECIPIENT,
     ERR_NOTEXTTOSEND,
@@ -216,6 +227,7 @@ pub const ALL: &[&str] = &[
     ERR_NEEDMOREPARAMS,
     ERR_ALREADYREGISTERED,
     ERR_PASSWDMISMATCH,
+    ERR_KEYSET,
     ERR_CHANNELISFULL,
     ERR_UNKNOWNMODE,
     ERR_INVITEONLYCHAN,
