@@ -80,6 +80,18 @@ impl Client for Ii {
         self.out(chan).expect(&[&own]);
     }
 
+    fn act(&mut self, chan: &str, text: &str) {
+        // ii has no /me: the CTCP ACTION goes in as the line's text.
+        self.write_in(chan, &format!("\u{1}ACTION {text}\u{1}"));
+    }
+
+    fn private(&mut self, nick: &str, text: &str) {
+        // `/j NICK text` opens the conversation (DIR/HOST/NICK/) and sends.
+        self.write_in("", &format!("/j {nick} {text}"));
+        let own = format!("<{}> {text}", self.nick);
+        self.out(nick).expect(&[&own]);
+    }
+
     fn set_topic(&mut self, chan: &str, topic: &str) {
         self.write_in(chan, &format!("/t {topic}"));
     }
@@ -105,6 +117,15 @@ impl Client for Ii {
 
     fn sees_msg(&mut self, chan: &str, from: &str, text: &str) {
         self.out(chan).expect(&[&format!("<{from}> {text}")]);
+    }
+
+    fn sees_action(&mut self, chan: &str, from: &str, text: &str) {
+        // ii shows a CTCP ACTION as it came: `<tom> \x01ACTION text\x01`.
+        self.out(chan).expect(&[&format!("<{from}> \u{1}ACTION {text}\u{1}")]);
+    }
+
+    fn sees_private(&mut self, from: &str, text: &str) {
+        self.out(from).expect(&[&format!("<{from}> {text}")]);
     }
 
     fn sees_opped(&mut self, chan: &str, by: &str) {

@@ -16,8 +16,9 @@ pub struct Irssi {
     tmux: Tmux,
     /// The window on screen: `""` for the status window, or a channel.
     window: String,
-    /// Channels in join order: irssi gives each a window, 2, 3, … (by
-    /// number, since a window loses its channel's name after a kick).
+    /// Channels and queries in the order their windows opened: irssi
+    /// numbers them 2, 3, … (by number, since a window loses its channel's
+    /// name after a kick).
     windows: Vec<String>,
     _home: tempfile::TempDir,
 }
@@ -87,6 +88,23 @@ impl Client for Irssi {
         self.expect(chan, &[&own]);
     }
 
+    fn act(&mut self, chan: &str, text: &str) {
+        self.show(chan);
+        self.tmux.type_line(&format!("/me {text}"));
+        let own = format!("* {} {text}", self.nick);
+        self.expect(chan, &[&own]);
+    }
+
+    fn private(&mut self, nick: &str, text: &str) {
+        // /msg opens a query window (autocreate_own_query), the next number.
+        self.tmux.type_line(&format!("/msg {nick} {text}"));
+        if !self.windows.iter().any(|w| w == nick) {
+            self.windows.push(nick.to_string());
+        }
+        let own = format!("{}> {text}", self.nick);
+        self.expect(nick, &[&own]);
+    }
+
     fn set_topic(&mut self, chan: &str, topic: &str) {
         self.tmux.type_line(&format!("/topic {chan} {topic}"));
     }
@@ -106,6 +124,18 @@ impl Client for Irssi {
 
     fn sees_msg(&mut self, chan: &str, from: &str, text: &str) {
         self.expect(chan, &[&format!("{from}> {text}")]);
+    }
+
+    fn sees_action(&mut self, chan: &str, from: &str, text: &str) {
+        self.expect(chan, &[&format!("* {from} {text}")]);
+    }
+
+    fn sees_private(&mut self, from: &str, text: &str) {
+        // A query window opens for a new correspondent (autocreate_query_level).
+        if !self.windows.iter().any(|w| w == from) {
+            self.windows.push(from.to_string());
+        }
+        self.expect(from, &[&format!("<{from}> {text}")]);
     }
 
     fn sees_opped(&mut self, chan: &str, by: &str) {

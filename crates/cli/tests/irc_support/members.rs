@@ -124,6 +124,25 @@ impl Other {
         }
     }
 
+    /// Does `/me text` in `room` (an ACTION for IRC clients).
+    pub fn act(&mut self, room: &str, text: &str) {
+        self.make_current(room);
+        match &mut self.kind {
+            Kind::Text(m) => m.send(&format!("/me {text}")),
+            Kind::Ws(p) => p.say(&format!("/me {text}")),
+            Kind::Irc(irc) => irc.send(&format!("PRIVMSG #{room} :\u{1}ACTION {text}\u{1}")),
+        }
+    }
+
+    /// Sends `text` privately to `to` (as its IRC clients know it).
+    pub fn private(&mut self, to: &str, text: &str) {
+        match &mut self.kind {
+            Kind::Text(m) => m.send(&format!("/msg {to} {text}")),
+            Kind::Ws(p) => p.say(&format!("/msg {to} {text}")),
+            Kind::Irc(irc) => irc.send(&format!("PRIVMSG {to} :{text}")),
+        }
+    }
+
     /// Gives `nick` operator status in `room`; waits for the mode change.
     pub fn op(&mut self, room: &str, nick: &str) {
         self.make_current(room);
@@ -183,6 +202,39 @@ impl Other {
             }),
             Kind::Irc(irc) => {
                 irc.expect(&[&format!(":{from}!"), &format!(" PRIVMSG #{room} :{text}")]);
+            }
+        }
+    }
+
+    /// Waits until `from` is seen doing `/me text` in `room`.
+    pub fn sees_action(&mut self, room: &str, from: &str, text: &str) {
+        match &mut self.kind {
+            Kind::Text(m) => {
+                let l = m.expect(text);
+                assert_eq!(l, format!("[{room}] * {from} {text}"));
+            }
+            Kind::Ws(p) => ws_event(p, &format!("{from}'s action in {room}"), |v| {
+                v["type"] == "me" && v["room"] == room && v["from"] == from && v["text"] == text
+            }),
+            Kind::Irc(irc) => {
+                irc.expect(&[&format!(":{from}!"), &format!(" PRIVMSG #{room} :\u{1}ACTION {text}\u{1}")]);
+            }
+        }
+    }
+
+    /// Waits until `from` is seen telling this member `text` privately.
+    pub fn sees_private(&mut self, from: &str, text: &str) {
+        let me = self.nick.clone();
+        match &mut self.kind {
+            Kind::Text(m) => {
+                let l = m.expect(text);
+                assert_eq!(l, format!("<{from} -> {me}> {text}"));
+            }
+            Kind::Ws(p) => ws_event(p, &format!("{from}'s private message"), |v| {
+                v["type"] == "private" && v["from"] == from && v["to"] == me && v["text"] == text
+            }),
+            Kind::Irc(irc) => {
+                irc.expect(&[&format!(":{from}!"), &format!(" PRIVMSG {me} :{text}")]);
             }
         }
     }

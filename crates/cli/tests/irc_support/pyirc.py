@@ -4,7 +4,8 @@ real-client tests (irc_clients.rs).
 Usage: python3 pyirc.py HOST PORT NICK
 
 Reads commands on stdin, one a line:
-  join #CHAN | say #CHAN TEXT | topic #CHAN TEXT | quit REASON | raw LINE
+  join #CHAN | say TARGET TEXT | act TARGET TEXT | topic #CHAN TEXT |
+  quit REASON | raw LINE
 Prints every event the library parses, one a line, as
   EV TYPE SOURCE_NICK TARGET :ARG ARG ...
 and `DISCONNECT` when the connection ends (then exits 0).
@@ -64,8 +65,11 @@ while not done.is_set() and time.monotonic() < deadline:
         if verb == "join":
             conn.join(rest)
         elif verb == "say":
-            chan, _, text = rest.partition(" ")
-            conn.privmsg(chan, text)
+            target, _, text = rest.partition(" ")
+            conn.privmsg(target, text)
+        elif verb == "act":
+            target, _, text = rest.partition(" ")
+            conn.action(target, text)
         elif verb == "topic":
             chan, _, text = rest.partition(" ")
             conn.topic(chan, text)

@@ -51,6 +51,14 @@ impl Client for PyIrc {
         self.p.send(&format!("say {chan} {text}"));
     }
 
+    fn act(&mut self, chan: &str, text: &str) {
+        self.p.send(&format!("act {chan} {text}"));
+    }
+
+    fn private(&mut self, nick: &str, text: &str) {
+        self.p.send(&format!("say {nick} {text}"));
+    }
+
     fn set_topic(&mut self, chan: &str, topic: &str) {
         self.p.send(&format!("topic {chan} {topic}"));
     }
@@ -69,6 +77,14 @@ impl Client for PyIrc {
 
     fn sees_msg(&mut self, chan: &str, from: &str, text: &str) {
         self.p.expect(&format!("EV pubmsg {from} {chan} :{text}"));
+    }
+
+    fn sees_action(&mut self, chan: &str, from: &str, text: &str) {
+        self.p.expect(&format!("EV action {from} {chan} :{text}"));
+    }
+
+    fn sees_private(&mut self, from: &str, text: &str) {
+        self.p.expect(&format!("EV privmsg {from} {} :{text}", self.nick));
     }
 
     fn sees_opped(&mut self, chan: &str, by: &str) {

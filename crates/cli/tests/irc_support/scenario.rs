@@ -1,6 +1,7 @@
 //! The one scenario every real client runs: register, join two channels,
 //! talk with the text member and the WebSocket member both ways (and hear
-//! a text member whose default nick IRC shows in its IRC-safe form), get op
+//! a text member whose default nick IRC shows in its IRC-safe form), do
+//! actions and private messages both ways, get op
 //! and set a topic, be kicked, quit — checking what the client shows and
 //! what the others see at each step.
 
@@ -18,6 +19,10 @@ pub trait Client {
     fn join(&mut self, chan: &str);
     /// Says `text` in `chan`.
     fn say(&mut self, chan: &str, text: &str);
+    /// Does `/me text` in `chan` (CTCP ACTION).
+    fn act(&mut self, chan: &str, text: &str);
+    /// Sends `text` privately to `nick`.
+    fn private(&mut self, nick: &str, text: &str);
     /// Sets the topic of `chan`.
     fn set_topic(&mut self, chan: &str, topic: &str);
     /// Quits with `reason` and waits until the client has exited or
@@ -27,6 +32,10 @@ pub trait Client {
     fn sees_op_in_names(&mut self, chan: &str, nick: &str);
     /// `from` said `text` in `chan`.
     fn sees_msg(&mut self, chan: &str, from: &str, text: &str);
+    /// `from` did `/me text` in `chan`.
+    fn sees_action(&mut self, chan: &str, from: &str, text: &str);
+    /// `from` told this client `text` privately.
+    fn sees_private(&mut self, from: &str, text: &str);
     /// `by` gave this client operator status in `chan`.
     fn sees_opped(&mut self, chan: &str, by: &str);
     /// `by` set the topic of `chan` to `topic`.
@@ -80,6 +89,26 @@ pub fn run<C: Client>(server: &Server, start: impl FnOnce(std::net::SocketAddr) 
     let beta_line = format!("tom in beta to {me}");
     tom.say("beta", &beta_line);
     c.sees_msg("#beta", "tom", &beta_line);
+
+    // Actions (CTCP ACTION on IRC, /me elsewhere), both ways.
+    let waves = format!("waves from {me}");
+    c.act("#alpha", &waves);
+    tom.sees_action("alpha", &me, &waves);
+    wendy.sees_action("alpha", &me, &waves);
+    let nods = format!("nods at {me}");
+    tom.act("alpha", &nods);
+    c.sees_action("#alpha", "tom", &nods);
+
+    // Private messages, both ways.
+    let psst = format!("psst tom, {me} here");
+    c.private("tom", &psst);
+    tom.sees_private(&me, &psst);
+    let back = format!("psst back to {me}");
+    tom.private(&me, &back);
+    c.sees_private("tom", &back);
+    let from_web = format!("wendy privately to {me}");
+    wendy.private(&me, &from_web);
+    c.sees_private("wendy", &from_web);
 
     // Operator status, then a topic (channels are +t).
     tom.op("beta", &me);

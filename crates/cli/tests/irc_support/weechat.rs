@@ -90,6 +90,16 @@ impl Client for Weechat {
         self.log(chan).expect(&[&own]);
     }
 
+    fn act(&mut self, chan: &str, text: &str) {
+        self.command(chan, &format!("/me {text}"));
+        let own = format!(" *\t{} {text}", self.nick);
+        self.log(chan).expect(&[&own]);
+    }
+
+    fn private(&mut self, nick: &str, text: &str) {
+        self.command("", &format!("/msg {nick} {text}"));
+    }
+
     fn set_topic(&mut self, chan: &str, topic: &str) {
         self.command(chan, &format!("/topic {topic}"));
     }
@@ -114,6 +124,15 @@ impl Client for Weechat {
 
     fn sees_msg(&mut self, chan: &str, from: &str, text: &str) {
         self.log(chan).expect(&[&format!("{from}\t{text}")]);
+    }
+
+    fn sees_action(&mut self, chan: &str, from: &str, text: &str) {
+        self.log(chan).expect(&[&format!(" *\t{from} {text}")]);
+    }
+
+    fn sees_private(&mut self, from: &str, text: &str) {
+        // A private buffer opens for the correspondent: irc.srv.NICK.
+        self.log(from).expect(&[&format!("{from}\t{text}")]);
     }
 
     fn sees_opped(&mut self, chan: &str, by: &str) {
