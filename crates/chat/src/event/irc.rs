@@ -228,17 +228,20 @@ mod tests {
     fn messages_and_notices() {
         let mut e = Event::new(Kind::Msg, "hi").by("127.0.0.1:5000").in_room("dev");
         e.userhost = Some("tcp@127.0.0.1".into());
-        assert_eq!(text(&e, false), ":_127-0-0-1-5000!tcp@127.0.0.1 PRIVMSG #dev hi\r\n");
+        assert_eq!(text(&e, false), ":_127-0-0-1-5000!tcp@127.0.0.1 PRIVMSG #dev :hi\r\n");
         e.ts = 1_700_000_000_123;
-        assert_eq!(text(&e, true), "@time=2023-11-14T22:13:20.123Z :_127-0-0-1-5000!tcp@127.0.0.1 PRIVMSG #dev hi\r\n");
+        assert_eq!(
+            text(&e, true),
+            "@time=2023-11-14T22:13:20.123Z :_127-0-0-1-5000!tcp@127.0.0.1 PRIVMSG #dev :hi\r\n"
+        );
         let me = Event::new(Kind::Me, "waves").by("bob").in_room("dev");
         assert_eq!(text(&me, false), ":bob PRIVMSG #dev :\x01ACTION waves\x01\r\n");
         let mut p = Event::new(Kind::Private, "psst").by("bob");
         p.to = Some("张三".into());
-        assert_eq!(text(&p, false), ":bob PRIVMSG xn--ehq892b psst\r\n");
+        assert_eq!(text(&p, false), ":bob PRIVMSG xn--ehq892b :psst\r\n");
         assert_eq!(text(&notice::join("dev", "bob"), false), ":bob JOIN #dev\r\n");
         assert_eq!(text(&notice::part("dev", "bob", "bye now"), false), ":bob PART #dev :bye now\r\n");
-        assert_eq!(text(&notice::quit("bob", ""), false), ":bob QUIT Quit\r\n");
+        assert_eq!(text(&notice::quit("bob", ""), false), ":bob QUIT :Quit\r\n");
         assert_eq!(text(&notice::nick("a.b", "rob"), false), format!(":{} NICK rob\r\n", to_irc("a.b")));
         assert_eq!(text(&notice::topic("dev", "bob", "new topic"), false), ":bob TOPIC #dev :new topic\r\n");
         assert_eq!(
@@ -246,7 +249,7 @@ mod tests {
             format!(":al MODE #dev +ov-b {} bob *!*@1.2.3.4\r\n", to_irc("x.y"))
         );
         assert_eq!(text(&notice::mode("dev", "al", "+kl 5"), false), ":al MODE #dev +kl 5\r\n");
-        assert_eq!(text(&notice::kick("dev", "al", "bob", ""), false), ":al KICK #dev bob al\r\n");
+        assert_eq!(text(&notice::kick("dev", "al", "bob", ""), false), ":al KICK #dev bob :al\r\n");
         assert_eq!(text(&notice::invite("dev", "al", "bob"), false), ":al INVITE bob #dev\r\n");
         assert_eq!(text(&notice::names("dev", None, &[]), false), "");
         assert_eq!(
@@ -261,15 +264,15 @@ mod tests {
         let r = Renderings::default();
         assert!(r.line(&away, IrcCaps::default()).is_empty(), "no away-notify, no line");
         let caps = IrcCaps { away: true, ..IrcCaps::default() };
-        assert_eq!(&r.line(&away, caps)[..], b":bob AWAY lunch\r\n");
+        assert_eq!(&r.line(&away, caps)[..], b":bob AWAY :lunch\r\n");
         let mut tagged = Event::new(Kind::Msg, "x").by("bob").in_room("dev");
         tagged.relay =
             Some(Box::new(Relay { tags: vec![("+draft/reply".into(), "a b;c".into())], notice: true, tagmsg: false }));
         let r = Renderings::default();
         let plain = r.line(&tagged, IrcCaps::default()).clone();
-        assert_eq!(&plain[..], b":bob NOTICE #dev x\r\n");
+        assert_eq!(&plain[..], b":bob NOTICE #dev :x\r\n");
         let with = r.line(&tagged, IrcCaps { tags: true, ..IrcCaps::default() }).clone();
-        assert_eq!(&with[..], b"@+draft/reply=a\\sb\\:c :bob NOTICE #dev x\r\n");
+        assert_eq!(&with[..], b"@+draft/reply=a\\sb\\:c :bob NOTICE #dev :x\r\n");
         assert_eq!(r.line(&tagged, IrcCaps::default()).as_ptr(), plain.as_ptr(), "rendered once");
     }
 

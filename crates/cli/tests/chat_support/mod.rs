@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use sockit_testkit::{bin, Sockit};
 
+pub mod irc;
 pub mod ws;
 
 /// How long an expected line may take.
@@ -134,6 +135,11 @@ impl Member {
     /// Lines arriving within `d`.
     pub fn drain(&mut self, d: Duration) -> Vec<String> {
         self.lines.drain(d)
+    }
+
+    /// Its local port (its default nick is `127.0.0.1:PORT`).
+    pub fn local_port(&self) -> u16 {
+        self.w.local_addr().unwrap().port()
     }
 }
 

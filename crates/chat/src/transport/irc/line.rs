@@ -66,11 +66,37 @@ fn fixed_len(m: &Message<'_>) -> usize {
     n
 }
 
+/// Whether `command`'s last parameter is a text, written after `:`
+/// always, as IRC servers write it.
+fn text_last(command: &str) -> bool {
+    matches!(
+        command,
+        "PRIVMSG"
+            | "NOTICE"
+            | "PART"
+            | "QUIT"
+            | "TOPIC"
+            | "KICK"
+            | "AWAY"
+            | "ERROR"
+            | "PONG"
+            | "PING"
+            | "CAP"
+            | "301"
+            | "319"
+            | "322"
+            | "332"
+            | "353"
+            | "372"
+    )
+}
+
 /// Appends `m` to `out`, its last parameter cut (at a character boundary)
 /// as far as the 512-byte limit needs. Returns false when even that cannot
 /// be written (a part no line can carry), and `out` is then unchanged.
 pub fn write_fit(m: &Message<'_>, out: &mut Vec<u8>) -> bool {
-    if m.write(out).is_ok() {
+    let colon = text_last(m.command);
+    if m.write_with(out, colon).is_ok() {
         return true;
     }
     let Some(last) = m.params.last() else { return false };
@@ -78,13 +104,14 @@ pub fn write_fit(m: &Message<'_>, out: &mut Vec<u8>) -> bool {
     let mut cut = m.clone();
     let at = cut.params.len() - 1;
     cut.params[at] = cut_bytes(last, room);
-    cut.write(out).is_ok()
+    cut.write_with(out, colon).is_ok()
 }
 
 /// Pieces of `text`, each at most `budget` bytes (at least 1 byte: a
-/// character longer than the budget still goes, alone): cut after the
-/// last space in a piece's second half when there is one, else at a
-/// character boundary. An empty text is one empty piece.
+/// character longer than the budget still goes, alone): cut at the last
+/// space in a piece's second half when there is one — that space is the
+/// line break and is dropped — else at a character boundary. An empty
+/// text is one empty piece.
 pub fn split_text(text: &str, budget: usize) -> Vec<&str> {
     let budget = budget.max(4);
     let mut pieces = Vec::new();
@@ -94,11 +121,16 @@ pub fn split_text(text: &str, budget: usize) -> Vec<&str> {
         if end == 0 {
             end = rest.chars().next().map_or(rest.len(), char::len_utf8);
         }
-        if let Some(space) = rest[..end].rfind(' ').filter(|&i| i >= end / 2 && i > 0) {
-            end = space + 1;
+        match rest[..=end.min(rest.len() - 1)].rfind(' ').filter(|&i| i >= end / 2 && i > 0) {
+            Some(space) => {
+                pieces.push(&rest[..space]);
+                rest = &rest[space + 1..];
+            }
+            None => {
+                pieces.push(&rest[..end]);
+                rest = &rest[end..];
+            }
         }
-        pieces.push(&rest[..end]);
-        rest = &rest[end..];
     }
     pieces.push(rest);
     pieces
@@ -146,13 +178,13 @@ mod tests {
         write_split(&m, &text, ("", ""), &mut out);
         let lines: Vec<&[u8]> = out.split_inclusive(|b| *b == b'\n').collect();
         assert!(lines.len() >= 3, "{}", lines.len());
-        let mut joined = String::new();
+        let mut pieces = Vec::new();
         for l in &lines {
             assert!(l.len() <= MAX_MESSAGE);
             let p = parse(l, Origin::Server).unwrap();
-            joined.push_str(p.params[1]);
+            pieces.push(p.params[1].to_owned());
         }
-        assert_eq!(joined, text);
+        assert_eq!(pieces.join(" "), text, "split at spaces, each space a line break");
         let long = "é".repeat(400);
         let m = Message { source: Some("irc.sockit"), ..Message::new("332", vec!["bob", "#dev", &long]) };
         let mut out = Vec::new();
@@ -165,7 +197,9 @@ mod tests {
         #[test]
         fn split_pieces_fit_and_join(text in "\\PC{0,600}", budget in 1usize..300) {
             let pieces = split_text(&text, budget);
-            prop_assert_eq!(pieces.concat(), text.clone());
+            let squeeze = |s: &str| s.replace(' ', "");
+            prop_assert_eq!(squeeze(&pieces.concat()), squeeze(&text));
+            prop_assert!(pieces.concat().len() + pieces.len() > text.len(), "at most one space lost per cut");
             for p in &pieces {
                 prop_assert!(p.len() <= budget.max(4) || p.chars().count() == 1);
             }

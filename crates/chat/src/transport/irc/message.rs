@@ -144,8 +144,15 @@ impl<'a> Message<'a> {
 
     /// Appends the message and `\r\n` to `out`. On error `out` is unchanged.
     pub fn write(&self, out: &mut Vec<u8>) -> Result<(), WriteError> {
+        self.write_with(out, false)
+    }
+
+    /// [`Message::write`], the last parameter after a `:` even when it
+    /// needs none when `colon` (what servers write for texts: `PRIVMSG
+    /// #a :hi`, which naive parsers expect).
+    pub fn write_with(&self, out: &mut Vec<u8>, colon: bool) -> Result<(), WriteError> {
         let start = out.len();
-        let r = self.write_unchecked(out);
+        let r = self.write_unchecked(out, colon);
         if r.is_err() {
             out.truncate(start);
         }
@@ -159,7 +166,7 @@ impl<'a> Message<'a> {
         Ok(out)
     }
 
-    fn write_unchecked(&self, out: &mut Vec<u8>) -> Result<(), WriteError> {
+    fn write_unchecked(&self, out: &mut Vec<u8>, colon: bool) -> Result<(), WriteError> {
         if self.params.len() > MAX_PARAMS {
             return Err(WriteError::TooManyParams);
         }
@@ -208,7 +215,7 @@ impl<'a> Message<'a> {
             let middle_ok = !p.is_empty() && !p.starts_with(':') && !p.contains(' ');
             out.push(b' ');
             if Some(i) == last {
-                if !middle_ok {
+                if !middle_ok || colon {
                     out.push(b':');
                 }
             } else if !middle_ok {
