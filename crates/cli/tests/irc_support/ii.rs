@@ -92,6 +92,20 @@ impl Client for Ii {
         self.out(nick).expect(&[&own]);
     }
 
+    fn kick(&mut self, chan: &str, nick: &str, reason: &str) {
+        // Not an ii command: a /COMMAND in the server's FIFO goes out raw.
+        self.write_in("", &format!("/KICK {chan} {nick} :{reason}"));
+        let me = self.nick.clone();
+        self.out(chan).expect(&[&format!("-!- {me} kicked {nick} "), &format!("(\"{reason}\")")]);
+    }
+
+    fn change_nick(&mut self, new: &str) {
+        self.write_in("", &format!("/n {new}"));
+        // ii logs its own change as `-!- changed nick to "NEW"`.
+        self.out("").expect(&[&format!("-!- changed nick to \"{new}\"")]);
+        self.nick = new.to_string();
+    }
+
     fn set_topic(&mut self, chan: &str, topic: &str) {
         self.write_in(chan, &format!("/t {topic}"));
     }

@@ -105,6 +105,19 @@ impl Client for Irssi {
         self.expect(nick, &[&own]);
     }
 
+    fn kick(&mut self, chan: &str, nick: &str, reason: &str) {
+        self.tmux.type_line(&format!("/kick {chan} {nick} {reason}"));
+        let me = self.nick.clone();
+        self.expect(chan, &[&format!("-!- {nick} was kicked from {chan} by {me} [{reason}]")]);
+    }
+
+    fn change_nick(&mut self, new: &str) {
+        self.tmux.type_line(&format!("/nick {new}"));
+        let chan = self.windows.first().cloned().unwrap_or_default();
+        self.expect(&chan, &[&format!("You're now known as {new}")]);
+        self.nick = new.to_string();
+    }
+
     fn set_topic(&mut self, chan: &str, topic: &str) {
         self.tmux.type_line(&format!("/topic {chan} {topic}"));
     }

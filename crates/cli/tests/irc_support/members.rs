@@ -120,7 +120,12 @@ impl Other {
         match &mut self.kind {
             Kind::Text(m) => m.send(text),
             Kind::Ws(p) => p.say(text),
-            Kind::Irc(irc) => irc.send(&format!("PRIVMSG #{room} :{text}")),
+            Kind::Irc(irc) => {
+                // As IRC clients do, a text too long for one line goes in pieces.
+                for piece in pieces(text, 400) {
+                    irc.send(&format!("PRIVMSG #{room} :{piece}"));
+                }
+            }
         }
     }
 
@@ -271,6 +276,21 @@ impl Other {
         }
     }
 
+    /// Waits until `old` is seen taking the nick `new`.
+    pub fn sees_nick(&mut self, old: &str, new: &str) {
+        match &mut self.kind {
+            Kind::Text(m) => {
+                m.expect(&format!("* {old} is now known as {new}"));
+            }
+            Kind::Ws(p) => ws_event(p, &format!("{old} becoming {new}"), |v| {
+                v["event"] == "nick" && v["nick"] == old && v["new"] == new
+            }),
+            Kind::Irc(irc) => {
+                irc.expect(&[&format!(":{old}!"), " NICK ", new]);
+            }
+        }
+    }
+
     /// Waits until `nick` is seen quitting with a reason containing `reason`
     /// (clients decorate it: ii quotes it).
     pub fn sees_quit(&mut self, nick: &str, reason: &str) {
@@ -308,6 +328,22 @@ impl Other {
         };
         assert!(!seen.iter().any(|l| l.contains(text)), "{} saw {text:?} though it should not: {seen:#?}", self.nick);
     }
+}
+
+/// `text` cut at character boundaries into pieces of at most `max` bytes.
+fn pieces(text: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while rest.len() > max {
+        let mut end = max;
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    out.push(rest);
+    out
 }
 
 fn is_event(v: &serde_json::Value, event: &str, room: &str) -> bool {

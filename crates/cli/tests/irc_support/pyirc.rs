@@ -59,6 +59,17 @@ impl Client for PyIrc {
         self.p.send(&format!("say {nick} {text}"));
     }
 
+    fn kick(&mut self, chan: &str, nick: &str, reason: &str) {
+        self.p.send(&format!("raw KICK {chan} {nick} :{reason}"));
+        self.p.expect(&format!("EV kick {} {chan} :{nick} {reason}", self.nick));
+    }
+
+    fn change_nick(&mut self, new: &str) {
+        self.p.send(&format!("raw NICK {new}"));
+        self.p.expect(&format!("EV nick {} {new} ", self.nick));
+        self.nick = new.to_string();
+    }
+
     fn set_topic(&mut self, chan: &str, topic: &str) {
         self.p.send(&format!("topic {chan} {topic}"));
     }

@@ -1,12 +1,12 @@
 //! The one scenario every real client runs: register, join two channels,
 //! talk with the text member and the WebSocket member both ways (and hear
 //! a text member whose default nick IRC shows in its IRC-safe form), do
-//! actions and private messages both ways, get op
-//! and set a topic, be kicked, quit — checking what the client shows and
+//! actions and private messages both ways, get op and set a topic, kick
+//! (and message) a member by its IRC-safe nick, change nick, be kicked, quit — checking what the client shows and
 //! what the others see at each step.
 
 use super::members::Other;
-use super::server::Server;
+use super::server::{Server, Target};
 
 /// What the scenario needs from a client driver. Channels are given with
 /// `#`. Each `sees_*` waits (bounded) until the client shows the event.
@@ -23,6 +23,11 @@ pub trait Client {
     fn act(&mut self, chan: &str, text: &str);
     /// Sends `text` privately to `nick`.
     fn private(&mut self, nick: &str, text: &str);
+    /// Kicks `nick` out of `chan` for `reason` (the client is an operator
+    /// there) and waits until the client shows it.
+    fn kick(&mut self, chan: &str, nick: &str, reason: &str);
+    /// Changes nick to `new` and waits until the client shows it.
+    fn change_nick(&mut self, new: &str);
     /// Sets the topic of `chan`.
     fn set_topic(&mut self, chan: &str, topic: &str);
     /// Quits with `reason` and waits until the client has exited or
@@ -57,8 +62,11 @@ pub fn run<C: Client>(server: &Server, start: impl FnOnce(std::net::SocketAddr) 
     anon.join("alpha");
     tom.sees_join("alpha", &anon.nick);
 
+    anon.join("beta");
+    tom.sees_join("beta", &anon.nick);
+
     let mut c = start(server.irc);
-    let me = c.nick().to_string();
+    let mut me = c.nick().to_string();
     c.wait_registered();
     c.join("#alpha");
     c.sees_op_in_names("#alpha", "tom");
@@ -75,6 +83,15 @@ pub fn run<C: Client>(server: &Server, start: impl FnOnce(std::net::SocketAddr) 
     let only_beta = format!("{me} in beta only");
     c.say("#beta", &only_beta);
     tom.sees_msg("beta", &me, &only_beta);
+
+    // A line longer than an IRC line, of two-byte characters and no
+    // space: IRC clients get it in pieces, the WebSocket member whole.
+    let long = "é".repeat(300);
+    tom.say("alpha", &long);
+    c.sees_msg("#alpha", "tom", &"é".repeat(40));
+    if server.target == Target::Sockit {
+        wendy.sees_msg("alpha", "tom", &long);
+    }
 
     // The others talk to it, in both channels.
     let from_tom = format!("tom says hi to {me}");
@@ -117,6 +134,24 @@ pub fn run<C: Client>(server: &Server, start: impl FnOnce(std::net::SocketAddr) 
     c.set_topic("#beta", &topic);
     tom.sees_topic("beta", &me, &topic);
     c.sees_topic("#beta", &me, &topic);
+
+    // As an operator it kicks, and it reaches a member whose nick is not
+    // an IRC nick by its IRC-safe form (KICK and PRIVMSG).
+    let tell = format!("{me} tells the member without an IRC nick");
+    c.private(&anon.irc_nick, &tell);
+    anon.sees_private(&me, &tell);
+    let out = format!("{me} kicks the member without an IRC nick");
+    c.kick("#beta", &anon.irc_nick, &out);
+    let anon_nick = anon.nick.clone();
+    anon.sees_kick("beta", &me, &anon_nick, &out);
+    tom.sees_kick("beta", &me, &anon_nick, &out);
+
+    // A new nick: everyone sharing a channel sees it.
+    let new = format!("{me}2");
+    c.change_nick(&new);
+    tom.sees_nick(&me, &new);
+    wendy.sees_nick(&me, &new);
+    me = new;
 
     // Kicked out of alpha: the client and the others there see it.
     let reason = format!("out you go {me}");

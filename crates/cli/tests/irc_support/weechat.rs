@@ -100,6 +100,18 @@ impl Client for Weechat {
         self.command("", &format!("/msg {nick} {text}"));
     }
 
+    fn kick(&mut self, chan: &str, nick: &str, reason: &str) {
+        self.command(chan, &format!("/kick {nick} {reason}"));
+        let me = self.nick.clone();
+        self.log(chan).expect(&[&format!("{me} has kicked {nick}"), reason]);
+    }
+
+    fn change_nick(&mut self, new: &str) {
+        self.command("", &format!("/nick {new}"));
+        self.log("").expect(&[&format!("You are now known as {new}")]);
+        self.nick = new.to_string();
+    }
+
     fn set_topic(&mut self, chan: &str, topic: &str) {
         self.command(chan, &format!("/topic {topic}"));
     }
