@@ -6,7 +6,8 @@
 //! what every side sees checked (irc_support/scenario.rs). The same
 //! scenario against a private ngircd proves the scenario itself.
 //!
-//! `SOCKIT_IRC_TARGET=ngircd` runs the sockit tests against ngircd instead.
+//! `SOCKIT_IRC_TARGET=ngircd` runs the sockit tests against ngircd instead
+//! (all but the TLS one: that is sockit's `ircs://` listener only).
 //! A missing client is a failure under CI and a skip (with a message)
 //! elsewhere; scripts/test.sh installs them all.
 #![allow(clippy::unwrap_used)]
@@ -50,6 +51,17 @@ fn python_irc_on_sockit() {
     }
     let Some(s) = server(Target::Sockit, &[]) else { return };
     scenario::run(&s, |addr| PyIrc::start(addr, "pyuser"));
+}
+
+#[test]
+fn python_irc_over_tls_on_sockit() {
+    if !have_python_irc() {
+        return;
+    }
+    // ngircd here has no TLS: this one is sockit's ircs:// listener only.
+    let s = Server::start_sockit_tls();
+    let cert = s.cert.clone().unwrap();
+    scenario::run(&s, |addr| PyIrc::start_tls(addr, "tlsuser", &cert));
 }
 
 #[test]

@@ -60,9 +60,11 @@ impl Other {
         }
     }
 
-    /// The WebSocket member (raw IRC on ngircd, which has no WebSocket).
+    /// The WebSocket member (raw IRC on ngircd, which has no WebSocket; a
+    /// second text member when sockit runs without its plain web port).
     pub fn web(server: &Server, nick: &str) -> Other {
         let kind = match server.target {
+            Target::Sockit if server.web.is_none() => Kind::Text(Member::join(server.text.unwrap(), nick)),
             Target::Sockit => {
                 let mut ws = ws_join(server.web.unwrap());
                 ws.event("joined lobby");

@@ -1,7 +1,10 @@
 """A scripted client on the Python `irc` package (jaraco/irc), for the
 real-client tests (irc_clients.rs).
 
-Usage: python3 pyirc.py HOST PORT NICK
+Usage: python3 pyirc.py HOST PORT NICK [CERT]
+
+With CERT (a PEM file), the connection is TLS, the server's certificate
+checked against CERT (a self-signed one: no host name check).
 
 Reads commands on stdin, one a line:
   join #CHAN | say TARGET TEXT | act TARGET TEXT | topic #CHAN TEXT |
@@ -10,14 +13,18 @@ Prints every event the library parses, one a line, as
   EV TYPE SOURCE_NICK TARGET :ARG ARG ...
 and `DISCONNECT` when the connection ends (then exits 0).
 """
+import functools
 import queue
+import ssl
 import sys
 import threading
 import time
 
 import irc.client
+import irc.connection
 
 host, port, nick = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+cert = sys.argv[4] if len(sys.argv) > 4 else None
 commands = queue.Queue()
 done = threading.Event()
 
@@ -44,7 +51,14 @@ reactor = irc.client.Reactor()
 reactor.add_global_handler("all_events", on_any, -10)
 reactor.add_global_handler("disconnect", on_disconnect, -20)
 try:
-    conn = reactor.server().connect(host, port, nick, username=nick, ircname="python irc " + nick)
+    factory = irc.connection.Factory()
+    if cert:
+        ctx = ssl.create_default_context(cafile=cert)
+        ctx.check_hostname = False
+        factory = irc.connection.Factory(wrapper=functools.partial(ctx.wrap_socket, server_hostname=host))
+    conn = reactor.server().connect(
+        host, port, nick, username=nick, ircname="python irc " + nick, connect_factory=factory
+    )
 except irc.client.ServerConnectionError as e:
     print("CONNECT-FAILED %s" % e, flush=True)
     sys.exit(1)

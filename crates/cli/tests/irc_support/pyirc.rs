@@ -22,13 +22,20 @@ pub struct PyIrc {
 impl PyIrc {
     /// Connects to `addr` as `nick`.
     pub fn start(addr: SocketAddr, nick: &str) -> PyIrc {
-        let p = Proc::spawn(Command::new("python3").args([
-            "-u",
-            SCRIPT,
-            &addr.ip().to_string(),
-            &addr.port().to_string(),
-            nick,
-        ]));
+        PyIrc::start_with(addr, nick, None)
+    }
+
+    /// Connects over TLS, trusting the certificate in the PEM file `cert`.
+    pub fn start_tls(addr: SocketAddr, nick: &str, cert: &str) -> PyIrc {
+        PyIrc::start_with(addr, nick, Some(cert))
+    }
+
+    fn start_with(addr: SocketAddr, nick: &str, cert: Option<&str>) -> PyIrc {
+        let p = Proc::spawn(
+            Command::new("python3")
+                .args(["-u", SCRIPT, &addr.ip().to_string(), &addr.port().to_string(), nick])
+                .args(cert),
+        );
         PyIrc { nick: nick.to_string(), p }
     }
 }

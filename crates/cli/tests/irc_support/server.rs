@@ -43,8 +43,11 @@ pub struct Server {
     pub irc: SocketAddr,
     /// sockit's chat text port (TCP), for the nc-style member.
     pub text: Option<SocketAddr>,
-    /// sockit's web port, for the WebSocket member.
+    /// sockit's web port, for the WebSocket member (none over TLS: the
+    /// page is then https and the test's WebSocket client is plain).
     pub web: Option<SocketAddr>,
+    /// The certificate to trust when `irc` is sockit's `ircs://` listener.
+    pub cert: Option<String>,
     _proc: Proc,
 }
 
@@ -65,13 +68,47 @@ impl Server {
                     irc: s.addr("irc"),
                     text: Some(s.addr("tcp")),
                     web: Some(s.addr("http")),
+                    cert: None,
                     _proc: Proc::Sockit(s),
                 }
             }
             Target::Ngircd => {
                 let n = Ngircd::start();
-                Server { target, irc: n.addr, text: None, web: None, _proc: Proc::Ngircd(n) }
+                Server { target, irc: n.addr, text: None, web: None, cert: None, _proc: Proc::Ngircd(n) }
             }
+        }
+    }
+
+    /// sockit with `--tls`: `irc` is its `ircs://` listener (the
+    /// self-signed certificate in `cert`); no web listener.
+    pub fn start_sockit_tls() -> Server {
+        let args = [
+            "chat",
+            "serve",
+            "--port",
+            "0",
+            "--no-web",
+            "--irc-port",
+            "0",
+            "--no-history",
+            "--tls",
+            "--tls-port",
+            "0",
+            "--irc-tls-port",
+            "0",
+        ];
+        let s = Sockit::start(&bin(), &args, 5);
+        assert!(s.wait_stderr("tls certificate ", std::time::Duration::from_secs(10)), "{}", s.stderr());
+        let log = s.stderr();
+        let line = log.lines().find(|l| l.starts_with("tls certificate ")).unwrap_or_default();
+        let cert = line.trim_start_matches("tls certificate ").split(" sha256").next().unwrap_or_default();
+        Server {
+            target: Target::Sockit,
+            irc: s.addr("ircs"),
+            text: Some(s.addr("tcp")),
+            web: None,
+            cert: Some(cert.to_string()),
+            _proc: Proc::Sockit(s),
         }
     }
 
