@@ -34,7 +34,7 @@ impl Irssi {
         );
         std::fs::write(home.path().join("config"), config).unwrap();
         let cmd = format!("irssi --home={} -n {nick} -c {} -p {}", home.path().display(), addr.ip(), addr.port());
-        let tmux = Tmux::start("irssi", home.path(), &cmd, 200, 100);
+        let tmux = Tmux::start(home.path(), &cmd, 200, 100);
         Irssi { nick: nick.to_string(), tmux, window: String::new(), windows: Vec::new(), _home: home }
     }
 

@@ -1,25 +1,24 @@
-//! A terminal program under tmux on a socket of its own (`tmux -L NAME`),
-//! typed at with send-keys and read with capture-pane; the tmux server is
-//! killed on drop, so no session outlives its test.
+//! A terminal program under tmux on a socket of its own (`tmux -S PATH`,
+//! in the test's temp dir, so it goes with it), typed at with send-keys and
+//! read with capture-pane; the tmux server is killed on drop, so no session
+//! outlives its test.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-static SESSIONS: AtomicUsize = AtomicUsize::new(0);
 
 /// One tmux server with one session running one program.
 pub struct Tmux {
-    socket: String,
+    socket: PathBuf,
 }
 
 impl Tmux {
     /// Runs `command` (a shell command line) in a `cols`×`rows` session.
-    /// `conf_dir` receives the tmux config: the pane stays after the
-    /// program exits (so a test can see that it exited) and keeps history.
-    pub fn start(label: &str, conf_dir: &Path, command: &str, cols: u16, rows: u16) -> Tmux {
-        let socket = format!("sockit-{label}-{}-{}", std::process::id(), SESSIONS.fetch_add(1, Ordering::Relaxed));
-        let conf = conf_dir.join("tmux.conf");
+    /// `dir` (the test's own temp dir) holds the socket and the config: the
+    /// pane stays after the program exits (so a test can see that it
+    /// exited) and keeps history.
+    pub fn start(dir: &Path, command: &str, cols: u16, rows: u16) -> Tmux {
+        let socket = dir.join("tmux.sock");
+        let conf = dir.join("tmux.conf");
         std::fs::write(&conf, "set -g remain-on-exit on\nset -g history-limit 5000\nset -g status off\n").unwrap();
         let t = Tmux { socket };
         let conf = conf.to_string_lossy().to_string();
@@ -30,7 +29,7 @@ impl Tmux {
 
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
-            .arg("-L")
+            .arg("-S")
             .arg(&self.socket)
             .args(args)
             .stdin(Stdio::null())
@@ -60,7 +59,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
-            .arg("-L")
+            .arg("-S")
             .arg(&self.socket)
             .arg("kill-server")
             .stdout(Stdio::null())
