@@ -130,8 +130,8 @@ fn irc_nc_and_websocket_members_share_a_room() {
     assert!(who.iter().any(|l| l.contains(&format!(" {nc_irc} H :0"))), "{who:?}");
     // A nick change reaches everyone.
     alice.send("NICK al");
-    bob.expect(":alice!alice@127.0.0.1 NICK al");
-    alice.expect(":alice!alice@127.0.0.1 NICK al");
+    bob.expect(":alice!alice@127.0.0.1 NICK :al");
+    alice.expect(":alice!alice@127.0.0.1 NICK :al");
     nc.expect("alice is now known as al");
     // A long nc line reaches IRC split into lines that fit.
     let long: String = (0..300).map(|i| format!("w{i} ")).collect();
@@ -488,4 +488,42 @@ fn up_and_tls_list_the_irc_listeners() {
     let text = String::from_utf8_lossy(&done.stdout);
     assert!(text.contains(" 001 tls "), "{text}");
     assert!(text.contains("sockit chat (connected by ircs)"), "{text}");
+}
+
+#[test]
+fn sockit_up_lists_the_irc_listener_with_a_try_it_command() {
+    let s = Sockit::start(&bin(), &["up", "--any-port"], 2);
+    assert!(s.wait_stderr("sockit is up", Duration::from_secs(20)), "no table:\n{}", s.stderr());
+    let err = s.stderr();
+    let row = err.lines().find(|l| l.starts_with("chat irc")).unwrap_or_else(|| panic!("no irc row:\n{err}"));
+    assert!(row.contains("irc://127.0.0.1:") && row.contains("irssi -c 127.0.0.1 -p "), "{row}");
+    let addr = row.split_whitespace().find_map(|w| w.strip_prefix("irc://")).unwrap().parse().unwrap();
+    let mut c = Irc::join(addr, "upper", "");
+    c.send("QUIT");
+    c.expect("ERROR :Closing Link");
+}
+
+#[test]
+fn who_replies_stop_at_a_thousand_lines() {
+    let s = serve_irc(&["--max-per-ip", "2000", "--announce-limit", "10", "--flood-rate", "0"], 0);
+    // 1,001 nc members in the lobby (connected, never reading: a few join
+    // notices fit their socket buffers).
+    let tcp = s.addr("tcp");
+    let members: Vec<TcpStream> = (0..1001).map(|_| TcpStream::connect(tcp).unwrap()).collect();
+    let mut c = Irc::join(s.addr("irc"), "counter", "");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        c.send("LUSERS");
+        let l = c.expect(" 251 counter ");
+        if l.contains("There are 1002 users") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "members did not all register: {l}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    c.send("WHO #lobby");
+    let lines = c.until_sync();
+    assert_eq!(lines.iter().filter(|l| l.contains(" 352 ")).count(), 1000, "WHO_MAX lines");
+    assert!(lines.last().unwrap().contains(" 315 counter #lobby "));
+    drop(members);
 }

@@ -66,6 +66,12 @@ fn messages_and_nicks() {
     a.expect(" 411 a :No recipient given (PRIVMSG)");
     a.send("PRIVMSG #dev");
     a.expect(" 412 a :No text to send");
+    a.send("PRIVMSG b,b,b,b,b,b :five");
+    for _ in 0..4 {
+        b.expect(":a!a@127.0.0.1 PRIVMSG b :five");
+    }
+    a.expect(" 407 a b :Too many targets: at most 4 per message");
+    assert_eq!(b.until_sync().iter().filter(|l| l.contains(":five")).count(), 0, "not a fifth");
     a.send("PRIVMSG nobody :hi");
     a.expect(" 401 a nobody :no such nick nobody");
     a.send("PRIVMSG #nowhere :hi");

@@ -417,3 +417,47 @@ async fn reasons_away_messages_and_keys_are_bounded() {
     assert!(done.errors.is_empty());
     let _ = drained(&hub, &mut rb).await;
 }
+
+#[tokio::test]
+async fn irc_members_register_with_a_nick_and_their_events_carry_user_at_host() {
+    let hub = hub(10);
+    let (a, _ra) = member(&hub, 1, "alice").await;
+    let irc = |port: u16, nick: &str, s: Sink| Registration {
+        land: false,
+        nick: Some(nick.to_string()),
+        ident: Ident { user: "u".into(), host: "127.0.0.1".into(), realname: "R".into() },
+        ..Registration::new(peer(port), s, "irc")
+    };
+    assert_eq!(hub.register(irc(2, "ALICE", sink().0)).await.unwrap_err().code, ErrorCode::NickInUse);
+    assert_eq!(hub.register(irc(2, "a b", sink().0)).await.unwrap_err().code, ErrorCode::ErroneousNick);
+    assert_eq!(hub.check_nick("alice").await.unwrap_err().code, ErrorCode::NickInUse);
+    assert!(hub.check_nick("bob").await.is_ok());
+    let (s, mut rx) = sink();
+    let w = hub.register(irc(2, "bob", s)).await.unwrap();
+    assert_eq!((w.nick.as_str(), &*w.userhost), ("bob", "u@127.0.0.1"));
+    assert!(drained(&hub, &mut rx).await.is_empty(), "no nick notice, no room");
+    hub.join(w.id, "#dev", None).await.unwrap();
+    let join = next(&mut rx).await;
+    assert_eq!(join.event.userhost.as_deref(), Some("u@127.0.0.1"));
+    let (ev, _) = hub.private(a.id, "bob", "hi").await.unwrap();
+    assert_eq!(ev.userhost.as_deref(), Some("tcp@127.0.0.1"));
+    let stats = hub.stats().await;
+    assert_eq!((stats.members, stats.peak), (2, 2));
+    hub.leave(a.id, "bye");
+    assert_eq!(hub.stats().await.peak, 2, "the peak stays");
+}
+
+#[tokio::test]
+async fn above_the_announce_limit_a_member_still_sees_its_own_join_and_part() {
+    let hub = hub_with(ChatConfig { announce_limit: 1, ..ChatConfig::default() });
+    let (a, mut ra) = member(&hub, 1, "ann").await;
+    let (b, mut rb) = member(&hub, 2, "ben").await;
+    hub.join(a.id, "dev", None).await.unwrap();
+    assert!(drained(&hub, &mut ra).await.contains(&"ann joined dev".to_string()));
+    hub.join(b.id, "dev", None).await.unwrap();
+    assert_eq!(drained(&hub, &mut rb).await, ["ben joined dev"], "told to itself alone");
+    assert!(drained(&hub, &mut ra).await.is_empty(), "not announced to the room");
+    hub.part(b.id, "dev", "").await.unwrap();
+    assert_eq!(drained(&hub, &mut rb).await, ["ben left dev"]);
+    assert!(drained(&hub, &mut ra).await.is_empty());
+}

@@ -67,12 +67,15 @@ fn fixed_len(m: &Message<'_>) -> usize {
 }
 
 /// Whether `command`'s last parameter is a text, written after `:`
-/// always, as IRC servers write it.
+/// always, as IRC servers write it. NICK too: ngircd, InspIRCd and
+/// solanum send `:old!u@h NICK :new`, and ii takes the new nick from
+/// after the `:` (without it, ii keeps its old nick).
 fn text_last(command: &str) -> bool {
     matches!(
         command,
         "PRIVMSG"
             | "NOTICE"
+            | "NICK"
             | "PART"
             | "QUIT"
             | "TOPIC"
@@ -121,10 +124,11 @@ pub fn split_text(text: &str, budget: usize) -> Vec<&str> {
         if end == 0 {
             end = rest.chars().next().map_or(rest.len(), char::len_utf8);
         }
-        // A space right at the cut counts too. Searched as bytes: the byte
-        // after the cut may sit inside a character (a space never does).
-        let window = &rest.as_bytes()[..(end + 1).min(rest.len())];
-        match window.iter().rposition(|&b| b == b' ').filter(|&i| i >= end / 2 && i > 0) {
+        // A space right at the cut may be the break too; the byte after a
+        // piece is only looked at when it is that (ASCII) space, since
+        // slicing through it would split a character otherwise.
+        let window = if rest.as_bytes().get(end) == Some(&b' ') { &rest[..=end] } else { &rest[..end] };
+        match window.rfind(' ').filter(|&i| i >= end / 2 && i > 0) {
             Some(space) => {
                 pieces.push(&rest[..space]);
                 rest = &rest[space + 1..];

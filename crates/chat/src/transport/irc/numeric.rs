@@ -100,6 +100,8 @@ pub const ERR_NOSUCHCHANNEL: &str = "403";
 pub const ERR_CANNOTSENDTOCHAN: &str = "404";
 /// `405`: joined too many channels.
 pub const ERR_TOOMANYCHANNELS: &str = "405";
+/// `407`: more targets than MAXTARGETS.
+pub const ERR_TOOMANYTARGETS: &str = "407";
 /// `409`: PING or PONG without a token.
 pub const ERR_NOORIGIN: &str = "409";
 /// `410`: an unknown CAP subcommand.
@@ -210,6 +212,7 @@ pub const ALL: &[&str] = &[
     ERR_NOSUCHCHANNEL,
     ERR_CANNOTSENDTOCHAN,
     ERR_TOOMANYCHANNELS,
+    ERR_TOOMANYTARGETS,
     ERR_NOORIGIN,
     ERR_INVALIDCAPCMD,
     ERR_NORECIPIENT,

@@ -1,7 +1,7 @@
 //! PRIVMSG, NOTICE and TAGMSG: to channels (published to the room like
 //! any member's message: no hub round trip when the member's gate says it
 //! may speak) and to nicks (a private message, through the hub), up to
-//! [`MAX_TARGETS`] targets a line.
+//! [`MAX_TARGETS`] targets a line (the first four go; `407` names the fifth).
 //!
 //! CTCP is relayed as it is; `ACTION` to a channel is the room's `/me`
 //! event (so text members read `* bob waves`, and `/me` of a text member
@@ -52,7 +52,14 @@ impl Client {
             Some(rest) if !tagmsg => (Kind::Me, rest.strip_suffix('\x01').unwrap_or(rest)),
             _ => (Kind::Msg, text),
         };
-        for target in targets.split(',').filter(|t| !t.is_empty()).take(MAX_TARGETS) {
+        for (i, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
+            if i >= MAX_TARGETS {
+                if !notice {
+                    let why = format!("Too many targets: at most {MAX_TARGETS} per message, the rest not sent");
+                    self.out.numeric(&nick, ERR_TOOMANYTARGETS, &[target, &why]);
+                }
+                break;
+            }
             if target.starts_with('#') {
                 self.say_in_channel(target, kind, body, relay.clone(), notice).await;
             } else {
