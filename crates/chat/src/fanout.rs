@@ -356,7 +356,7 @@ impl Shard {
                 }
             };
             let Some(msg) = msg else { break };
-            self.handle(msg);
+            self.handle_contained(msg);
             self.drain(&mut rx);
             // Traffic is frequent: gather until a window has passed since
             // the last write, so each member gets one write per window.
@@ -369,7 +369,7 @@ impl Shard {
                         _ = &mut hold => break,
                         m = rx.recv() => match m {
                             Some(msg) => {
-                                self.handle(msg);
+                                self.handle_contained(msg);
                                 self.drain(&mut rx);
                             }
                             None => break,
@@ -387,9 +387,18 @@ impl Shard {
     fn drain(&mut self, rx: &mut mpsc::UnboundedReceiver<Msg>) {
         for _ in 0..DRAIN {
             match rx.try_recv() {
-                Ok(msg) => self.handle(msg),
+                Ok(msg) => self.handle_contained(msg),
                 Err(_) => break,
             }
+        }
+    }
+
+    /// [`Shard::handle`], with a panic (a rendering bug on some member's
+    /// text) costing that one message, not the shard: a dead shard thread
+    /// would silently stop every member placed on it.
+    fn handle_contained(&mut self, msg: Msg) {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(msg))).is_err() {
+            tracing::error!("chat writer shard: a message was dropped after a panic while handling it");
         }
     }
 
