@@ -271,17 +271,13 @@ async fn register(
                 pending = Some(line);
                 wake = Some(Instant::now() + wait);
             } else {
-                let step = match &line {
-                    Line::Text(bytes) if answer_bad_line(&line, hs.shown_nick(), &mut out).is_none() => {
-                        match parse(bytes, Origin::Client) {
-                            Ok(m) => hs.handle(&chat.hub, &m, &mut out).await,
-                            Err(_) => Step::More,
-                        }
-                    }
-                    _ => {
-                        answer_bad_line(&line, hs.shown_nick(), &mut out);
-                        Step::More
-                    }
+                let answered = answer_bad_line(&line, hs.shown_nick(), &mut out).is_some();
+                let step = match (&line, answered) {
+                    (Line::Text(bytes), false) => match parse(bytes, Origin::Client) {
+                        Ok(m) => hs.handle(&chat.hub, &m, &mut out).await,
+                        Err(_) => Step::More,
+                    },
+                    _ => Step::More,
                 };
                 match step {
                     Step::More => {}
