@@ -121,7 +121,10 @@ pub fn split_text(text: &str, budget: usize) -> Vec<&str> {
         if end == 0 {
             end = rest.chars().next().map_or(rest.len(), char::len_utf8);
         }
-        match rest[..=end.min(rest.len() - 1)].rfind(' ').filter(|&i| i >= end / 2 && i > 0) {
+        // A space right at the cut, or the last one in the piece's second half.
+        let at_cut = rest.as_bytes().get(end) == Some(&b' ');
+        let space = if at_cut { Some(end) } else { rest[..end].rfind(' ').filter(|&i| i >= end / 2) };
+        match space.filter(|&i| i > 0) {
             Some(space) => {
                 pieces.push(&rest[..space]);
                 rest = &rest[space + 1..];
