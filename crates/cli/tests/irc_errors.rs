@@ -59,6 +59,15 @@ fn before_registration() {
     c.expect(" 433 fresh taken :nick taken is taken");
     taken.send("PING :x");
     taken.expect("PONG irc.sockit :x");
+    // A nick free when asked but taken before USER: 433 then, and another works.
+    let mut slow = Irc::connect(addr);
+    slow.send("NICK dup");
+    slow.until_sync();
+    let _first = Irc::join(addr, "dup", "");
+    slow.send("USER s 0 * :s");
+    slow.expect(" 433 * dup :nick dup is taken");
+    slow.send("NICK dup2");
+    slow.expect(" 001 dup2 ");
 }
 
 #[test]
