@@ -41,6 +41,13 @@ fn before_registration() {
     c.expect(" 461 * USER :Not enough parameters");
     c.send("PING");
     c.expect(" 409 * :No origin specified");
+    c.send_raw(b"NICK caf\xe9\r\n");
+    c.expect("FAIL NICK INVALID_UTF8 :");
+    c.send(&format!("PRIVMSG x :{}", "x".repeat(600)));
+    c.expect(" 417 * :Input line was too long");
+    c.until_sync();
+    let count = |needle: &str| c.lines.seen.iter().filter(|l| l.contains(needle)).count();
+    assert_eq!((count(" 417 "), count("FAIL ")), (1, 1), "each bad line answered once");
     c.send("NICK fresh");
     c.send("USER u 0 * :Real");
     c.expect(" 001 fresh ");
@@ -52,6 +59,15 @@ fn before_registration() {
     c.expect(" 433 fresh taken :nick taken is taken");
     taken.send("PING :x");
     taken.expect("PONG irc.sockit :x");
+    // A nick free when asked but taken before USER: 433 then, and another works.
+    let mut slow = Irc::connect(addr);
+    slow.send("NICK dup");
+    slow.until_sync();
+    let _first = Irc::join(addr, "dup", "");
+    slow.send("USER s 0 * :s");
+    slow.expect(" 433 * dup :nick dup is taken");
+    slow.send("NICK dup2");
+    slow.expect(" 001 dup2 ");
 }
 
 #[test]

@@ -10,7 +10,8 @@
 //!   them exactly like TCP members.
 //! - [`udp`]: one datagram = one message; an address joins only after
 //!   echoing a cookie.
-//! - [`irc`]: IRC clients (the protocol pieces so far).
+//! - [`irc`]: IRC clients (irssi, WeeChat …), written by the shards like TCP
+//!   members, their events rendered as IRC lines.
 //! - [`ws`]: browsers — the chat page and WebSocket members (plain or https).
 
 pub mod irc;

@@ -189,10 +189,8 @@ pub async fn serve_wire(chat: Chat, stream: Wire, info: ConnInfo, transport: &'s
     let mut pace = Pace::new(&chat);
     let stop = info.shutdown.triggered();
     tokio::pin!(stop);
-    let (dropped_tx, dropped) = oneshot::channel();
-    let sink = Sink::Tcp { stream: stream.clone(), dropped: dropped_tx, pacing: Pacing::default() };
-    let registered = register(&chat, &stream, peer, transport, sink, &mut input, &mut pace, &mut stop).await;
-    let Some(mut client) = registered else { return };
+    let registered = register(&chat, &stream, peer, transport, &mut input, &mut pace, &mut stop).await;
+    let Some((mut client, dropped)) = registered else { return };
     tracing::debug!(%peer, nick = %client.nick, "IRC member registered");
     let end = run(&chat, &stream, &mut client, dropped, &mut input, &mut pace, &mut stop).await;
     let host = peer.ip().to_string();
@@ -243,21 +241,19 @@ pub async fn serve_wire(chat: Chat, stream: Wire, info: ConnInfo, transport: &'s
 }
 
 /// Until the connection has registered: its replies written here. Returns
-/// the member, or `None` when it left or could not register.
-#[allow(clippy::too_many_arguments)]
+/// the member and what tells when its shard lets go of it, or `None` when
+/// it left or could not register.
 async fn register(
     chat: &Chat,
-    stream: &Wire,
+    stream: &Arc<Wire>,
     peer: SocketAddr,
     transport: &'static str,
-    sink: Sink,
     input: &mut Input,
     pace: &mut Pace,
     stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
-) -> Option<Client> {
+) -> Option<(Client, oneshot::Receiver<Cut>)> {
     let mut hs = Handshake::default();
     let mut out = Out::default();
-    let mut sink = Some(sink);
     let deadline = Instant::now() + chat.config.irc_ping;
     let host = peer.ip().to_string();
     let mut pending: Option<Line> = None;
@@ -271,17 +267,13 @@ async fn register(
                 pending = Some(line);
                 wake = Some(Instant::now() + wait);
             } else {
-                let step = match &line {
-                    Line::Text(bytes) if answer_bad_line(&line, hs.shown_nick(), &mut out).is_none() => {
-                        match parse(bytes, Origin::Client) {
-                            Ok(m) => hs.handle(&chat.hub, &m, &mut out).await,
-                            Err(_) => Step::More,
-                        }
-                    }
-                    _ => {
-                        answer_bad_line(&line, hs.shown_nick(), &mut out);
-                        Step::More
-                    }
+                let answered = answer_bad_line(&line, hs.shown_nick(), &mut out).is_some();
+                let step = match (&line, answered) {
+                    (Line::Text(bytes), false) => match parse(bytes, Origin::Client) {
+                        Ok(m) => hs.handle(&chat.hub, &m, &mut out).await,
+                        Err(_) => Step::More,
+                    },
+                    _ => Step::More,
                 };
                 match step {
                     Step::More => {}
@@ -293,9 +285,11 @@ async fn register(
                     Step::Ready => {
                         write_all(stream, &out.take(), Instant::now() + FLUSH_GRACE).await;
                         let nick = hs.nick.clone().unwrap_or_default();
+                        let (dropped_tx, dropped) = oneshot::channel();
+                        let pacing = Pacing::default();
                         let reg = Registration {
                             peer,
-                            sink: sink.take()?,
+                            sink: Sink::Tcp { stream: stream.clone(), dropped: dropped_tx, pacing },
                             ident: hs.ident(&host),
                             transport,
                             land: false,
@@ -309,17 +303,13 @@ async fn register(
                                 let stats = chat.hub.stats().await;
                                 welcome(&chat.config, stats, &client.nick, &client.userhost.clone(), &mut client.out);
                                 client.flush();
-                                return Some(client);
+                                return Some((client, dropped));
                             }
                             Err(e) if matches!(e.code, ErrorCode::NickInUse | ErrorCode::ErroneousNick) => {
-                                // Taken in between: ask again (the sink went with the refused registration).
+                                // Taken in between: the client picks another, as after any 433.
                                 let ctx = Ctx { command: "NICK", target: Some(&nick), ..Ctx::default() };
                                 out.hub_error("*", &e, ctx);
-                                out.raw(
-                                    format!("ERROR :Closing Link: {host} (Nickname is already in use)\r\n").as_bytes(),
-                                );
-                                write_all(stream, &out.take(), Instant::now() + FLUSH_GRACE).await;
-                                return None;
+                                hs.nick = None;
                             }
                             Err(e) => {
                                 out.raw(format!("ERROR :Closing Link: {host} ({})\r\n", e.text).as_bytes());
