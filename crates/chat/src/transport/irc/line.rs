@@ -67,12 +67,15 @@ fn fixed_len(m: &Message<'_>) -> usize {
 }
 
 /// Whether `command`'s last parameter is a text, written after `:`
-/// always, as IRC servers write it.
+/// always, as IRC servers write it. NICK too: ngircd, InspIRCd and
+/// solanum send `:old!u@h NICK :new`, and ii takes the new nick from
+/// after the `:` (without it, ii keeps its old nick).
 fn text_last(command: &str) -> bool {
     matches!(
         command,
         "PRIVMSG"
             | "NOTICE"
+            | "NICK"
             | "PART"
             | "QUIT"
             | "TOPIC"
