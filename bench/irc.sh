@@ -3,7 +3,8 @@
 #
 #   bench/irc.sh                  # full run
 #   SECS=5 bench/irc.sh           # shorter
-#   SERVERS="ngircd inspircd" bench/irc.sh   # a subset
+#   SERVERS="ngircd inspircd" bench/irc.sh   # a subset of servers
+#   LOADS=B bench/irc.sh                     # a subset of loads (A, B)
 #
 # Loads (the generator is `sockit bench chat --irc`, on the same machine):
 #   A  1,000 members in one channel, 50 senders x 100 msg/s (5 M deliveries/s offered), SECS seconds
@@ -27,6 +28,7 @@ RATE=${RATE:-100}
 IDLE=${IDLE:-10000}
 IDLE_SECS=${IDLE_SECS:-5}
 SERVERS=${SERVERS:-"sockit ngircd inspircd"}
+LOADS=${LOADS:-"A B"}
 PAR=10
 
 for tool in ngircd inspircd; do
@@ -121,8 +123,9 @@ report() { # name line rss
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a != "" && b > 0) printf "%.2f", a/b; else print "n/a" }'; }
 
 declare -A A_OUT B_OUT B_RSS
-echo "== A: $MEMBERS members in #bench, $SENDERS senders x $RATE msg/s, ${SECS}s ($(nproc) cores, load generator on the same machine)"
+[[ " $LOADS " == *" A "* ]] && echo "== A: $MEMBERS members in #bench, $SENDERS senders x $RATE msg/s, ${SECS}s ($(nproc) cores, load generator on the same machine)"
 for s in $SERVERS; do
+  [[ " $LOADS " == *" A "* ]] || break
   "start_$s" || { echo "$s: did not start" >&2; continue; }
   A_OUT[$s]=$("$BIN" bench chat "127.0.0.1:$SPORT" --irc --members "$MEMBERS" --senders "$SENDERS" --rate "$RATE" \
     --secs "$SECS" --connect-parallel "$PAR" 2>"$TMP/load.err" | tail -1 || true)
@@ -131,8 +134,9 @@ for s in $SERVERS; do
   stop "$SPID"
 done
 
-echo "== B: $IDLE idle IRC clients (registered, no channel), held ${IDLE_SECS}s"
+[[ " $LOADS " == *" B "* ]] && echo "== B: $IDLE idle IRC clients (registered, no channel), held ${IDLE_SECS}s"
 for s in $SERVERS; do
+  [[ " $LOADS " == *" B "* ]] || break
   "start_$s" || continue
   B_OUT[$s]=$("$BIN" bench chat "127.0.0.1:$SPORT" --irc --members "$IDLE" --senders 0 --secs "$IDLE_SECS" \
     --connect-parallel "$PAR" 2>"$TMP/load.err" | tail -1 || true)

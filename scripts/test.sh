@@ -11,11 +11,13 @@ step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
 
 step "peers"
 # command -> Debian package
-peers="nc:netcat-openbsd socat:socat curl:curl openssl:openssl rdate:rdate chronyd:chrony ncat:ncat nginx:nginx-light wrk:wrk chromium:chromium python3:python3 ngircd:ngircd"
+peers="nc:netcat-openbsd socat:socat curl:curl openssl:openssl rdate:rdate chronyd:chrony ncat:ncat nginx:nginx-light wrk:wrk chromium:chromium python3:python3 ii:ii irssi:irssi tmux:tmux weechat-headless:weechat-headless ngircd:ngircd"
 missing=""
 for pair in $peers; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
 done
+# WeeChat's fifo plugin: the IRC client tests drive weechat-headless through it
+ls /usr/lib/*/weechat/plugins/fifo.so >/dev/null 2>&1 || missing="$missing weechat-plugins"
 # time zone data for the strftime tests that set TZ
 [ -e /usr/share/zoneinfo/Asia/Kolkata ] || missing="$missing tzdata"
 if [ -n "$missing" ]; then
@@ -28,6 +30,14 @@ fi
 # packaged service does not hold port 123 or adjust this machine's clock.
 if command -v systemctl >/dev/null 2>&1; then systemctl stop chrony >/dev/null 2>&1 || true; fi
 pkill -x chronyd >/dev/null 2>&1 || true
+# ngircd is only run by the IRC client tests, on a private port with a
+# config of their own; the packaged service is not needed.
+if [ -x /etc/init.d/ngircd ]; then /etc/init.d/ngircd stop >/dev/null 2>&1 || true; fi
+# The Python irc package (jaraco/irc), a real client in tests/irc_clients.rs.
+if ! python3 -c 'import irc.client' >/dev/null 2>&1; then
+  echo "installing: python irc package"
+  python3 -m pip install --quiet --disable-pip-version-check irc
+fi
 
 step "format"
 cargo fmt --all -- --check

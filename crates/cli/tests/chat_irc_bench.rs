@@ -1,60 +1,15 @@
 //! `sockit bench chat --irc` against a real IRC server: ngircd, started on a
-//! private loopback port from a generated config in a temp dir (`-n -f`,
-//! never the system service), with its per-IP and flood limits raised.
+//! private loopback port (sockit_testkit::ngircd: generated config, `-n -f`,
+//! never the system service, per-IP and flood limits raised).
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use sockit_testkit::{bin, free_port, need};
-
-/// ngircd on its own port; killed on drop.
-struct Ngircd {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Ngircd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn ngircd() -> Ngircd {
-    need("ngircd");
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let conf = dir.path().join("ngircd.conf");
-    std::fs::create_dir(dir.path().join("conf.d")).unwrap();
-    std::fs::write(&conf, config(port, dir.path())).unwrap();
-    let child = Command::new("ngircd")
-        .args(["-n", "-f"])
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "ngircd did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ngircd { child, port, _dir: dir }
-}
-
-fn config(port: u16, dir: &Path) -> String {
-    format!(
-        "[Global]\n\tName = ngircd.test.local\n\tInfo = test\n\tListen = 127.0.0.1\n\tPorts = {port}\n\tMotdPhrase = test\n\
-         [Limits]\n\tMaxConnectionsIP = 0\n\tMaxNickLength = 31\n\tMaxPenaltyTime = 0\n\
-         [Options]\n\tDNS = no\n\tIdent = no\n\tPAM = no\n\tDefaultUserModes = F\n\tIncludeDir = {}/conf.d\n",
-        dir.display()
-    )
-}
+use sockit_testkit::bin;
+use sockit_testkit::ngircd::Ngircd;
 
 fn bench(port: u16, extra: &[&str]) -> Output {
     let addr = format!("127.0.0.1:{port}");
@@ -94,8 +49,8 @@ fn wait_line(r: &mut BufReader<TcpStream>, needle: &str) -> String {
 
 #[test]
 fn every_privmsg_reaches_every_other_member() {
-    let srv = ngircd();
-    let out = bench(srv.port, &["--members", "20", "--senders", "4", "--rate", "20", "--secs", "1", "--drain", "1"]);
+    let srv = Ngircd::start();
+    let out = bench(srv.port(), &["--members", "20", "--senders", "4", "--rate", "20", "--secs", "1", "--drain", "1"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let sent: u64 = field(&stdout, "sent").parse().unwrap();
@@ -109,8 +64,8 @@ fn every_privmsg_reaches_every_other_member() {
 
 #[test]
 fn idle_members_stay_registered_on_the_server() {
-    let srv = ngircd();
-    let port = srv.port;
+    let srv = Ngircd::start();
+    let port = srv.port();
     let run = std::thread::spawn(move || bench(port, &["--members", "40", "--senders", "0", "--secs", "4"]));
     // While they are held, the server counts them (LUSERS: "There are N users …").
     let (mut r, mut w) = client(port, "watcher");
@@ -134,11 +89,11 @@ fn idle_members_stay_registered_on_the_server() {
 
 #[test]
 fn a_refused_registration_fails_the_run_with_the_server_reply() {
-    let srv = ngircd();
+    let srv = Ngircd::start();
     // `m3` is taken: the bench's member 3 gets 433 and the run stops, saying so.
-    let (_r, _w) = client(srv.port, "m3");
+    let (_r, _w) = client(srv.port(), "m3");
     let t = Instant::now();
-    let out = bench(srv.port, &["--members", "5", "--senders", "1", "--secs", "1"]);
+    let out = bench(srv.port(), &["--members", "5", "--senders", "1", "--secs", "1"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("m3 registering") && err.contains(" 433 "), "{err}");

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use chat_support::browser::Browser;
 use chat_support::{Proc, WAIT};
 use sockit_testkit::{bin, need, Sockit};
 
@@ -241,87 +242,6 @@ fn spki_fingerprint(cert: &std::path::Path) -> String {
     pin
 }
 
-/// Drives headless Chromium through the DevTools protocol (python3,
-/// standard library only): loads URL, waits for the page to be connected,
-/// prints the WebSocket's URL, sends a message from the page's form, then
-/// waits until the page's log holds NEEDLE (a reply from a TLS member).
-/// Prints `URL …`, `SENT`, `GOT`; exits non-zero on a timeout.
-const PY_CDP: &str = r#"
-import base64, json, os, re, socket, struct, subprocess, sys, time, urllib.request
-url, pin, profile, needle = sys.argv[1:5]
-proc = subprocess.Popen(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-    "--user-data-dir=" + profile, "--remote-debugging-port=0",
-    "--ignore-certificate-errors-spki-list=" + pin, url], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-try:
-    port = None
-    deadline = time.time() + 30
-    while port is None and time.time() < deadline:
-        line = proc.stderr.readline().decode(errors="replace")
-        m = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
-        if m: port = int(m.group(1))
-        if not line and proc.poll() is not None: sys.exit("chromium exited")
-    if port is None: sys.exit("no DevTools port")
-    page = None
-    while page is None and time.time() < deadline:
-        for t in json.load(urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port)):
-            if t.get("type") == "page" and t.get("url", "").startswith("https://"):
-                page = t["webSocketDebuggerUrl"]
-        time.sleep(0.1)
-    if page is None: sys.exit("no https page target")
-    path = page.split("/", 3)[3]
-    s = socket.create_connection(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall(("GET /%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (path, port, key)).encode())
-    buf = b""
-    while b"\r\n\r\n" not in buf: buf += s.recv(4096)
-    buf = buf.split(b"\r\n\r\n", 1)[1]
-    def recv(n):
-        global buf
-        while len(buf) < n:
-            d = s.recv(65536)
-            if not d: raise EOFError
-            buf += d
-        out, buf = buf[:n], buf[n:]
-        return out
-    def frame():
-        b0, b1 = recv(2)
-        n = b1 & 0x7f
-        if n == 126: n = struct.unpack(">H", recv(2))[0]
-        elif n == 127: n = struct.unpack(">Q", recv(8))[0]
-        return recv(n)
-    ids = [0]
-    def evaluate(expr):
-        ids[0] += 1
-        payload = json.dumps({"id": ids[0], "method": "Runtime.evaluate",
-                              "params": {"expression": expr, "returnByValue": True}}).encode()
-        mask = os.urandom(4)
-        n = len(payload)
-        hdr = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n))
-        s.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-        while True:
-            m = json.loads(frame())
-            if m.get("id") == ids[0]:
-                return m.get("result", {}).get("result", {}).get("value")
-    def wait(expr, what):
-        while time.time() < deadline:
-            if evaluate(expr): return
-            time.sleep(0.1)
-        sys.exit("timed out waiting for " + what + "; log: " + str(evaluate("document.getElementById('log').textContent")))
-    wait("document.getElementById('status').textContent === 'connected'", "the page to connect")
-    print("URL", evaluate("location.href + ' ' + ws.url"), flush=True)
-    evaluate("document.getElementById('input').value = '/nick browser'; document.getElementById('form').requestSubmit(); 1")
-    wait("document.getElementById('log').textContent.includes('is now known as browser')", "the nick")
-    evaluate("document.getElementById('input').value = 'hello from chromium'; document.getElementById('form').requestSubmit(); 1")
-    print("SENT", flush=True)
-    wait("document.getElementById('log').textContent.includes(%s)" % json.dumps(needle), "the reply")
-    print("GOT", flush=True)
-finally:
-    proc.kill()
-    proc.wait()
-"#;
-
 /// Headless Chromium trusts the self-signed certificate by its SPKI
 /// fingerprint, loads the chat page over https, and the page (over wss)
 /// exchanges messages with a socat member over TLS.
@@ -337,25 +257,19 @@ fn chromium_chats_over_https_and_wss_with_a_tls_member() {
     tls.expect("is now known as secure");
     let web = s.sockit.addr("https");
     let url = format!("https://{web}/");
-    let profile = s.dir.path().join("chromium-profile");
-    let mut browser = Proc::spawn(Command::new("python3").args([
-        "-u",
-        "-c",
-        PY_CDP,
-        &url,
-        &pin,
-        &profile.display().to_string(),
-        "<secure> hello back over tls",
-    ]));
-    let loaded = browser.expect("URL ");
+    let mut browser = Browser::open_with(&url, &[&format!("--ignore-certificate-errors-spki-list={pin}")]);
+    browser.wait("document.getElementById('status').textContent === 'connected'", "the page to connect");
+    let loaded = browser.text("location.href + ' ' + ws.url");
     assert!(loaded.contains(&format!("{url} wss://{web}/ws")), "{loaded}");
+    browser.type_text("/nick browser");
+    browser.key("Enter");
     tls.expect("is now known as browser");
-    browser.expect("SENT");
+    browser.type_text("hello from chromium");
+    browser.key("Enter");
     tls.expect("<browser> hello from chromium");
     tls.send("hello back over tls");
-    browser.expect("GOT");
-    let status = browser.wait_exit(WAIT);
-    assert!(status.success(), "{status:?}");
+    browser.wait("document.getElementById('log').textContent.includes('<secure> hello back over tls')", "the reply");
+    drop(browser);
     tls.expect("browser left");
     assert!(s.sockit.stop(WAIT).success());
 }

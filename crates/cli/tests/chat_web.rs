@@ -198,7 +198,8 @@ fn chromium_page_shows_history_replay() {
     // (rarely) deliver the WebSocket's messages later than that, so allow
     // three page loads before calling it a failure.
     let url = format!("http://{}/", s.addr("http"));
-    let needle = "&lt;ncA&gt; replayed &lt;b id=\"injected\"&gt;hello&lt;/b&gt; for the browser";
+    // The sender's nick is a span of its own (its colour), the text another.
+    let needle = "<span class=\"text\"> replayed &lt;b id=\"injected\"&gt;hello&lt;/b&gt; for the browser</span>";
     let mut dom = String::new();
     for _ in 0..3 {
         dom = chromium_dump_dom(&url, Some(Duration::from_secs(5)), Duration::from_secs(10));
@@ -208,6 +209,7 @@ fn chromium_page_shows_history_replay() {
     }
     assert!(dom.contains(needle), "{dom}");
     assert!(!dom.contains("<b id=\"injected\">"), "member text became markup: {dom}");
+    assert!(dom.contains("\">&lt;ncA&gt;</span>"), "{dom}");
     assert!(dom.contains("class=\"msg history\""), "replay not marked as history: {dom}");
     assert!(dom.contains("[history "), "{dom}");
     // The browser was a real member: the room saw it come and go.

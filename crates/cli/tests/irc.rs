@@ -130,8 +130,8 @@ fn irc_nc_and_websocket_members_share_a_room() {
     assert!(who.iter().any(|l| l.contains(&format!(" {nc_irc} H :0"))), "{who:?}");
     // A nick change reaches everyone.
     alice.send("NICK al");
-    bob.expect(":alice!alice@127.0.0.1 NICK al");
-    alice.expect(":alice!alice@127.0.0.1 NICK al");
+    bob.expect(":alice!alice@127.0.0.1 NICK :al");
+    alice.expect(":alice!alice@127.0.0.1 NICK :al");
     nc.expect("alice is now known as al");
     // A long nc line reaches IRC split into lines that fit.
     let long: String = (0..300).map(|i| format!("w{i} ")).collect();

@@ -10,6 +10,8 @@
 //! Everything panics on failure: these are test helpers.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+pub mod ngircd;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};

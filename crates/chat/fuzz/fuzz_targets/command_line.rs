@@ -65,7 +65,10 @@ fuzz_target!(|data: &[u8]| {
         match parse(text) {
             Ok(Input::Say(t)) => assert!(no_controls(&escape_untrusted(t))),
             Ok(Input::Command(Command::Nick(n))) => check_name(n),
-            Ok(Input::Command(Command::Join(r))) => check_name(r),
+            Ok(Input::Command(Command::Join { room, key })) => {
+                check_name(room);
+                assert!(key.is_none_or(|k| !k.is_empty() && !k.contains(char::is_whitespace)));
+            }
             Ok(_) => {}
             Err(e) => assert!(no_controls(&e.to_string())),
         }

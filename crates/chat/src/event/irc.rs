@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(text(&notice::join("dev", "bob"), false), ":bob JOIN #dev\r\n");
         assert_eq!(text(&notice::part("dev", "bob", "bye now"), false), ":bob PART #dev :bye now\r\n");
         assert_eq!(text(&notice::quit("bob", ""), false), ":bob QUIT :Quit\r\n");
-        assert_eq!(text(&notice::nick("a.b", "rob"), false), format!(":{} NICK rob\r\n", to_irc("a.b")));
+        assert_eq!(text(&notice::nick("a.b", "rob"), false), format!(":{} NICK :rob\r\n", to_irc("a.b")));
         assert_eq!(text(&notice::topic("dev", "bob", "new topic"), false), ":bob TOPIC #dev :new topic\r\n");
         assert_eq!(
             text(&notice::mode("dev", "al", "+ov-b x.y bob *!*@1.2.3.4"), false),

@@ -23,10 +23,7 @@ impl Registry {
         let max = self.cfg.max_rooms_per_member;
         let m = self.members.get_mut(&id).ok_or_else(HubError::not_registered)?;
         if m.rooms.len() >= max {
-            return Err(HubError::new(
-                ErrorCode::TooManyChannels,
-                format!("you are in {max} rooms, the limit: /part one first"),
-            ));
+            return Err(HubError::too_many_rooms(max));
         }
         let room = self.rooms.get_mut(name).ok_or_else(|| HubError::no_such_room(name))?;
         let seat = Seat { op, voice: false, gate: Gate::new(false) };
@@ -150,10 +147,7 @@ impl Registry {
         }
         let max = self.cfg.max_rooms_per_member;
         if m.rooms.len() >= max {
-            return Err(HubError::new(
-                ErrorCode::TooManyChannels,
-                format!("you are in {max} rooms, the limit: /part one first"),
-            ));
+            return Err(HubError::too_many_rooms(max));
         }
         let mask = m.mask();
         let existing = self.rooms.get_key_value(name.as_str()).map(|(k, r)| (k.clone(), r));

@@ -85,6 +85,10 @@ impl HubError {
         Self::new(ErrorCode::ChanOpNeeded, format!("you are not an operator of {room}"))
     }
 
+    pub(crate) fn too_many_rooms(max: usize) -> Self {
+        Self::new(ErrorCode::TooManyChannels, format!("you are in {max} rooms, the limit: /part one first"))
+    }
+
     pub(crate) fn they_are_not_in(nick: &str, room: &str) -> Self {
         Self::new(ErrorCode::UserNotInChannel, format!("{nick} is not in {room}"))
     }

@@ -396,6 +396,29 @@ async fn per_ip_limit_and_release() {
 }
 
 #[tokio::test]
+async fn reasons_away_messages_and_keys_are_bounded() {
+    let hub = hub(10);
+    let (a, mut ra) = member(&hub, 1, "ann").await;
+    let (b, mut rb) = member(&hub, 2, "ben").await;
+    hub.join(a.id, "dev", None).await.unwrap();
+    hub.join(b.id, "dev", None).await.unwrap();
+    let _ = drained(&hub, &mut ra).await;
+    let long = "r".repeat(MAX_REASON * 2);
+    hub.part(b.id, "dev", &long).await.unwrap();
+    let ev = next(&mut ra).await;
+    assert_eq!(subject(&ev).and_then(|s| s.reason).map(|r| r.chars().count()), Some(MAX_REASON));
+    hub.away(b.id, Some(&long)).await.unwrap();
+    let ev = next(&mut ra).await;
+    assert_eq!(subject(&ev).and_then(|s| s.reason).map(|r| r.chars().count()), Some(MAX_REASON));
+    let too_long = "k".repeat(MAX_KEY + 1);
+    let done = hub.mode(a.id, "dev", vec![ModeChange::with(true, Mode::Key, &too_long)]).await.unwrap();
+    assert_eq!(done.errors[0].text, "bad key: 1-23 characters, no spaces or commas");
+    let done = hub.mode(a.id, "dev", vec![ModeChange::with(true, Mode::Key, &too_long[1..])]).await.unwrap();
+    assert!(done.errors.is_empty());
+    let _ = drained(&hub, &mut rb).await;
+}
+
+#[tokio::test]
 async fn irc_members_register_with_a_nick_and_their_events_carry_user_at_host() {
     let hub = hub(10);
     let (a, _ra) = member(&hub, 1, "alice").await;

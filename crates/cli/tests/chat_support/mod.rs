@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use sockit_testkit::{bin, Sockit};
 
+pub mod browser;
 pub mod irc;
 pub mod ws;
 
@@ -58,7 +59,12 @@ impl Lines {
 
     /// Waits for a line containing `needle`; returns it.
     pub fn expect(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
+        self.expect_within(needle, WAIT)
+    }
+
+    /// Waits up to `d` for a line containing `needle`; returns it.
+    pub fn expect_within(&mut self, needle: &str, d: Duration) -> String {
+        let deadline = Instant::now() + d;
         loop {
             match self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(l) => {

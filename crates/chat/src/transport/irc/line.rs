@@ -67,12 +67,15 @@ fn fixed_len(m: &Message<'_>) -> usize {
 }
 
 /// Whether `command`'s last parameter is a text, written after `:`
-/// always, as IRC servers write it.
+/// always, as IRC servers write it. NICK too: ngircd, InspIRCd and
+/// solanum send `:old!u@h NICK :new`, and ii takes the new nick from
+/// after the `:` (without it, ii keeps its old nick).
 fn text_last(command: &str) -> bool {
     matches!(
         command,
         "PRIVMSG"
             | "NOTICE"
+            | "NICK"
             | "PART"
             | "QUIT"
             | "TOPIC"
@@ -121,10 +124,11 @@ pub fn split_text(text: &str, budget: usize) -> Vec<&str> {
         if end == 0 {
             end = rest.chars().next().map_or(rest.len(), char::len_utf8);
         }
-        // A space right at the cut, or the last one in the piece's second half.
-        let at_cut = rest.as_bytes().get(end) == Some(&b' ');
-        let space = if at_cut { Some(end) } else { rest[..end].rfind(' ').filter(|&i| i >= end / 2) };
-        match space.filter(|&i| i > 0) {
+        // A space right at the cut may be the break too; the byte after a
+        // piece is only looked at when it is that (ASCII) space, since
+        // slicing through it would split a character otherwise.
+        let window = if rest.as_bytes().get(end) == Some(&b' ') { &rest[..=end] } else { &rest[..end] };
+        match window.rfind(' ').filter(|&i| i >= end / 2 && i > 0) {
             Some(space) => {
                 pieces.push(&rest[..space]);
                 rest = &rest[space + 1..];

@@ -96,16 +96,18 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let run_id = clock.elapsed().as_nanos() as u32 ^ std::process::id();
 
     let t = Instant::now();
-    let mut conns = crate::bench::open_all(addr, args.members, args.connect_parallel).await?;
-    eprintln!("connected {} members in {:.2?}", conns.len(), t.elapsed());
-    let mut early = vec![Vec::new(); conns.len()];
-    if args.irc {
-        let t = Instant::now();
+    let (conns, early) = if args.irc {
         let channel = (args.senders > 0).then_some(args.channel.as_str());
-        (conns, early) = register_all(conns, channel).await?;
+        let (conns, early) = register_all(addr, args.members, args.connect_parallel, channel).await?;
         let joined = if channel.is_some() { format!(" and joined {}", args.channel) } else { String::new() };
-        eprintln!("registered{joined} {} members in {:.2?}", conns.len(), t.elapsed());
-    }
+        eprintln!("connected, registered{joined} {} members in {:.2?}", conns.len(), t.elapsed());
+        (conns, early)
+    } else {
+        let conns = crate::bench::open_all(addr, args.members, args.connect_parallel).await?;
+        eprintln!("connected {} members in {:.2?}", conns.len(), t.elapsed());
+        let early = vec![Vec::new(); conns.len()];
+        (conns, early)
+    };
     if args.senders == 0 {
         return idle(conns, early, &args, settle + secs).await;
     }
@@ -192,17 +194,25 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
 /// The IRC port `--irc` defaults to.
 const IRC_PORT: u16 = 6667;
 
-/// Registers (and with a channel, joins) every member over IRC, at most
-/// 256 at once so the server's accept and registration pace is not the
-/// test; each gets [`irc::REGISTER_TIMEOUT`].
-async fn register_all(conns: Vec<TcpStream>, channel: Option<&str>) -> anyhow::Result<(Vec<TcpStream>, Vec<Vec<u8>>)> {
-    let gate = Arc::new(tokio::sync::Semaphore::new(256));
-    let mut pending = Vec::with_capacity(conns.len());
-    for (i, mut s) in conns.into_iter().enumerate() {
+/// Connects `n` members over IRC and registers (with a channel, also
+/// joins) each right after its connect, as a client does — a server may
+/// drop connections left unregistered — at most `parallel` at once; each
+/// gets [`irc::REGISTER_TIMEOUT`] once connected.
+async fn register_all(
+    addr: std::net::SocketAddr,
+    n: usize,
+    parallel: usize,
+    channel: Option<&str>,
+) -> anyhow::Result<(Vec<TcpStream>, Vec<Vec<u8>>)> {
+    let gate = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let mut pending = Vec::with_capacity(n);
+    for i in 0..n {
         let gate = gate.clone();
         let channel = channel.map(str::to_owned);
         pending.push(tokio::spawn(async move {
             let _slot = gate.acquire_owned().await;
+            let mut s = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+            s.set_nodelay(true)?;
             let early = tokio::time::timeout(irc::REGISTER_TIMEOUT, irc::register(&mut s, i, channel.as_deref()))
                 .await
                 .map_err(|_| anyhow::anyhow!("{} took over {:?} to register", irc::nick(i), irc::REGISTER_TIMEOUT))??;
