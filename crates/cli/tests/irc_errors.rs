@@ -118,7 +118,14 @@ fn messages_and_nicks() {
     a.expect(" 401 a nobody ");
     a.send("MODE a");
     a.expect(" 221 a +");
+    // +i (irssi and HexChat set it on connect) is kept and confirmed;
+    // other user modes are unknown.
     a.send("MODE a +i");
+    let confirm = a.expect(" MODE a +i");
+    assert!(confirm.starts_with(":a!"), "{confirm}");
+    a.send("MODE a");
+    a.expect(" 221 a +i");
+    a.send("MODE a +w");
     a.expect(" 501 a :Unknown MODE flag");
     a.send(&format!("PRIVMSG #dev :{}", "x".repeat(4096)));
     a.expect(" 417 a :Input line was too long");

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::scenario::Client;
-use super::watch::{write_fifo, FileWatch};
+use super::watch::{Fifos, FileWatch};
 
 /// A running ii with its own irc directory.
 pub struct Ii {
@@ -18,6 +18,7 @@ pub struct Ii {
     /// `DIR/HOST`: where ii keeps the server's and channels' files.
     root: PathBuf,
     outs: HashMap<String, FileWatch>,
+    fifos: Fifos,
     _dir: tempfile::TempDir,
 }
 
@@ -42,7 +43,7 @@ impl Ii {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run ii: {e}"));
         let root = dir.path().join(addr.ip().to_string());
-        Ii { nick: nick.to_string(), child, root, outs: HashMap::new(), _dir: dir }
+        Ii { nick: nick.to_string(), child, root, outs: HashMap::new(), fifos: Fifos::default(), _dir: dir }
     }
 
     /// The `out` file of the server (`""`) or of a channel.
@@ -52,9 +53,9 @@ impl Ii {
     }
 
     /// Writes one line into the `in` FIFO of the server (`""`) or a channel.
-    fn write_in(&self, chan: &str, line: &str) {
+    fn write_in(&mut self, chan: &str, line: &str) {
         let fifo = if chan.is_empty() { self.root.join("in") } else { self.root.join(chan).join("in") };
-        write_fifo(&fifo, line);
+        self.fifos.write(&fifo, line);
     }
 }
 

@@ -76,15 +76,45 @@ pub fn wait_exists(path: &Path) {
     poll(&format!("{} to exist", path.display()), || path.exists().then_some(()), String::new);
 }
 
-/// Writes `line` and a newline into the FIFO at `path` once it exists and
-/// its reader (the client) has it open: ENXIO (no reader yet) is retried,
-/// so the write never blocks past the deadline.
-pub fn write_fifo(path: &Path, line: &str) {
+/// The write ends of the FIFOs a client reads its commands from, kept open
+/// for the client's life. Opening, writing and closing for each line races
+/// the reader: ii and WeeChat close and reopen a FIFO when its last writer
+/// goes, and a line written just before that close is lost with the pipe.
+/// With a writer held open, the reader never sees end-of-file.
+#[derive(Default)]
+pub struct Fifos {
+    open: std::collections::HashMap<PathBuf, std::fs::File>,
+}
+
+impl Fifos {
+    /// Writes `line` and a newline into the FIFO at `path`, once it exists
+    /// and its reader (the client) has it open: ENXIO (no reader yet) is
+    /// retried, so the open never blocks past the deadline. A pipe whose
+    /// reader went away (a channel the client left) is opened again once.
+    pub fn write(&mut self, path: &Path, line: &str) {
+        let bytes = format!("{line}\n");
+        for _ in 0..2 {
+            let f = self.open.entry(path.to_path_buf()).or_insert_with(|| open_writer(path));
+            // The descriptor is non-blocking; a client's lines are far
+            // smaller than a pipe's 64 KiB, so a full pipe is a stuck client.
+            match f.write_all(bytes.as_bytes()) {
+                Ok(()) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    self.open.remove(path);
+                }
+                Err(e) => panic!("cannot write to {}: {e}", path.display()),
+            }
+        }
+        panic!("{} has no reader", path.display());
+    }
+}
+
+/// Opens the write end of the FIFO at `path` once a reader has it open.
+fn open_writer(path: &Path) -> std::fs::File {
     wait_exists(path);
-    let mut f = poll(
+    poll(
         &format!("{} to have a reader", path.display()),
         || std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path).ok(),
         String::new,
-    );
-    f.write_all(format!("{line}\n").as_bytes()).unwrap();
+    )
 }

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::scenario::Client;
-use super::watch::{write_fifo, FileWatch};
+use super::watch::{Fifos, FileWatch};
 
 /// A running weechat-headless with its own home directory.
 pub struct Weechat {
@@ -19,6 +19,7 @@ pub struct Weechat {
     child: Child,
     dir: PathBuf,
     logs: HashMap<String, FileWatch>,
+    fifos: Fifos,
     _home: tempfile::TempDir,
 }
 
@@ -52,7 +53,7 @@ impl Weechat {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run weechat-headless: {e}"));
-        Weechat { nick: nick.to_string(), child, dir, logs: HashMap::new(), _home: home }
+        Weechat { nick: nick.to_string(), child, dir, logs: HashMap::new(), fifos: Fifos::default(), _home: home }
     }
 
     /// The log of the server buffer (`""`) or of a channel's buffer.
@@ -63,9 +64,10 @@ impl Weechat {
     }
 
     /// Sends one FIFO command to the server buffer (`""`) or a channel's.
-    fn command(&self, chan: &str, text: &str) {
+    fn command(&mut self, chan: &str, text: &str) {
         let buffer = if chan.is_empty() { "irc.server.srv".to_string() } else { format!("irc.srv.{chan}") };
-        write_fifo(&self.dir.join("fifo"), &format!("{buffer} *{text}"));
+        let fifo = self.dir.join("fifo");
+        self.fifos.write(&fifo, &format!("{buffer} *{text}"));
     }
 }
 

@@ -217,10 +217,18 @@ impl Client {
             }
             return;
         }
-        // No user modes exist here: a query shows none, a change of any is unknown.
-        match m.param(1) {
-            None => self.out.numeric(&nick, RPL_UMODEIS, &["+"]),
-            Some(_) => self.out.numeric(&nick, ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag (no user modes here)"]),
+        let Some(flags) = m.param(1) else {
+            return self.out.numeric(&nick, RPL_UMODEIS, &[self.umodes.show()]);
+        };
+        let change = self.umodes.apply(flags);
+        if !change.applied.is_empty() {
+            // `:nick!user@host MODE nick +i`, as other servers confirm it.
+            let me = format!("{nick}!{}", self.userhost);
+            let confirm = Message { source: Some(&me), ..Message::new("MODE", vec![&nick, &change.applied]) };
+            self.out.message(&confirm);
+        }
+        if change.unknown {
+            self.out.numeric(&nick, ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag (only +i here)"]);
         }
     }
 

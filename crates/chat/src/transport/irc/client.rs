@@ -10,6 +10,7 @@ use super::message::Message;
 use super::numeric::*;
 use super::register::bad_nick;
 use super::reply::{Ctx, Out};
+use super::umode::UserModes;
 use super::SERVER_NAME;
 use crate::event::irc::IrcCaps;
 use crate::event::{Format, MemberId, Shared, Style};
@@ -27,6 +28,8 @@ pub struct Client {
     /// `user@host`, on its events.
     pub(super) userhost: Arc<str>,
     pub(super) caps: CapState,
+    /// Its user modes (`+i`).
+    pub(super) umodes: UserModes,
     /// Its rooms, each with the gate its messages check.
     pub(super) rooms: Vec<Seated>,
     pub(super) activity: Activity,
@@ -52,6 +55,7 @@ impl Client {
             nick,
             userhost,
             caps,
+            umodes: UserModes::default(),
             rooms: Vec::new(),
             activity,
             out: Out::default(),

@@ -36,6 +36,7 @@ mod query;
 mod register;
 pub mod reply;
 mod talk;
+pub mod umode;
 
 /// The server's name: the source of its numerics and notices.
 pub const SERVER_NAME: &str = "irc.sockit";

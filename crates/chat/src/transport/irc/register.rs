@@ -167,9 +167,8 @@ pub fn welcome(cfg: &ChatConfig, stats: Stats, nick: &str, userhost: &str, out: 
     out.numeric(nick, RPL_WELCOME, &[&format!("Welcome to the sockit IRC network, {nick}!{userhost}")]);
     out.numeric(nick, RPL_YOURHOST, &[&format!("Your host is {SERVER_NAME}, running version {VERSION}")]);
     out.numeric(nick, RPL_CREATED, &[&format!("This server was created {}", created.format("%Y-%m-%d %H:%M:%S UTC"))]);
-    // No user modes: `-` stands for the empty list, which a middle
-    // parameter cannot be.
-    out.numeric(nick, RPL_MYINFO, &[SERVER_NAME, VERSION, "-", "biklmnotv", "bklov"]);
+    // User modes: `i` only (see [`super::umode`]).
+    out.numeric(nick, RPL_MYINFO, &[SERVER_NAME, VERSION, "i", "biklmnotv", "bklov"]);
     for line in isupport::lines(&settings(cfg), nick, 300) {
         let p: Vec<&str> = line.iter().skip(1).map(String::as_str).collect();
         out.numeric(nick, RPL_ISUPPORT, &p);
