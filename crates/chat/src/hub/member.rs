@@ -9,6 +9,15 @@ use std::sync::Arc;
 
 use crate::event::now_ms;
 
+/// A member's `nick!user@host`, as ban masks are matched against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mask {
+    /// With the nick as the registry has it.
+    pub hub: String,
+    /// With the nick's IRC-safe form, when that differs.
+    pub irc: Option<String>,
+}
+
 /// Who a member says it is, for `nick!user@host` masks and `/whois`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ident {
@@ -106,9 +115,14 @@ pub(super) struct Member {
 }
 
 impl Member {
-    /// `nick!user@host`, what ban masks match.
-    pub(super) fn mask(&self) -> String {
-        format!("{}!{}@{}", self.nick, self.ident.user, self.ident.host)
+    /// `nick!user@host`, what ban masks match; in both of the nick's
+    /// forms when its IRC-safe one differs, since an IRC operator bans the
+    /// nick it sees (`_127-0-0-1-50312!*@*`) and a text one the nick it types.
+    pub(super) fn mask(&self) -> Mask {
+        let at = format!("!{}@{}", self.ident.user, self.ident.host);
+        let irc = crate::transport::irc::nick::to_irc(&self.nick);
+        let irc = (*irc != *self.nick).then(|| format!("{irc}{at}"));
+        Mask { hub: format!("{}{at}", self.nick), irc }
     }
 
     pub(super) fn is_in(&self, room: &str) -> bool {

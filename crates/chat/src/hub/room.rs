@@ -1,7 +1,7 @@
 //! One room's state: its members with their flags, topic, modes, bans and
 //! invitations, and the glob matching of ban masks.
 
-use super::member::Gate;
+use super::member::{Gate, Mask};
 use crate::event::MemberId;
 use std::collections::{HashMap, HashSet};
 
@@ -111,13 +111,15 @@ impl Room {
         }
     }
 
-    /// Whether a member with `mask` (`nick!user@host`) is banned.
-    pub(super) fn banned(&self, mask: &str) -> bool {
-        self.bans.iter().any(|b| mask_matches(&b.mask, mask))
+    /// Whether a member with `mask` (`nick!user@host`, either nick form)
+    /// is banned.
+    pub(super) fn banned(&self, mask: &Mask) -> bool {
+        let forms = std::iter::once(&mask.hub).chain(mask.irc.as_ref());
+        forms.into_iter().any(|m| self.bans.iter().any(|b| mask_matches(&b.mask, m)))
     }
 
     /// Whether a seated member may speak, given its mask.
-    pub(super) fn may_speak(&self, seat: &Seat, mask: &str) -> bool {
+    pub(super) fn may_speak(&self, seat: &Seat, mask: &Mask) -> bool {
         seat.op || seat.voice || (!self.modes.moderated && !self.banned(mask))
     }
 

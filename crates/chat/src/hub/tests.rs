@@ -254,6 +254,29 @@ async fn bans_invites_keys_limits() {
 }
 
 #[tokio::test]
+async fn a_ban_of_the_irc_safe_form_keeps_the_member_out() {
+    let hub = hub(10);
+    let (a, _ra) = member(&hub, 1, "ann").await;
+    // A default nick (its address) and a non-ASCII one: IRC shows both in another form.
+    let (s, _rb) = sink();
+    let b = hub.register(reg(2, s)).await.unwrap();
+    let (c, _rc) = member(&hub, 3, "张三").await;
+    hub.join(a.id, "dev", None).await.unwrap();
+    let irc_b = crate::transport::irc::nick::to_irc(&b.nick).into_owned();
+    assert_ne!(irc_b, *b.nick);
+    for ban in [format!("{irc_b}!*@*"), format!("{}!*@*", crate::transport::irc::nick::to_irc("张三"))] {
+        hub.mode(a.id, "dev", vec![ModeChange::with(true, Mode::Ban, &ban)]).await.unwrap();
+    }
+    for id in [b.id, c.id] {
+        assert_eq!(hub.join(id, "dev", None).await.unwrap_err().code, ErrorCode::BannedFromChan);
+    }
+    // The hub form still works too.
+    let (d, _rd) = member(&hub, 4, "dan").await;
+    hub.mode(a.id, "dev", vec![ModeChange::with(true, Mode::Ban, "dan")]).await.unwrap();
+    assert_eq!(hub.join(d.id, "dev", None).await.unwrap_err().code, ErrorCode::BannedFromChan);
+}
+
+#[tokio::test]
 async fn ban_list_is_bounded() {
     let hub = hub(10);
     let (a, _ra) = member(&hub, 1, "ann").await;
