@@ -94,10 +94,14 @@ impl Input {
     }
 }
 
-/// The two flood buckets.
+/// The two flood buckets, and the line held back until its bucket has a
+/// token again (flood delays lines; it does not drop them).
 struct Pace {
     say: TokenBucket,
     other: TokenBucket,
+    held: Option<Line>,
+    /// When the held line may go.
+    wake: Option<Instant>,
 }
 
 impl Pace {
@@ -106,6 +110,36 @@ impl Pace {
         Pace {
             say: TokenBucket::new(cfg.flood_burst, cfg.flood_rate),
             other: TokenBucket::new(cfg.flood_burst.saturating_mul(COMMAND_BURST_FACTOR), cfg.flood_rate),
+            held: None,
+            wake: None,
+        }
+    }
+
+    /// The next line that may be handled now: the held one or the next
+    /// complete one of `input`. `None` when there is none yet, or when it
+    /// must wait (it is then held until [`Pace::wait`] ends).
+    fn next(&mut self, input: &mut Input) -> Option<Line> {
+        let line = self.held.take().or_else(|| input.next())?;
+        match self.take(&line) {
+            None => Some(line),
+            Some(wait) => {
+                self.held = Some(line);
+                self.wake = Some(Instant::now() + wait);
+                None
+            }
+        }
+    }
+
+    /// Whether a line is held back (no more input is read meanwhile).
+    fn holding(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Ends when the held line may go.
+    async fn wait(&self) {
+        match self.wake {
+            Some(at) if self.held.is_some() => tokio::time::sleep_until(at).await,
+            _ => std::future::pending().await,
         }
     }
 
@@ -256,83 +290,72 @@ async fn register(
     let mut out = Out::default();
     let deadline = Instant::now() + chat.config.irc_ping;
     let host = peer.ip().to_string();
-    let mut pending: Option<Line> = None;
-    let mut wake: Option<Instant> = None;
     loop {
-        if pending.is_none() {
-            pending = input.next();
-        }
-        if let Some(line) = pending.take() {
-            if let Some(wait) = pace.take(&line) {
-                pending = Some(line);
-                wake = Some(Instant::now() + wait);
-            } else {
-                let answered = answer_bad_line(&line, hs.shown_nick(), &mut out).is_some();
-                let step = match (&line, answered) {
-                    (Line::Text(bytes), false) => match parse(bytes, Origin::Client) {
-                        Ok(m) => hs.handle(&chat.hub, &m, &mut out).await,
-                        Err(_) => Step::More,
-                    },
-                    _ => Step::More,
-                };
-                match step {
-                    Step::More => {}
-                    Step::Quit => {
-                        out.raw(format!("ERROR :Closing Link: {host} (Quit)\r\n").as_bytes());
-                        write_all(stream, &out.take(), Instant::now() + FLUSH_GRACE).await;
-                        return None;
-                    }
-                    Step::Ready => {
-                        write_all(stream, &out.take(), Instant::now() + FLUSH_GRACE).await;
-                        let nick = hs.nick.clone().unwrap_or_default();
-                        let (dropped_tx, dropped) = oneshot::channel();
-                        let pacing = Pacing::default();
-                        let reg = Registration {
-                            peer,
-                            sink: Sink::Tcp { stream: stream.clone(), dropped: dropped_tx, pacing },
-                            ident: hs.ident(&host),
-                            transport,
-                            land: false,
-                            nick: Some(nick.clone()),
-                            style: style_of(&hs.caps),
-                        };
-                        match chat.hub.register(reg).await {
-                            Ok(w) => {
-                                let mut client =
-                                    Client::new(chat.clone(), w.id, w.nick, w.userhost, hs.caps, w.activity);
-                                let stats = chat.hub.stats().await;
-                                welcome(&chat.config, stats, &client.nick, &client.userhost.clone(), &mut client.out);
-                                client.flush();
-                                return Some((client, dropped));
-                            }
-                            Err(e) if matches!(e.code, ErrorCode::NickInUse | ErrorCode::ErroneousNick) => {
-                                // Taken in between: the client picks another, as after any 433.
-                                let ctx = Ctx { command: "NICK", target: Some(&nick), ..Ctx::default() };
-                                out.hub_error("*", &e, ctx);
-                                hs.nick = None;
-                            }
-                            Err(e) => {
-                                out.raw(format!("ERROR :Closing Link: {host} ({})\r\n", e.text).as_bytes());
-                                write_all(stream, &out.take(), Instant::now() + FLUSH_GRACE).await;
-                                return None;
-                            }
+        if let Some(line) = pace.next(input) {
+            let answered = answer_bad_line(&line, hs.shown_nick(), &mut out).is_some();
+            let step = match (&line, answered) {
+                (Line::Text(bytes), false) => match parse(bytes, Origin::Client) {
+                    Ok(m) => hs.handle(&chat.hub, &m, &mut out).await,
+                    Err(_) => Step::More,
+                },
+                _ => Step::More,
+            };
+            match step {
+                Step::More => {}
+                Step::Quit => {
+                    out.raw(format!("ERROR :Closing Link: {host} (Quit)\r\n").as_bytes());
+                    write_all(stream, &out.take(), Instant::now() + FLUSH_GRACE).await;
+                    return None;
+                }
+                Step::Ready => {
+                    write_all(stream, &out.take(), Instant::now() + FLUSH_GRACE).await;
+                    let nick = hs.nick.clone().unwrap_or_default();
+                    let (dropped_tx, dropped) = oneshot::channel();
+                    let pacing = Pacing::default();
+                    let reg = Registration {
+                        peer,
+                        sink: Sink::Tcp { stream: stream.clone(), dropped: dropped_tx, pacing },
+                        ident: hs.ident(&host),
+                        transport,
+                        land: false,
+                        nick: Some(nick.clone()),
+                        style: style_of(&hs.caps),
+                    };
+                    match chat.hub.register(reg).await {
+                        Ok(w) => {
+                            let mut client = Client::new(chat.clone(), w.id, w.nick, w.userhost, hs.caps, w.activity);
+                            let stats = chat.hub.stats().await;
+                            welcome(&chat.config, stats, &client.nick, &client.userhost.clone(), &mut client.out);
+                            client.flush();
+                            return Some((client, dropped));
+                        }
+                        Err(e) if matches!(e.code, ErrorCode::NickInUse | ErrorCode::ErroneousNick) => {
+                            // Taken in between: the client picks another, as after any 433.
+                            let ctx = Ctx { command: "NICK", target: Some(&nick), ..Ctx::default() };
+                            out.hub_error("*", &e, ctx);
+                            hs.nick = None;
+                        }
+                        Err(e) => {
+                            out.raw(format!("ERROR :Closing Link: {host} ({})\r\n", e.text).as_bytes());
+                            write_all(stream, &out.take(), Instant::now() + FLUSH_GRACE).await;
+                            return None;
                         }
                     }
                 }
-                if !out.is_empty() {
-                    write_all(stream, &out.take(), Instant::now() + FLUSH_GRACE).await;
-                }
-                continue;
             }
+            if !out.is_empty() {
+                write_all(stream, &out.take(), Instant::now() + FLUSH_GRACE).await;
+            }
+            continue;
         }
         tokio::select! {
             biased;
             _ = stop.as_mut() => return None,
-            r = input.fill(stream), if pending.is_none() => match r {
+            r = input.fill(stream), if !pace.holding() => match r {
                 Ok(true) => {}
                 _ => return None,
             },
-            _ = sleep_until(wake), if pending.is_some() => wake = None,
+            _ = pace.wait() => {}
             _ = tokio::time::sleep_until(deadline) => {
                 let line = format!("ERROR :Closing Link: {host} (Registration timed out)\r\n");
                 write_all(stream, line.as_bytes(), Instant::now() + LAST_WORD).await;
@@ -355,34 +378,24 @@ async fn run(
     let ping = chat.config.irc_ping;
     let mut last_input = Instant::now();
     let mut pinged = false;
-    let mut pending: Option<Line> = None;
-    let mut wake: Option<Instant> = None;
     loop {
-        if pending.is_none() {
-            pending = input.next();
-        }
-        if let Some(line) = pending.take() {
+        if let Some(line) = pace.next(input) {
             last_input = Instant::now();
             pinged = false;
-            if let Some(wait) = pace.take(&line) {
-                pending = Some(line);
-                wake = Some(Instant::now() + wait);
-            } else {
-                let nick = client.nick.clone();
-                let mut flow = Flow::Continue;
-                if answer_bad_line(&line, &nick, &mut client.out).is_none() {
-                    if let Line::Text(bytes) = &line {
-                        if let Ok(m) = parse(bytes, Origin::Client) {
-                            flow = client.handle(&m).await;
-                        }
+            let nick = client.nick.clone();
+            let mut flow = Flow::Continue;
+            if answer_bad_line(&line, &nick, &mut client.out).is_none() {
+                if let Line::Text(bytes) = &line {
+                    if let Ok(m) = parse(bytes, Origin::Client) {
+                        flow = client.handle(&m).await;
                     }
                 }
-                if flow == Flow::Quit {
-                    return End::Quit;
-                }
-                client.flush();
-                continue;
             }
+            if flow == Flow::Quit {
+                return End::Quit;
+            }
+            client.flush();
+            continue;
         }
         let check = last_input + ping * if pinged { 2 } else { 1 };
         tokio::select! {
@@ -392,12 +405,12 @@ async fn run(
                 Ok(cut) => End::TooSlow(cut),
                 Err(_) => End::Broken,
             },
-            r = input.fill(stream), if pending.is_none() => match r {
+            r = input.fill(stream), if !pace.holding() => match r {
                 Ok(true) => {}
                 Ok(false) => return End::Eof,
                 Err(_) => return End::Broken,
             },
-            _ = sleep_until(wake), if pending.is_some() => wake = None,
+            _ = pace.wait() => {}
             _ = tokio::time::sleep_until(check) => {
                 if pinged {
                     return End::PingTimeout;
@@ -407,13 +420,6 @@ async fn run(
                 client.flush();
             }
         }
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 
