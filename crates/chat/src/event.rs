@@ -389,12 +389,21 @@ impl Shared {
     /// The event in `format`, rendered on first use.
     #[inline]
     pub fn line(&self, format: Format) -> &Bytes {
-        // The text line is the hot case (a 1,000-member room copies it
-        // 1,000 times): kept small enough to inline into the shard's loop.
-        if format == Format::Text {
-            if let Some(line) = self.text.get() {
-                return line;
+        // Text and IRC lines are the hot case (a 1,000-member room copies
+        // one 1,000 times): once rendered, found without leaving the
+        // shard's loop.
+        match format {
+            Format::Text => {
+                if let Some(line) = self.text.get() {
+                    return line;
+                }
             }
+            Format::Irc(caps) => {
+                if let Some(line) = self.irc.get().and_then(|r| r.ready(caps)) {
+                    return line;
+                }
+            }
+            Format::Json => {}
         }
         self.line_slow(format)
     }
@@ -404,7 +413,9 @@ impl Shared {
         match format {
             Format::Text => self.text.get_or_init(|| Bytes::from(self.event.to_text_line())),
             Format::Json => self.json.get_or_init(|| Bytes::from(self.event.to_json_line())),
-            Format::Irc(caps) => self.irc.get_or_init(Default::default).line(&self.event, caps),
+            Format::Irc(caps) => {
+                self.irc.get_or_init(|| Box::new(irc::Renderings::of(&self.event))).line(&self.event, caps)
+            }
         }
     }
 

@@ -64,35 +64,69 @@ impl Relay {
     }
 }
 
-/// An event's IRC renderings: `[plain, time, tags, time + tags]`.
+/// An event's IRC renderings: `[plain, time, tags, time + tags]`, and
+/// what decides which one a member gets, worked out once per event (not
+/// once per delivery: a 1,000-member channel asks 1,000 times).
 #[derive(Debug, Default)]
-pub struct Renderings([OnceLock<Bytes>; 4]);
+pub struct Renderings {
+    lines: [OnceLock<Bytes>; 4],
+    /// An AWAY notice: only for members with `away-notify`.
+    away: bool,
+    /// A TAGMSG: only for members with `message-tags`.
+    tagmsg: bool,
+    /// It carries client tags, which `message-tags` members get.
+    tags: bool,
+}
 
 /// What an event renders to for a member it has nothing for.
 static NOTHING: Bytes = Bytes::from_static(b"");
 
 impl Renderings {
+    /// The (not yet rendered) renderings of `ev`.
+    pub(super) fn of(ev: &Event) -> Renderings {
+        Renderings {
+            lines: Default::default(),
+            away: ev.subject.as_ref().is_some_and(|s| s.event == NoticeKind::Away),
+            tagmsg: Relay::is_tagmsg(ev),
+            tags: ev.relay.as_ref().is_some_and(|r| !r.tags.is_empty()),
+        }
+    }
+
     /// Every variant preset to `bytes` (replies written by a member's task).
     pub(super) fn all(bytes: &Bytes) -> Renderings {
         let r = Renderings::default();
-        for cell in &r.0 {
+        for cell in &r.lines {
             let _ = cell.set(bytes.clone());
         }
         r
     }
 
-    /// `ev` for a member with `caps`, rendered on first use.
+    /// Which variant a member with `caps` gets; `None`: nothing.
+    #[inline]
+    fn slot(&self, caps: IrcCaps) -> Option<usize> {
+        if (self.away && !caps.away) || (self.tagmsg && !caps.tags) {
+            return None;
+        }
+        Some(usize::from(caps.time) | usize::from(caps.tags && self.tags) << 1)
+    }
+
+    /// The line for a member with `caps` if it is rendered already (the
+    /// delivery fast path).
+    #[inline]
+    pub(super) fn ready(&self, caps: IrcCaps) -> Option<&Bytes> {
+        match self.slot(caps) {
+            None => Some(&NOTHING),
+            Some(i) => self.lines[i].get(),
+        }
+    }
+
+    /// `ev` (the event these are of) for a member with `caps`, rendered on
+    /// first use.
     pub(super) fn line(&self, ev: &Event, caps: IrcCaps) -> &Bytes {
-        let away = ev.subject.as_ref().is_some_and(|s| s.event == NoticeKind::Away);
-        if away && !caps.away {
-            return &NOTHING;
+        match self.slot(caps) {
+            None => &NOTHING,
+            Some(i) => self.lines[i].get_or_init(|| Bytes::from(render(ev, caps.time, i & 2 != 0))),
         }
-        if Relay::is_tagmsg(ev) && !caps.tags {
-            return &NOTHING;
-        }
-        let tags = caps.tags && ev.relay.as_ref().is_some_and(|r| !r.tags.is_empty());
-        let i = usize::from(caps.time) | usize::from(tags) << 1;
-        self.0[i].get_or_init(|| Bytes::from(render(ev, caps.time, tags)))
     }
 }
 
@@ -261,14 +295,14 @@ mod tests {
     #[test]
     fn variants_and_caps() {
         let away = notice::away("bob", Some("lunch"));
-        let r = Renderings::default();
+        let r = Renderings::of(&away);
         assert!(r.line(&away, IrcCaps::default()).is_empty(), "no away-notify, no line");
         let caps = IrcCaps { away: true, ..IrcCaps::default() };
         assert_eq!(&r.line(&away, caps)[..], b":bob AWAY :lunch\r\n");
         let mut tagged = Event::new(Kind::Msg, "x").by("bob").in_room("dev");
         tagged.relay =
             Some(Box::new(Relay { tags: vec![("+draft/reply".into(), "a b;c".into())], notice: true, tagmsg: false }));
-        let r = Renderings::default();
+        let r = Renderings::of(&tagged);
         let plain = r.line(&tagged, IrcCaps::default()).clone();
         assert_eq!(&plain[..], b":bob NOTICE #dev :x\r\n");
         let with = r.line(&tagged, IrcCaps { tags: true, ..IrcCaps::default() }).clone();

@@ -82,12 +82,26 @@ pub fn privmsg(line: &mut String, channel: &str, text: std::fmt::Arguments<'_>) 
 }
 
 /// The send time in a delivered `… PRIVMSG #chan :B<run> idx seq ts pad`
-/// line, if it is ours (`tag` is `B<run> `).
+/// line, if it is ours (`tag` is `B<run> `). Walks the line's words with
+/// `memchr` rather than `memmem::find`, which builds a searcher per call:
+/// at millions of lines a second that setup made the generator, not the
+/// server, the bottleneck (3.5 CPU-s against 1.5 for the text format).
 pub fn sent_at(line: &[u8], tag: &[u8]) -> Option<u64> {
-    let i = memchr::memmem::find(line, b" PRIVMSG ")?;
-    let rest = &line[i + 9..];
-    let j = memchr::memmem::find(rest, b" :")?;
-    super::stamp(rest[j + 2..].strip_prefix(tag)?)
+    let mut rest = line;
+    if rest.first() == Some(&b'@') {
+        rest = past_word(rest)?;
+    }
+    if rest.first() == Some(&b':') {
+        rest = past_word(rest)?;
+    }
+    let channel = rest.strip_prefix(b"PRIVMSG ")?;
+    let text = past_word(channel)?.strip_prefix(b":")?;
+    super::stamp(text.strip_prefix(tag)?)
+}
+
+/// What follows the first space of `b`.
+fn past_word(b: &[u8]) -> Option<&[u8]> {
+    memchr::memchr(b' ', b).map(|i| &b[i + 1..])
 }
 
 /// Answers a server's `PING` line on `w`; returns whether it was one.
