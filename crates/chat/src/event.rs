@@ -160,6 +160,8 @@ pub enum NoticeKind {
     Names,
     /// `nick` is away (`reason` is the message) or back (no `reason`).
     Away,
+    /// This member's plain lines now go to `room` (none: it is in no room).
+    Current,
 }
 
 /// One member in a room's names list.
@@ -289,11 +291,13 @@ impl Event {
     }
 
     /// The text line with its room in front (`[dev] <alice> hi`), for a
-    /// member in several rooms; events of no room are as [`Event::to_text_line`].
+    /// member in several rooms; events of no room are as [`Event::to_text_line`],
+    /// and so is the `current room: dev` notice, which names its room.
     pub fn to_tagged_line(&self) -> Vec<u8> {
         let line = self.to_text_line();
+        let names_its_room = self.subject.as_ref().is_some_and(|s| s.event == NoticeKind::Current);
         match &self.room {
-            Some(room) if !line.is_empty() => {
+            Some(room) if !line.is_empty() && !names_its_room => {
                 let room = escape_untrusted(room);
                 let mut tagged = Vec::with_capacity(room.len() + 3 + line.len());
                 tagged.push(b'[');

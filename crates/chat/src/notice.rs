@@ -5,6 +5,9 @@
 
 use crate::event::{Event, NameEntry, NoticeKind, Subject};
 
+/// What a member in no room is told when it sends a plain line.
+pub const NO_ROOM: &str = "you are in no room: /join ROOM";
+
 /// Names a names notice lists before summarising the rest: a text line of
 /// 10,000 nicks would be unreadable, and a JSON one bigger than a send queue.
 pub const NAMES_SHOWN: usize = 200;
@@ -108,6 +111,16 @@ pub fn away(nick: &str, text: Option<&str>) -> Event {
     };
     let subject = Subject { reason: text.map(str::to_string), ..about(NoticeKind::Away, nick) };
     structured(line, subject)
+}
+
+/// `* current room: dev` — where this member's plain lines now go — or,
+/// with no `room`, `* you left LEFT; …` (it is in no room now).
+pub fn current(room: Option<&str>, left: &str) -> Event {
+    let subject = Subject::new(NoticeKind::Current);
+    match room {
+        Some(room) => structured(format!("current room: {room}"), subject).in_room(room),
+        None => structured(format!("you left {left}; {}", NO_ROOM), subject),
+    }
 }
 
 #[cfg(test)]

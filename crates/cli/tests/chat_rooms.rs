@@ -68,6 +68,10 @@ fn two_rooms_each_with_tags_part_and_a_websocket_member() {
     assert_eq!(names["members"].as_array().map(Vec::len), Some(3));
     ws.say("web in dev");
     assert_eq!(ben.expect("web in dev"), "[dev] <web> web in dev");
+    // A /join of a room it is in makes it current: a structured notice.
+    ws.say("/join lobby");
+    let cur = ws.event("current room: lobby");
+    assert_eq!((cur["event"].as_str(), cur["room"].as_str()), (Some("current"), Some("lobby")));
     // /part ROOM reason: ben is in one room again, and his lines are as before.
     ben.send("/part dev see you");
     assert_eq!(ann.expect("ben left dev"), "[dev] * ben left dev (see you)");

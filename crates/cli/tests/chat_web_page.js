@@ -139,6 +139,24 @@ const tests = {
     assert.strictEqual(c.view, "#ops");
   },
 
+  "the structured current notice moves the view as the text one does"() {
+    const c = registered();
+    c.handle(join("dev", "web"));
+    c.handle(join("ops", "web"));
+    const cur = (room) => ev(room ? { text: "current room: " + room, event: "current", room } : { text: "you left ops; you are in no room: /join ROOM", event: "current" });
+    assert.deepStrictEqual([...c.select("#lobby"), ...c.select("#dev")], ["/join lobby", "/join dev"]);
+    c.handle(cur("lobby"));
+    c.handle(cur("dev"));
+    assert.strictEqual(c.view, "#dev");
+    assert.ok(!c.buf("#dev").log.some((e) => e.text.includes("current room")), "answers to our switches stay quiet");
+    c.submit("/join ops");
+    c.handle(cur("ops"));
+    assert.strictEqual(c.view, "#ops");
+    assert.strictEqual(c.current, "ops");
+    c.handle(cur(null));
+    assert.strictEqual(c.current, null);
+  },
+
   "lines go to the room on screen; private views send /msg"() {
     const c = registered();
     enter(c, "dev");

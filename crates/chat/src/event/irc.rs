@@ -208,7 +208,7 @@ pub fn render(ev: &Event, time: bool, tags: bool) -> Vec<u8> {
                 }
                 NoticeKind::Invite => vec![target.as_deref().unwrap_or("*"), channel],
                 NoticeKind::Away => reason.as_deref().into_iter().collect(),
-                NoticeKind::Names => return out,
+                NoticeKind::Names | NoticeKind::Current => return out,
             };
             let command = match s.event {
                 NoticeKind::Join => "JOIN",
@@ -220,7 +220,7 @@ pub fn render(ev: &Event, time: bool, tags: bool) -> Vec<u8> {
                 NoticeKind::Kick => "KICK",
                 NoticeKind::Invite => "INVITE",
                 NoticeKind::Away => "AWAY",
-                NoticeKind::Names => return out,
+                NoticeKind::Names | NoticeKind::Current => return out,
             };
             write_fit(&Message { tags: tag_list, source: Some(&src), command, params }, &mut out);
         }

@@ -24,6 +24,7 @@ use crate::command::{parse, Command, Input, HELP, MAX_HISTORY};
 use crate::event::{ClientLine, Event, Format, Kind, MemberId, Shared, Style};
 use crate::fanout::{Pacing, Pending, Sink};
 use crate::hub::{Activity, Registration, Seated};
+use crate::notice::NO_ROOM;
 use crate::service::Chat;
 use sockit_net::rate::TokenBucket;
 use sockit_net::text::escape_untrusted;
@@ -361,9 +362,6 @@ impl Drop for Session {
         self.chat.hub.leave(self.id, self.reason);
     }
 }
-
-/// What a member in no room is told when it talks.
-const NO_ROOM: &str = "you are in no room: /join ROOM";
 
 fn err(text: impl Into<String>) -> Arc<Shared> {
     Shared::new(Event::error(text), None)

@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use super::{err, notice, Session, NO_ROOM};
+use super::{err, notice, Session};
 use crate::command::Command;
 use crate::event::Shared;
 use crate::hub::{parse_modes, HubError, Mode, ModeChange, ModeOutcome, Seated};
+use crate::notice::NO_ROOM;
 use crate::text::normalize_room;
 
 /// How long ago `ms` was, for `/whois` (`3m 12s`).
@@ -48,7 +49,7 @@ impl Session {
                 let seat = Seated { room: info.room.clone(), gate: info.gate.clone() };
                 if !info.fresh {
                     self.current = Some(seat);
-                    out.push(notice(format!("current room: {}", info.room)));
+                    out.push(Shared::new(crate::notice::current(Some(&info.room), ""), None));
                     return Ok(());
                 }
                 self.rooms.push(seat.clone());
@@ -74,10 +75,8 @@ impl Session {
                 let current = hub.part(id, &room, reason).await?;
                 self.rooms.retain(|s| s.room != room);
                 self.current = current.and_then(|c| self.rooms.iter().find(|s| s.room == c).cloned());
-                match &self.current {
-                    Some(c) => out.push(notice(format!("current room: {}", c.room))),
-                    None => out.push(notice(format!("you left {room}; {NO_ROOM}"))),
-                }
+                let now = self.current.as_ref().map(|c| c.room.clone());
+                out.push(Shared::new(crate::notice::current(now.as_deref(), &room), None));
             }
             Command::Who(room) => {
                 let names = hub.names(&self.target_room(room)?).await?;
