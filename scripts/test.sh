@@ -11,13 +11,15 @@ step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
 
 step "peers"
 # command -> Debian package
-peers="nc:netcat-openbsd socat:socat curl:curl openssl:openssl rdate:rdate chronyd:chrony ncat:ncat nginx:nginx-light wrk:wrk chromium:chromium python3:python3 ii:ii irssi:irssi tmux:tmux weechat-headless:weechat-headless ngircd:ngircd"
+peers="nc:netcat-openbsd socat:socat curl:curl openssl:openssl rdate:rdate chronyd:chrony ncat:ncat nginx:nginx-light wrk:wrk chromium:chromium python3:python3 ii:ii irssi:irssi tmux:tmux weechat-headless:weechat-headless ngircd:ngircd hexchat:hexchat Xvfb:xvfb"
 missing=""
 for pair in $peers; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
 done
 # WeeChat's fifo plugin: the IRC client tests drive weechat-headless through it
 ls /usr/lib/*/weechat/plugins/fifo.so >/dev/null 2>&1 || missing="$missing weechat-plugins"
+# HexChat's Python plugin: the HexChat client test drives it through a plugin
+ls /usr/lib/*/hexchat/plugins/python.so >/dev/null 2>&1 || missing="$missing hexchat-python3"
 # time zone data for the strftime tests that set TZ
 [ -e /usr/share/zoneinfo/Asia/Kolkata ] || missing="$missing tzdata"
 if [ -n "$missing" ]; then

@@ -1,6 +1,7 @@
 //! Real IRC clients against `sockit chat serve` (issue #17): `ii`
-//! (FIFOs and files), irssi under tmux, the Python `irc` package and
-//! WeeChat (weechat-headless, FIFO and logs) each
+//! (FIFOs and files), irssi under tmux, the Python `irc` package,
+//! WeeChat (weechat-headless, FIFO and logs) and HexChat (on Xvfb, through
+//! a Python plugin) each
 //! register, join two channels, talk with an nc-style text member and a
 //! WebSocket member, get op and set a topic, are kicked and quit, with
 //! what every side sees checked (irc_support/scenario.rs). The same
@@ -15,6 +16,7 @@
 mod chat_support;
 mod irc_support;
 
+use irc_support::hexchat::Hexchat;
 use irc_support::ii::Ii;
 use irc_support::irssi::Irssi;
 use irc_support::pyirc::PyIrc;
@@ -71,6 +73,15 @@ fn weechat_on_sockit() {
     }
     let Some(s) = server(Target::Sockit, &[]) else { return };
     scenario::run(&s, |addr| Weechat::start(addr, "wcuser"));
+}
+
+#[test]
+fn hexchat_on_sockit() {
+    let Some(s) = server(Target::Sockit, &["hexchat", "Xvfb", "setpriv"]) else { return };
+    if !irc_support::have_hexchat_python() {
+        return;
+    }
+    scenario::run(&s, |addr| Hexchat::start(addr, "hcuser"));
 }
 
 #[test]

@@ -1,12 +1,13 @@
 //! Real IRC clients against a chat server (issue #17): the server under test
 //! (sockit, or ngircd to prove the scenario itself), the other members of the
 //! scenario, one driver per client (ii, irssi, the Python `irc` package,
-//! WeeChat) and the scenario they all run.
+//! WeeChat, HexChat) and the scenario they all run.
 //!
 //! The server is switchable: `SOCKIT_IRC_TARGET=ngircd` runs every test of
 //! irc_clients.rs against a private ngircd instead of sockit.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod hexchat;
 pub mod ii;
 pub mod irssi;
 pub mod members;
@@ -51,6 +52,15 @@ pub fn have_weechat() -> bool {
         .iter()
         .any(|d| std::path::Path::new(d).join("weechat/plugins/fifo.so").is_file());
     have(fifo, "WeeChat's fifo plugin is not installed (Debian package weechat-plugins)")
+}
+
+/// HexChat's Python plugin (Debian: hexchat-python3), which the HexChat
+/// driver runs in.
+pub fn have_hexchat_python() -> bool {
+    let plugin = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/local/lib"]
+        .iter()
+        .any(|d| std::path::Path::new(d).join("hexchat/plugins/python.so").is_file());
+    have(plugin, "HexChat's Python plugin is not installed (Debian package hexchat-python3)")
 }
 
 /// True when the Python `irc` package can be imported (pip install irc),
