@@ -180,6 +180,8 @@ pub(super) struct Conn {
     pub(super) broken: bool,
     /// A backlog bound was passed: cut at the next write round.
     pub(super) over: bool,
+    /// Something was queued since the last [`Conn::trim_if_idle`].
+    recent: bool,
 }
 
 impl Conn {
@@ -196,7 +198,22 @@ impl Conn {
             dirty: false,
             broken: false,
             over: false,
+            recent: false,
         }
+    }
+
+    /// Gives back the queue's buffer when it is empty and nothing was
+    /// queued since the last call: an idle member keeps no buffer (its
+    /// welcome burst alone holds ~3 KiB), a busy one keeps its own between
+    /// writes. The allocator reuses what comes back for other members; it
+    /// does not always return it to the system, so RSS need not fall.
+    pub(super) fn trim_if_idle(&mut self) {
+        // Written out, a buffer's `capacity()` can be 0 while it still
+        // holds its allocation: test emptiness, not capacity.
+        if !self.recent && self.out.is_empty() {
+            self.out = BytesMut::new();
+        }
+        self.recent = false;
     }
 
     /// Queues `ev` (rendered in `style`); returns true if the member was
@@ -243,6 +260,7 @@ impl Conn {
     }
 
     fn copy(&mut self, ev: &Shared, charge: Charge, style: Style) {
+        self.recent = true;
         style.append(ev, &mut self.out);
         if matches!(charge, Charge::Paced) {
             self.pacing.sent();
@@ -329,6 +347,28 @@ mod tests {
 
     fn ev(text: &str) -> Arc<Shared> {
         Shared::new(Event::notice(text), None)
+    }
+
+    #[tokio::test]
+    async fn an_idle_members_empty_buffer_is_given_back_a_busy_ones_is_kept() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server_side, _) = listener.accept().await.unwrap();
+        let (tx, _rx) = oneshot::channel();
+        let mut c = Conn::new(Arc::new(Wire::Tcp(server_side)), tx, Pacing::default());
+        let b = SendBounds { queue: 4096, backlog: 8192, timeout: Duration::from_secs(1) };
+        // `try_reclaim` succeeds only on a buffer that still holds memory.
+        c.push(&ev("welcome"), Charge::Room, Style::default(), &b);
+        assert!(c.write() && c.out.is_empty());
+        c.trim_if_idle();
+        assert!(c.out.try_reclaim(1), "it got something since the last trim: kept");
+        c.trim_if_idle();
+        assert!(!c.out.try_reclaim(1), "nothing since: given back");
+        // Bytes still queued are never dropped.
+        c.push(&ev("pending"), Charge::Room, Style::default(), &b);
+        c.trim_if_idle();
+        c.trim_if_idle();
+        assert!(!c.out.is_empty());
     }
 
     #[test]

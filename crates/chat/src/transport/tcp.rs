@@ -111,8 +111,7 @@ pub async fn serve_wire(chat: Chat, stream: Wire, info: ConnInfo, transport: &'s
             }
             r = stream.readable() => {
                 if r.is_err() { break End::Broken; }
-                inbuf.reserve(4096);
-                match stream.try_read_buf(&mut inbuf) {
+                match stream.try_read_append(&mut inbuf) {
                     Ok(0) => {
                         // The peer finished sending: its last partial line
                         // counts, then it gets what it is owed and we close.
@@ -135,6 +134,7 @@ pub async fn serve_wire(chat: Chat, stream: Wire, info: ConnInfo, transport: &'s
                             break End::Drain;
                         }
                         partial_at = (!inbuf.is_empty()).then(|| Instant::now() + PARTIAL_IDLE);
+                        crate::wire::shed(&mut inbuf);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(_) => break End::Broken,

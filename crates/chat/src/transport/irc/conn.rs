@@ -78,14 +78,17 @@ struct Input {
 
 impl Input {
     fn next(&mut self) -> Option<Line> {
-        self.codec.decode(&mut self.buf).ok().flatten()
+        let line = self.codec.decode(&mut self.buf).ok().flatten();
+        if line.is_none() {
+            crate::wire::shed(&mut self.buf);
+        }
+        line
     }
 
     /// Reads what is there; false at end of input.
     async fn fill(&mut self, stream: &Wire) -> io::Result<bool> {
         stream.readable().await?;
-        self.buf.reserve(4096);
-        match stream.try_read_buf(&mut self.buf) {
+        match stream.try_read_append(&mut self.buf) {
             Ok(0) => Ok(false),
             Ok(_) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
