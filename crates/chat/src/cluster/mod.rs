@@ -67,7 +67,11 @@
 //! redis-rs) add pools this design does not need, since one multiplexed
 //! connection pipelines every node's commands.
 
+pub mod bus;
+pub mod envelope;
 pub mod keys;
+mod log;
+pub mod order;
 
 use std::sync::Arc;
 use std::time::Duration;

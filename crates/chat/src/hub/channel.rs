@@ -31,6 +31,11 @@ impl Registry {
         let gate = seat.gate.clone();
         room.seats.insert(id, seat);
         room.invites.remove(&id);
+        if room.seats.len() == 1 {
+            if let Some(bus) = &self.bus {
+                bus.watch(name.clone());
+            }
+        }
         m.rooms.push(name.clone());
         m.current = Some(name.clone());
         let nick = m.nick.clone();
@@ -59,6 +64,11 @@ impl Registry {
         let Some(room) = self.rooms.get_mut(name) else { return };
         if let Some(seat) = room.seats.remove(&id) {
             seat.gate.close();
+            if room.seats.is_empty() {
+                if let Some(bus) = &self.bus {
+                    bus.unwatch(name.clone());
+                }
+            }
         }
         if room.seats.is_empty() && !room.persistent {
             self.rooms.remove(name);

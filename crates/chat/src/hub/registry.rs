@@ -10,6 +10,7 @@ use super::error::{ErrorCode, HubError};
 use super::member::{Activity, Member};
 use super::room::{cut, Modes, Room, MAX_REASON};
 use super::{MemberInfo, Membership, Registration, RoomFlags, RoomSummary, Seated, Stats, Welcome, WhoEntry};
+use crate::cluster::bus::Bus;
 use crate::config::ChatConfig;
 use crate::event::irc::Relay;
 use crate::event::{now_ms, Event, Kind, MemberId, Shared};
@@ -20,6 +21,9 @@ use crate::text::{nick_key, normalize_room, skeleton, validate_nick};
 pub(crate) struct Registry {
     pub(super) cfg: Arc<ChatConfig>,
     pub(super) fanout: Fanout,
+    /// On a cluster node: told when a room gets its first local member
+    /// and loses its last (the node subscribes to the room meanwhile).
+    pub(super) bus: Option<Bus>,
     next_id: u64,
     pub(super) members: HashMap<MemberId, Member>,
     pub(super) nicks: HashMap<String, MemberId>,
@@ -34,10 +38,11 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(super) fn new(cfg: Arc<ChatConfig>, fanout: Fanout) -> Self {
+    pub(super) fn new(cfg: Arc<ChatConfig>, fanout: Fanout, bus: Option<Bus>) -> Self {
         let mut r = Registry {
             cfg,
             fanout,
+            bus,
             next_id: 1,
             members: HashMap::new(),
             nicks: HashMap::new(),

@@ -18,6 +18,7 @@ use super::numeric::*;
 use super::register::MAX_TARGETS;
 use crate::event::irc::Relay;
 use crate::event::{Event, Kind, Shared};
+use crate::room_bus::NOT_DELIVERED;
 use crate::text::normalize_room;
 
 impl Client {
@@ -100,12 +101,13 @@ impl Client {
         let mut event = Event::new(kind, text).by(&nick).in_room(&room);
         event.userhost = Some(self.userhost.clone());
         event.relay = relay;
-        if !tagmsg {
-            self.chat.history.append(event.clone());
-        }
         let inside = self.rooms.iter().any(|s| s.room == room);
-        let ev = Shared::new(event, Some(self.id));
-        self.chat.fanout.publish(&room, ev.clone());
+        let Ok(ev) = self.chat.publish_room(&room, event, self.id, !tagmsg).await else {
+            if !quiet {
+                self.out.numeric(&nick, ERR_CANNOTSENDTOCHAN, &[target, NOT_DELIVERED]);
+            }
+            return;
+        };
         if !inside && self.caps.has(super::caps::Cap::EchoMessage) {
             // Sent from outside (-n): the room's delivery does not reach it.
             self.chat.fanout.direct(self.id, ev);
