@@ -299,3 +299,33 @@ fn redis_down_for_5_s_refuses_messages_keeps_members_and_recovers_by_itself() {
     assert!(!seen.iter().any(|l| l.contains("while down")), "never delivered later: {seen:?}");
     assert!(!ann.lines_seen().iter().any(|l| l == "<EOF>") && !bob.lines_seen().iter().any(|l| l == "<EOF>"));
 }
+
+#[test]
+fn joins_parts_nick_changes_and_quits_reach_the_other_nodes_once() {
+    let redis = RedisServer::start();
+    let (a, b) = (node(&redis.url(), &[]), node(&redis.url(), &[]));
+    let mut ann = Someone::tcp(a.addr("tcp"), "ann");
+    let mut bob = Someone::tcp(b.addr("tcp"), "bob");
+    say_until_heard(&mut ann, "warm", &mut bob);
+    bob.send("/join dev");
+    bob.expect("bob joined dev");
+    ann.send("/join dev");
+    // In two rooms now: bob's lines are tagged with the room.
+    bob.expect("[dev] * ann joined dev");
+    ann.send("/nick anna");
+    bob.expect("* ann is now known as anna");
+    ann.send("/part dev");
+    bob.expect("[dev] * anna left dev");
+    let mut carol = Someone::tcp(a.addr("tcp"), "carol");
+    bob.expect("is now known as carol");
+    carol.send("/quit");
+    let quit = bob.expect("* carol left");
+    assert!(quit.contains("quit"), "{quit}");
+    // Each once, though a quit of a member in two rooms goes out on both.
+    ann.send("/join dev");
+    bob.expect("[dev] * anna joined dev");
+    ann.send("/nick ann");
+    let seen = bob.drain(Duration::from_millis(500));
+    let nicks = seen.iter().filter(|l| l.contains("anna is now known as ann")).count();
+    assert_eq!(nicks, 1, "{seen:#?}");
+}

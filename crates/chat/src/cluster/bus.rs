@@ -11,7 +11,8 @@
 //! [`super::COMMAND_TIMEOUT`]); meanwhile the subscription's messages
 //! queue in redis-rs's channel and are handled in order afterwards.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::envelope::Envelope;
+use super::envelope::{Envelope, Relayed};
 use super::order::{Outcome, RoomOrder};
 use super::{keys, Cluster, CONNECT_TIMEOUT};
 use crate::event::{Event, MemberId, Shared};
@@ -34,7 +35,7 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Events per room that may wait for a missing one (more are read back
 /// from the stream once the gap is filled).
-pub const MAX_AHEAD: usize = 10_000;
+pub const MAX_AHEAD: usize = 1_000;
 /// Stream entries read per repair request.
 pub const REPAIR_BATCH: usize = 500;
 /// Repair requests per room per step (the rest at the next check).
@@ -44,10 +45,17 @@ const TICK: Duration = Duration::from_millis(250);
 /// What a room's local members are told when Redis lost its data.
 pub const LOST_NOTICE: &str = "history was lost on the server";
 
+/// Relayed notices remembered, to deliver each once (it arrives on each
+/// room channel it was sent on).
+const RELAYED_SEEN: usize = 4096;
+
 /// A handle to the node's bus task. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Bus {
     tx: mpsc::UnboundedSender<Cmd>,
+    cluster: Cluster,
+    /// Numbers this node's relayed notices.
+    relayed: Arc<AtomicU64>,
 }
 
 enum Cmd {
@@ -66,9 +74,12 @@ impl Bus {
     /// Starts the bus task of `cluster`, delivering through `fanout`.
     pub fn start(cluster: Cluster, fanout: Fanout) -> Bus {
         let (tx, rx) = mpsc::unbounded_channel();
+        let bus = Bus { tx, cluster: cluster.clone(), relayed: Arc::new(AtomicU64::new(1)) };
         let node = Node {
             channel: keys::node_channel(cluster.node()),
             cluster,
+            seen: HashSet::new(),
+            seen_order: VecDeque::new(),
             fanout,
             rooms: HashMap::new(),
             link: None,
@@ -78,7 +89,26 @@ impl Bus {
             ticks: 0,
         };
         tokio::spawn(node.run(rx));
-        Bus { tx }
+        bus
+    }
+
+    /// Tells the other nodes' members of `rooms` of `event`, a join, part,
+    /// quit, nick or away notice about a member of this node (its own
+    /// members got it already). Unnumbered and unstored; lost while Redis
+    /// is unreachable.
+    pub fn relay(&self, rooms: &[Arc<str>], event: &Event) {
+        if rooms.is_empty() {
+            return;
+        }
+        let seq = self.relayed.fetch_add(1, Ordering::Relaxed);
+        let line = Relayed::line(self.cluster.node(), seq, rooms, event);
+        let channels: Vec<String> = rooms.iter().map(|r| keys::room_channel(r)).collect();
+        let cluster = self.cluster.clone();
+        tokio::spawn(async move {
+            if let Err(e) = cluster.publish_all(&channels, &line).await {
+                tracing::debug!(error = %e, "chat cluster: a room notice was not relayed");
+            }
+        });
     }
 
     /// The node has local members in `room` now (its first joined).
@@ -118,6 +148,10 @@ struct Node {
     /// This node's own channel.
     channel: String,
     rooms: HashMap<Arc<str>, Room>,
+    /// Relayed notices delivered lately (node, number), oldest first in
+    /// `seen_order`.
+    seen: HashSet<(Arc<str>, u64)>,
+    seen_order: VecDeque<(Arc<str>, u64)>,
     link: Option<Link>,
     /// Since when the subscription is closed (for one log line per outage).
     down_since: Option<Instant>,
@@ -210,6 +244,13 @@ impl Node {
         else {
             return;
         };
+        if Relayed::is_relayed(msg.get_payload_bytes()) {
+            match Relayed::parse(msg.get_payload_bytes()) {
+                Ok(r) => self.relayed(r),
+                Err(e) => tracing::warn!(%room, error = %e, "chat cluster: a relayed notice was dropped"),
+            }
+            return;
+        }
         match Envelope::parse(msg.get_payload_bytes()) {
             Ok(env) => {
                 self.feed(&room, env);
@@ -228,6 +269,31 @@ impl Node {
             Some(n) if self.probe_out.is_some_and(|(out, _)| out == n) => self.probe_out = None,
             Some(_) => {}
             None => tracing::debug!(len = payload.len(), "chat cluster: a node message of no known kind"),
+        }
+    }
+
+    /// Another node's notice: once to each local member of its rooms.
+    fn relayed(&mut self, r: Relayed) {
+        if *r.node == **self.cluster.node() {
+            return;
+        }
+        let id = (r.node.clone(), r.seq);
+        if !self.seen.insert(id.clone()) {
+            return;
+        }
+        self.seen_order.push_back(id);
+        if self.seen_order.len() > RELAYED_SEEN {
+            if let Some(old) = self.seen_order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        let rooms: Vec<Arc<str>> =
+            r.rooms.iter().filter_map(|name| self.rooms.get_key_value(name.as_str()).map(|(k, _)| k.clone())).collect();
+        let ev = Shared::new(r.event, None);
+        match rooms.as_slice() {
+            [] => {}
+            [one] => self.fanout.publish(one, ev),
+            _ => self.fanout.publish_to_rooms(rooms.into(), ev),
         }
     }
 

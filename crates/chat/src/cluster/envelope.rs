@@ -1,7 +1,7 @@
 //! A room event as it travels between nodes: what the append script
 //! stores in the room's stream and publishes on the room's channel.
 //!
-//! The channel message is one line of text,
+//! A numbered event's channel message is one line of text,
 //! `OFFSET EPOCH NODE MEMBER BODY`: four space-separated tokens (decimal,
 //! token, token, decimal) then the body, a JSON object
 //! `{"ev": EVENT, "uh": "user@host", "rl": {"tags": [[k, v]], "notice": b, "tagmsg": b}}`
@@ -11,13 +11,18 @@
 //! both are parsed as untrusted bytes ([`Envelope::parse`], with a fuzz
 //! target and property tests): a bad one is dropped and logged, never
 //! delivered half-read.
+//!
+//! Room notices a node relays to the others ([`Relayed`]: joins, parts,
+//! quits, nick and away changes of its members) travel on the same room
+//! channels, unnumbered and not stored: `n NODE SEQ BODY`, the body
+//! `{"ev": NOTICE, "uh": "user@host", "rooms": ["dev", …]}`.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::event::irc::Relay;
-use crate::event::{Event, Kind};
+use crate::event::{Event, Kind, NoticeKind};
 
 /// Longest envelope accepted from Redis (a member's line is at most
 /// `--max-line`, 8 KiB by default, plus its JSON and IRC tags).
@@ -135,6 +140,80 @@ impl Envelope {
     }
 }
 
+/// Most rooms one relayed notice names (a quit names all the member's rooms).
+pub const MAX_RELAY_ROOMS: usize = 1000;
+
+/// A room notice relayed from another node: not numbered, not stored,
+/// delivered when it arrives (so not ordered with the room's messages).
+#[derive(Debug, Clone)]
+pub struct Relayed {
+    /// The node it comes from.
+    pub node: Arc<str>,
+    /// That node's number for it (the same notice arrives once per room
+    /// channel it was sent on; this tells the copies apart).
+    pub seq: u64,
+    /// The rooms it is for.
+    pub rooms: Vec<String>,
+    /// The notice.
+    pub event: Event,
+}
+
+#[derive(Serialize, Deserialize)]
+struct NoticeBody {
+    ev: Event,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    uh: Option<String>,
+    #[serde(default)]
+    rooms: Vec<String>,
+}
+
+impl Relayed {
+    /// The channel message relaying `event` (a notice about a member of
+    /// `node`) to `rooms`.
+    pub fn line(node: &str, seq: u64, rooms: &[Arc<str>], event: &Event) -> String {
+        let body = NoticeBody {
+            ev: event.clone(),
+            uh: event.userhost.as_deref().map(str::to_string),
+            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+        };
+        format!("n {node} {seq} {}", serde_json::to_string(&body).unwrap_or_default())
+    }
+
+    /// Whether a channel message is a relayed notice (not a numbered event).
+    pub fn is_relayed(bytes: &[u8]) -> bool {
+        bytes.starts_with(b"n ")
+    }
+
+    /// Parses a relayed notice; only the kinds a node relays are accepted.
+    pub fn parse(bytes: &[u8]) -> Result<Relayed, BadEnvelope> {
+        if bytes.len() > MAX_ENVELOPE {
+            return Err(BadEnvelope("too long"));
+        }
+        let rest = bytes.strip_prefix(b"n ").ok_or(BadEnvelope("not a relayed notice"))?;
+        let text = std::str::from_utf8(rest).map_err(|_| BadEnvelope("not UTF-8"))?;
+        let mut parts = text.splitn(3, ' ');
+        let mut next = || parts.next().ok_or(BadEnvelope("too few fields"));
+        let (node, seq, body) = (next()?, next()?, next()?);
+        let node = token(node.as_bytes()).ok_or(BadEnvelope("bad node"))?;
+        let seq = number(seq.as_bytes()).ok_or(BadEnvelope("bad number"))?;
+        let body: NoticeBody = serde_json::from_str(body).map_err(|_| BadEnvelope("bad body"))?;
+        let relayed = matches!(
+            body.ev.subject.as_ref().map(|s| s.event),
+            Some(NoticeKind::Join | NoticeKind::Part | NoticeKind::Quit | NoticeKind::Nick | NoticeKind::Away)
+        );
+        if body.ev.kind != Kind::Notice || !relayed {
+            return Err(BadEnvelope("not a relayed kind of notice"));
+        }
+        if body.rooms.is_empty() || body.rooms.len() > MAX_RELAY_ROOMS {
+            return Err(BadEnvelope("bad room list"));
+        }
+        let mut event = body.ev;
+        event.history = false;
+        event.userhost = body.uh.map(Arc::from);
+        Ok(Relayed { node: node.into(), seq, rooms: body.rooms, event })
+    }
+}
+
 fn number(b: &[u8]) -> Option<u64> {
     if b.is_empty() || b.len() > 20 || !b.iter().all(u8::is_ascii_digit) {
         return None;
@@ -189,10 +268,39 @@ mod tests {
         assert!(Envelope::parse(&vec![b'1'; MAX_ENVELOPE + 1]).is_err());
     }
 
+    #[test]
+    fn relayed_notices_round_trip_and_only_some_kinds_pass() {
+        let rooms: Vec<Arc<str>> = vec![Arc::from("dev"), Arc::from("lobby")];
+        let mut ev = crate::notice::quit("ann", "bye");
+        ev.userhost = Some(Arc::from("ann@h"));
+        let line = Relayed::line("ab12", 9, &rooms, &ev);
+        assert!(Relayed::is_relayed(line.as_bytes()));
+        let back = Relayed::parse(line.as_bytes()).unwrap();
+        assert_eq!(
+            (&*back.node, back.seq, back.rooms.as_slice()),
+            ("ab12", 9, &["dev".to_string(), "lobby".to_string()][..])
+        );
+        assert_eq!(back.event.text, ev.text);
+        assert_eq!(back.event.userhost.as_deref(), Some("ann@h"));
+        for bad in [
+            Relayed::line("ab12", 1, &rooms, &Event::notice("server shutting down")),
+            Relayed::line("ab12", 1, &rooms, &crate::notice::topic("dev", "ann", "t")),
+            Relayed::line("ab12", 1, &[], &ev),
+            Relayed::line("a b", 1, &rooms, &ev),
+        ] {
+            assert!(Relayed::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+        assert!(Envelope::parse(line.as_bytes()).is_err(), "never taken for a numbered event");
+    }
+
     proptest! {
         #[test]
         fn any_bytes_parse_or_fail_cleanly(data in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = Envelope::parse(&data);
+            let _ = Relayed::parse(&data);
+            let mut n = b"n ".to_vec();
+            n.extend_from_slice(&data);
+            let _ = Relayed::parse(&n);
         }
 
         #[test]

@@ -107,6 +107,17 @@ impl Cluster {
         Ok(list)
     }
 
+    /// Publishes `payload` on each of `channels`, pipelined (relayed
+    /// notices; no numbering, no storage).
+    pub async fn publish_all(&self, channels: &[String], payload: &str) -> Result<(), ClusterError> {
+        let mut conn = self.conn();
+        let mut pipe = redis::pipe();
+        for channel in channels {
+            pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+        }
+        self.bounded(pipe.exec_async(&mut conn)).await
+    }
+
     /// Publishes `payload` on `channel` (probes; no numbering, no storage).
     pub async fn publish(&self, channel: &str, payload: &str) -> Result<(), ClusterError> {
         let mut conn = self.conn();

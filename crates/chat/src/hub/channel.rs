@@ -43,6 +43,7 @@ impl Registry {
         self.fanout.join(id, name.clone());
         let ev = self.stamp(id, notice::join(name, &nick));
         if self.announced(name) {
+            self.relay(name, &ev);
             self.announce(name, ev);
         } else {
             // Told to the member alone: an IRC client opens its window on it.
@@ -222,6 +223,7 @@ impl Registry {
         let nick = self.member(id)?.nick.clone();
         let ev = self.stamp(id, notice::part(&room, &nick, &escape_untrusted(&cut(reason, MAX_REASON))));
         if self.announced(&room) {
+            self.relay(&room, &ev);
             // Before the member is taken off: it sees its own part.
             self.announce(&room, ev);
         } else {

@@ -170,6 +170,14 @@ impl Registry {
         self.fanout.publish(room, Shared::new(ev, None));
     }
 
+    /// Tells the other nodes' members of `room` of `ev` (a join or part of
+    /// a local member), on a cluster node.
+    pub(super) fn relay(&self, room: &Arc<str>, ev: &Event) {
+        if let Some(bus) = &self.bus {
+            bus.relay(std::slice::from_ref(room), ev);
+        }
+    }
+
     /// Whether joins, parts, quits and away changes are told in `room`.
     pub(super) fn announced(&self, room: &str) -> bool {
         self.rooms.get(room).is_some_and(|r| r.seats.len() <= self.cfg.announce_limit)
@@ -182,7 +190,11 @@ impl Registry {
     fn tell_neighbours(&self, id: MemberId, ev: Event, only_announced: bool, own: bool) {
         let Some(m) = self.members.get(&id) else { return };
         let rooms: Vec<Arc<str>> = m.rooms.iter().filter(|r| !only_announced || self.announced(r)).cloned().collect();
-        let ev = Shared::new(self.stamp(id, ev), own.then_some(id));
+        let event = self.stamp(id, ev);
+        if let Some(bus) = &self.bus {
+            bus.relay(&rooms, &event);
+        }
+        let ev = Shared::new(event, own.then_some(id));
         if m.rooms.is_empty() {
             if !own {
                 self.fanout.direct(id, ev);
