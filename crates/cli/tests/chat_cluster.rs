@@ -329,3 +329,62 @@ fn joins_parts_nick_changes_and_quits_reach_the_other_nodes_once() {
     let nicks = seen.iter().filter(|l| l.contains("anna is now known as ann")).count();
     assert_eq!(nicks, 1, "{seen:#?}");
 }
+
+#[test]
+fn a_half_dead_subscription_is_found_by_its_probe_and_reopened() {
+    let redis = RedisServer::start();
+    let proxy = cluster_support::Proxy::start(redis.port());
+    let (a, b) = (node(&redis.url(), &[]), node(&proxy.url(), &[]));
+    let mut ann = Someone::tcp(a.addr("tcp"), "ann");
+    let mut bob = Someone::tcp(b.addr("tcp"), "bob");
+    say_until_heard(&mut ann, "warm", &mut bob);
+    bob.drain(Duration::from_millis(200));
+    assert_eq!(proxy.freeze_subscriptions(), 1);
+    for i in 0..20 {
+        ann.send(&format!("during-{i}"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Nothing comes through the frozen connection: the probe finds it
+    // (within 1 s + 3 s), the node reopens it and reads back what it missed.
+    assert!(b.wait_stderr("a probe did not come back", Duration::from_secs(10)), "{}", b.stderr());
+    let mut others = Vec::new();
+    let got = bob.collect("<ann> during-", 20, Duration::from_secs(10), &mut others);
+    let want: Vec<String> = (0..20).map(|i| format!("<ann> during-{i}")).collect();
+    assert_eq!(got, want);
+    ann.send("after");
+    bob.expect("<ann> after");
+    let dups = bob.drain(Duration::from_millis(300));
+    assert!(!dups.iter().any(|l| l.contains("during-")), "{dups:?}");
+}
+
+#[test]
+fn a_room_stream_is_capped_at_the_history_limit() {
+    let redis = RedisServer::start();
+    let a = node(&redis.url(), &["--history-max-per-room", "100"]);
+    let mut ann = Someone::tcp(a.addr("tcp"), "ann");
+    let mut watcher = Someone::tcp(a.addr("tcp"), "watcher");
+    for i in 0..1000 {
+        ann.send(&format!("c-{i}"));
+    }
+    watcher.expect("<ann> c-999");
+    let len: i64 = redis.command(&["XLEN", "sockit:{lobby}:log"]).text().unwrap().parse().unwrap();
+    // `MAXLEN ~` trims whole stream nodes (100 entries each by default).
+    assert!((100..=200).contains(&len), "XLEN {len}");
+    watcher.send("/history 1000");
+    let mut others = Vec::new();
+    let got = watcher.collect("[history ", 101, Duration::from_secs(1), &mut others);
+    assert_eq!(got.len(), 100, "at most the cap, however many are asked for");
+    assert!(got.last().unwrap().ends_with("c-999"), "{:?}", got.last());
+}
+
+#[test]
+fn sockit_up_takes_the_cluster_from_the_environment() {
+    let url = format!("redis://127.0.0.1:{}/0", free_port());
+    let (status, _, stderr) = run_with_input(
+        Command::new(bin()).args(["up", "--any-port"]).env("SOCKIT_REDIS", &url),
+        b"",
+        Duration::from_secs(30),
+    );
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("sockit: cannot reach the chat cluster at {url}: ")), "{stderr}");
+}

@@ -214,3 +214,73 @@ impl UdpMember {
         panic!("no datagram containing {needle:?}; saw {seen:#?}");
     }
 }
+
+/// A TCP proxy in front of Redis that can turn a node's subscription
+/// connections half-dead: still open, but nothing passes either way (a
+/// NAT entry or a peer gone without a FIN). Connections are told apart by
+/// what the client sends: one that sent `SUBSCRIBE` is a subscription.
+pub struct Proxy {
+    port: u16,
+    subscriptions: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>>>,
+}
+
+impl Proxy {
+    /// Proxies a free loopback port to Redis on `target`; serves for at most 5 minutes.
+    pub fn start(target: u16) -> Proxy {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let subscriptions: Arc<Mutex<Vec<Arc<AtomicBool>>>> = Arc::default();
+        let subs = subscriptions.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(300);
+            while Instant::now() < deadline {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let frozen = Arc::new(AtomicBool::new(false));
+                let pump = |mut from: TcpStream, mut to: TcpStream, up: bool| {
+                    let (frozen, subs) = (frozen.clone(), subs.clone());
+                    std::thread::spawn(move || {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        let mut marked = false;
+                        while let Ok(n @ 1..) = from.read(&mut buf) {
+                            if up && !marked && buf[..n].windows(9).any(|w| w.eq_ignore_ascii_case(b"SUBSCRIBE")) {
+                                marked = true;
+                                subs.lock().unwrap().push(frozen.clone());
+                            }
+                            if !frozen.load(Ordering::Relaxed) && to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                };
+                pump(client.try_clone().unwrap(), server.try_clone().unwrap(), true);
+                pump(server, client, false);
+            }
+        });
+        Proxy { port, subscriptions }
+    }
+
+    /// `redis://127.0.0.1:PORT/0` through the proxy.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Makes every subscription connection so far half-dead; returns how many.
+    pub fn freeze_subscriptions(&self) -> usize {
+        let subs = self.subscriptions.lock().unwrap();
+        for s in subs.iter() {
+            s.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        subs.len()
+    }
+}
