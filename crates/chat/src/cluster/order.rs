@@ -102,7 +102,16 @@ impl<T> RoomOrder<T> {
             self.head = head;
             return Outcome::default();
         }
-        let lost = self.enter(epoch);
+        let mut lost = self.enter(epoch);
+        if head < self.last {
+            // The counter went back in the same epoch (its key was evicted,
+            // or a replica that missed writes took over): what this node
+            // delivered is gone from Redis, as after an epoch change.
+            self.last = 0;
+            self.head = 0;
+            self.ahead.clear();
+            lost = true;
+        }
         self.head = self.head.max(head);
         Outcome { lost, deliver: Vec::new() }
     }
@@ -237,6 +246,20 @@ mod tests {
         assert_eq!(out.deliver, [1, 2]);
         assert!(!o.head(&b, 2).lost);
         assert!(o.head(&a, 9).lost, "another change is told again");
+    }
+
+    #[test]
+    fn a_counter_that_went_back_counts_as_lost_history() {
+        let e = ep("a");
+        let mut o = RoomOrder::new(100);
+        o.head(&e, 0);
+        for i in 1..=5 {
+            o.offer(&e, i, i);
+        }
+        assert!(!o.head(&e, 5).lost);
+        assert!(o.head(&e, 2).lost, "5 delivered, Redis says 2");
+        assert_eq!(o.missing(), Some((1, 2)));
+        assert_eq!(o.offer(&e, 1, 1).deliver, [1]);
     }
 
     #[test]
