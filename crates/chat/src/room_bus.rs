@@ -30,25 +30,24 @@ pub struct NotDelivered;
 
 impl Chat {
     /// Publishes member `origin`'s `event` to `room` (stored in history
-    /// when `store`; IRC TAGMSGs are not). Returns the shared event (an
-    /// IRC member sending from outside the room echoes it to itself).
+    /// when `store`; IRC TAGMSGs are not). Without a cluster this never
+    /// waits: the future is ready when first polled.
     pub(crate) async fn publish_room(
         &self,
         room: &Arc<str>,
         event: Event,
         origin: MemberId,
         store: bool,
-    ) -> Result<Arc<Shared>, NotDelivered> {
+    ) -> Result<(), NotDelivered> {
         let Some(cluster) = &self.cluster else {
             if store {
                 self.history.append(event.clone());
             }
-            let ev = Shared::new(event, Some(origin));
-            self.fanout.publish(room, ev.clone());
-            return Ok(ev);
+            self.fanout.publish(room, Shared::new(event, Some(origin)));
+            return Ok(());
         };
         match cluster.append(room, &event, origin, self.config.retention.max_per_room).await {
-            Ok(_) => Ok(Shared::new(event, Some(origin))),
+            Ok(_) => Ok(()),
             Err(e) => {
                 tracing::warn!(%room, error = %e, "chat cluster: a message was not delivered");
                 Err(NotDelivered)

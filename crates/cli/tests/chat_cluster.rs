@@ -388,3 +388,34 @@ fn sockit_up_takes_the_cluster_from_the_environment() {
     assert!(!status.success(), "{stderr}");
     assert!(stderr.contains(&format!("sockit: cannot reach the chat cluster at {url}: ")), "{stderr}");
 }
+
+#[test]
+fn an_irc_member_talks_with_members_of_another_node_and_its_echo_comes_once() {
+    use chat_support::irc::Irc;
+    let redis = RedisServer::start();
+    let (a, b) = (cluster_support::irc_node(&redis.url()), node(&redis.url(), &[]));
+    let mut irka = Irc::join(a.addr("irc"), "irka", "echo-message");
+    irka.join_channel("#lobby");
+    let mut bob = Someone::tcp(b.addr("tcp"), "bob");
+    // bob's node may still be subscribing: say it until it is heard.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut heard = false;
+    let mut n = 0;
+    while !heard && Instant::now() < deadline {
+        irka.send(&format!("PRIVMSG #lobby :from irc {n}"));
+        n += 1;
+        heard = bob.next_within(Duration::from_millis(100)).is_some_and(|l| l.starts_with("<irka> from irc"));
+    }
+    assert!(heard, "bob never heard irka");
+    irka.drain(Duration::from_millis(300));
+    bob.send("hello irc");
+    irka.expect("PRIVMSG #lobby :hello irc");
+    irka.send("PRIVMSG #lobby :one echo");
+    bob.expect("<irka> one echo");
+    // echo-message: its own line comes back through the cluster, once.
+    irka.expect("PRIVMSG #lobby :one echo");
+    bob.send("after the echo");
+    irka.expect("PRIVMSG #lobby :after the echo");
+    let echoes = irka.lines.seen.iter().filter(|l| l.contains("PRIVMSG #lobby :one echo")).count();
+    assert_eq!(echoes, 1, "{:#?}", irka.lines.seen);
+}

@@ -41,6 +41,12 @@ pub fn web_node(redis: &str) -> Sockit {
     Sockit::start(&bin(), &args, 3)
 }
 
+/// [`node`] with its IRC listener on a free port (listeners `tcp`, `udp`, `irc`).
+pub fn irc_node(redis: &str) -> Sockit {
+    let args = ["chat", "serve", "--no-web", "--port", "0", "--irc-port", "0", "--redis", redis, "--flood-rate", "0"];
+    Sockit::start(&bin(), &args, 3)
+}
+
 /// A member of any transport, read as text lines.
 pub enum Someone {
     /// A TCP text member.

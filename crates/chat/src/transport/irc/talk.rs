@@ -102,15 +102,16 @@ impl Client {
         event.userhost = Some(self.userhost.clone());
         event.relay = relay;
         let inside = self.rooms.iter().any(|s| s.room == room);
-        let Ok(ev) = self.chat.publish_room(&room, event, self.id, !tagmsg).await else {
+        // Sent from outside (-n): the room's delivery does not reach it.
+        let echo = (!inside && self.caps.has(super::caps::Cap::EchoMessage)).then(|| event.clone());
+        if self.chat.publish_room(&room, event, self.id, !tagmsg).await.is_err() {
             if !quiet {
                 self.out.numeric(&nick, ERR_CANNOTSENDTOCHAN, &[target, NOT_DELIVERED]);
             }
             return;
-        };
-        if !inside && self.caps.has(super::caps::Cap::EchoMessage) {
-            // Sent from outside (-n): the room's delivery does not reach it.
-            self.chat.fanout.direct(self.id, ev);
+        }
+        if let Some(event) = echo {
+            self.chat.fanout.direct(self.id, Shared::new(event, Some(self.id)));
         }
     }
 
