@@ -45,6 +45,17 @@ fn the_redis_url_may_come_from_the_environment() {
 }
 
 #[test]
+fn history_files_are_refused_with_redis() {
+    let (status, _, stderr) = run_with_input(
+        Command::new(bin()).args(["chat", "serve", "--redis", "redis://127.0.0.1:1/0", "--history", "x.db"]),
+        b"",
+        Duration::from_secs(20),
+    );
+    assert!(!status.success());
+    assert!(stderr.contains("--history") && stderr.contains("--redis"), "{stderr}");
+}
+
+#[test]
 fn a_message_on_one_node_reaches_members_of_another() {
     let redis = RedisServer::start();
     let (a, b) = (node(&redis.url(), &[]), node(&redis.url(), &[]));
@@ -284,9 +295,11 @@ fn redis_down_for_5_s_refuses_messages_keeps_members_and_recovers_by_itself() {
     ann.expect(NOT_DELIVERED);
     bob.send("also while down");
     bob.expect(NOT_DELIVERED);
-    // Still connected: local commands answer.
+    // Still connected: local commands answer; history is in Redis.
     ann.send("/rooms");
     ann.expect("* rooms: lobby");
+    ann.send("/history");
+    ann.expect("! history not available: the cluster is unreachable");
     std::thread::sleep(Duration::from_secs(5).saturating_sub(down.elapsed()));
     bob.send("/rooms");
     bob.expect("* rooms: lobby");

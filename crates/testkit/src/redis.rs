@@ -17,7 +17,8 @@ use crate::{free_port, need};
 /// How long redis-server may take to answer PING after starting.
 const UP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A running (or stopped) redis-server.
+/// A running (or stopped) redis-server (answering PING, and its own:
+/// `INFO server` names its pid).
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
@@ -185,7 +186,9 @@ impl RedisServer {
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(format!("redis-server exited ({status}):\n{}", self.output()));
             }
-            if self.try_command(&["PING"]).is_ok_and(|r| r == Reply::Status("PONG".into())) {
+            // Ours, not another test's server that took the port first.
+            let pid = format!("process_id:{}", child.id());
+            if self.try_command(&["INFO", "server"]).is_ok_and(|r| r.text().is_some_and(|t| t.contains(&pid))) {
                 self.child = Some(child);
                 return Ok(());
             }
