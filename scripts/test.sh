@@ -11,7 +11,7 @@ step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
 
 step "peers"
 # command -> Debian package
-peers="nc:netcat-openbsd socat:socat curl:curl openssl:openssl rdate:rdate chronyd:chrony ncat:ncat nginx:nginx-light wrk:wrk chromium:chromium python3:python3 ii:ii irssi:irssi tmux:tmux weechat-headless:weechat-headless ngircd:ngircd hexchat:hexchat Xvfb:xvfb"
+peers="nc:netcat-openbsd socat:socat curl:curl openssl:openssl rdate:rdate chronyd:chrony ncat:ncat nginx:nginx-light wrk:wrk chromium:chromium python3:python3 ii:ii irssi:irssi tmux:tmux weechat-headless:weechat-headless ngircd:ngircd hexchat:hexchat Xvfb:xvfb redis-server:redis-server"
 missing=""
 for pair in $peers; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
@@ -35,6 +35,10 @@ pkill -x chronyd >/dev/null 2>&1 || true
 # ngircd is only run by the IRC client tests, on a private port with a
 # config of their own; the packaged service is not needed.
 if [ -x /etc/init.d/ngircd ]; then /etc/init.d/ngircd stop >/dev/null 2>&1 || true; fi
+# redis-server is only run by the chat cluster tests, each on a private
+# port with no persistence; the packaged service is not needed.
+if command -v systemctl >/dev/null 2>&1; then systemctl stop redis-server >/dev/null 2>&1 || true; fi
+if [ -x /etc/init.d/redis-server ]; then /etc/init.d/redis-server stop >/dev/null 2>&1 || true; fi
 # The Python irc package (jaraco/irc), a real client in tests/irc_clients.rs.
 if ! python3 -c 'import irc.client' >/dev/null 2>&1; then
   echo "installing: python irc package"

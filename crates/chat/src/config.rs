@@ -67,6 +67,9 @@ pub struct ChatConfig {
     pub irc_ping: Duration,
     /// When the server started (ms since the epoch; IRC's `003`).
     pub started_at: i64,
+    /// The Redis URL of the cluster this node belongs to (`--redis`);
+    /// `None` runs a single node. See [`crate::cluster`].
+    pub redis: Option<String>,
 }
 
 impl Default for ChatConfig {
@@ -94,6 +97,7 @@ impl Default for ChatConfig {
             web_hosts: Vec::new(),
             irc_ping: Duration::from_secs(120),
             started_at: crate::event::now_ms(),
+            redis: None,
         }
     }
 }

@@ -9,8 +9,10 @@
 //! by the [`history`] writer thread. Each event is rendered at most once per
 //! format ([`event`]); a shard copies those bytes into its members' send
 //! queues and writes each queue with one syscall. The shared handle is
-//! [`service::Chat`], its settings [`config::ChatConfig`]. Wire formats:
-//! docs/protocol.md.
+//! [`service::Chat`], its settings [`config::ChatConfig`]. With `--redis`,
+//! several nodes share rooms through Redis ([`cluster`]): room events are
+//! numbered and kept there and each node fans them out to its own members.
+//! Wire formats: docs/protocol.md.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -22,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod event;
@@ -30,6 +33,7 @@ pub mod history;
 pub mod hub;
 pub mod notice;
 pub mod retention;
+pub mod room_bus;
 pub mod server;
 pub mod service;
 pub mod session;

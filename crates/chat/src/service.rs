@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use sockit_net::{Limits, Shutdown};
 
+use crate::cluster::bus::Bus;
+use crate::cluster::Cluster;
 use crate::config::ChatConfig;
 use crate::fanout::Fanout;
 use crate::history::{History, HistoryError};
@@ -21,17 +23,33 @@ pub struct Chat {
     pub(crate) fanout: Fanout,
     pub(crate) history: History,
     pub(crate) config: Arc<ChatConfig>,
+    /// The cluster this node belongs to (`--redis`); `None`: a single node.
+    pub(crate) cluster: Option<Cluster>,
+    /// The cluster node's subscription task (with `cluster`).
+    pub(crate) bus: Option<Bus>,
 }
 
 impl Chat {
     /// Opens the history store and starts the registry and the writer shards. On shutdown, history
     /// is flushed by a task `shutdown` waits for.
     pub fn start(config: ChatConfig, shutdown: &Shutdown) -> Result<Chat, HistoryError> {
+        Self::start_in(config, None, shutdown)
+    }
+
+    /// [`Chat::start`] as a node of `cluster` (connected with
+    /// [`Cluster::connect`] to `config.redis`): rooms, history and
+    /// ordering are shared with the cluster's other nodes.
+    pub fn start_clustered(config: ChatConfig, cluster: Cluster, shutdown: &Shutdown) -> Result<Chat, HistoryError> {
+        Self::start_in(config, Some(cluster), shutdown)
+    }
+
+    fn start_in(config: ChatConfig, cluster: Option<Cluster>, shutdown: &Shutdown) -> Result<Chat, HistoryError> {
         let history = History::open(&config.store, config.retention)?;
         let config = Arc::new(config);
         let fanout = Fanout::with_bounds(config.writers, config.send_bounds(), config.batch_window);
-        let hub = Hub::start(config.clone(), fanout.clone());
-        let chat = Chat { hub, fanout, history, config };
+        let bus = cluster.as_ref().map(|c| Bus::start(c.clone(), fanout.clone()));
+        let hub = Hub::start(config.clone(), fanout.clone(), bus.clone());
+        let chat = Chat { hub, fanout, history, config, cluster, bus };
         let closing = chat.clone();
         let stop = shutdown.clone();
         shutdown.spawn(async move {
@@ -44,6 +62,11 @@ impl Chat {
             tracing::debug!("chat history flushed");
         });
         Ok(chat)
+    }
+
+    /// The cluster this node belongs to, if any.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
     }
 
     /// The configuration in force.

@@ -7,10 +7,14 @@
 //! graceful shutdown. [`need`] fails a test loudly when a peer tool (nc,
 //! socat, curl …) is missing, instead of letting it pass without testing.
 //!
+//! [`redis::RedisServer`] is a private redis-server for the chat cluster
+//! tests, [`ngircd::Ngircd`] a private ngircd.
+//!
 //! Everything panics on failure: these are test helpers.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 pub mod ngircd;
+pub mod redis;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;

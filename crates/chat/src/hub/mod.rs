@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::cluster::bus::Bus;
 use crate::config::ChatConfig;
 use crate::event::irc::Relay;
 use crate::event::{Event, MemberId, NameEntry, Style};
@@ -251,10 +252,11 @@ impl std::fmt::Debug for Hub {
 type Reply<T> = Result<T, HubError>;
 
 impl Hub {
-    /// Starts the registry task; it places members with `fanout`.
-    pub fn start(config: Arc<ChatConfig>, fanout: Fanout) -> Hub {
+    /// Starts the registry task; it places members with `fanout` and, on
+    /// a cluster node, tells `bus` which rooms have local members.
+    pub fn start(config: Arc<ChatConfig>, fanout: Fanout, bus: Option<Bus>) -> Hub {
         let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-        let mut registry = Registry::new(config, fanout);
+        let mut registry = Registry::new(config, fanout, bus);
         tokio::spawn(async move {
             while let Some(Msg::Job(job)) = rx.recv().await {
                 job(&mut registry);

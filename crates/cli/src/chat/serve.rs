@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use sockit_chat::cluster::Cluster;
 use sockit_chat::{Chat, ChatConfig, Retention, Store};
 use sockit_net::{announce, bind_tcp, bind_udp, resolve_bind, Shutdown};
 use tokio::net::{TcpListener, UdpSocket};
@@ -43,7 +44,7 @@ pub struct ServeArgs {
     pub no_web: bool,
     /// History file (SQLite). Default: chat.db in the user's data directory
     /// (~/.local/share/sockit on Linux).
-    #[arg(long, value_name = "PATH", conflicts_with = "no_history")]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["no_history", "redis"])]
     pub history: Option<PathBuf>,
     /// Keep history in memory only (lost on restart).
     #[arg(long)]
@@ -134,6 +135,11 @@ pub struct ServeArgs {
     /// without an answer and it is disconnected. Also the time it has to register.
     #[arg(long, default_value_t = 120.0, value_name = "SECS")]
     pub irc_ping: f64,
+    /// Join a cluster of chat nodes sharing rooms through Redis
+    /// (redis://HOST:PORT/DB): messages, order and history are shared with
+    /// every node using the same Redis. History then lives in Redis.
+    #[arg(long, env = "SOCKIT_REDIS", value_name = "URL")]
+    pub redis: Option<String>,
     /// TLS: line members on --tls-port, and the web listener on https
     /// (its page then uses wss://). TCP and UDP stay plain.
     #[command(flatten)]
@@ -146,7 +152,8 @@ impl ServeArgs {
             .ok()
             .filter(|d| !d.is_zero())
             .context("--udp-timeout takes a positive number of seconds")?;
-        let store = if self.no_history {
+        // With --redis history lives in Redis; the local store stays empty.
+        let store = if self.no_history || self.redis.is_some() {
             Store::Memory
         } else if let Some(p) = &self.history {
             Store::File(p.clone())
@@ -181,6 +188,7 @@ impl ServeArgs {
                 .filter(|d| !d.is_zero())
                 .context("--send-timeout takes a positive number of seconds")?,
             web_hosts: self.web_hosts.clone(),
+            redis: self.redis.clone(),
             irc_ping: Duration::try_from_secs_f64(self.irc_ping)
                 .ok()
                 .filter(|d| !d.is_zero())
@@ -233,7 +241,16 @@ pub async fn start(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<Vec<Li
     // Certificates and history first: a bad file must fail before we announce.
     let line_tls = args.tls.server(&[])?;
     let web_tls = if args.no_web { None } else { args.tls.server(&[b"http/1.1"])? };
-    let chat = Chat::start(config, &shutdown)?;
+    let chat = match &config.redis {
+        // Before any listener is announced: a node that cannot reach its
+        // cluster says so in one line and exits non-zero.
+        Some(url) => {
+            let cluster = Cluster::connect(url).await?;
+            tracing::info!(redis = cluster.url(), node = %cluster.node(), "chat cluster");
+            Chat::start_clustered(config, cluster, &shutdown)?
+        }
+        None => Chat::start(config, &shutdown)?,
+    };
     let addr = resolve_bind(&args.bind, args.port)?;
     let (listener, socket) = bind_pair(addr)?;
     let tcp = listener.local_addr().context("reading the bound address")?;
