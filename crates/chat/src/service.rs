@@ -44,7 +44,10 @@ impl Chat {
         let history = History::open(&config.store, config.retention)?;
         let config = Arc::new(config);
         let fanout = Fanout::with_bounds(config.writers, config.send_bounds(), config.batch_window);
-        let hub = Hub::start(config.clone(), fanout.clone());
+        let hub = match &cluster {
+            Some(c) => Hub::start_clustered(config.clone(), fanout.clone(), c.clone()),
+            None => Hub::start(config.clone(), fanout.clone()),
+        };
         let chat = Chat { hub, fanout, history, config, cluster };
         let closing = chat.clone();
         let stop = shutdown.clone();

@@ -67,7 +67,11 @@
 //! redis-rs) add pools this design does not need, since one multiplexed
 //! connection pipelines every node's commands.
 
+pub mod bounded;
+pub mod direct;
 pub mod keys;
+pub mod nicks;
+pub mod presence;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -31,6 +31,9 @@ pub(crate) struct Registry {
     pub(super) rooms: BTreeMap<Arc<str>, Room>,
     /// Rooms by what they look like; the default room's look is reserved.
     pub(super) room_looks: HashMap<String, Arc<str>>,
+    /// Woken when members, nicks or rooms change, so this node's presence
+    /// in the cluster is rewritten ([`super::remote`]); `None`: one node.
+    pub(super) dirty: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Registry {
@@ -46,6 +49,7 @@ impl Registry {
             peak: 0,
             rooms: BTreeMap::new(),
             room_looks: HashMap::new(),
+            dirty: None,
         };
         // The default room exists from the start, owned by nobody. It is
         // `+n` but not `+t`: with no operator a locked topic could never
@@ -55,6 +59,13 @@ impl Registry {
         r.room_looks.insert(skeleton(&lobby), lobby.clone());
         r.rooms.insert(lobby.clone(), Room::new(modes, true));
         r
+    }
+
+    /// Tells the cluster side (if any) that membership changed.
+    pub(super) fn changed(&self) {
+        if let Some(d) = &self.dirty {
+            d.notify_one();
+        }
     }
 
     pub(super) fn member(&self, id: MemberId) -> Result<&Member, HubError> {
@@ -114,6 +125,7 @@ impl Registry {
             },
         );
         self.peak = self.peak.max(self.members.len());
+        self.changed();
         self.fanout.attach_styled(id, reg.sink, reg.style);
         let room = if reg.land {
             let lobby: Arc<str> = Arc::from(self.cfg.default_room.as_str());
@@ -202,6 +214,7 @@ impl Registry {
             self.refresh_gate(room, id);
         }
         self.tell_neighbours(id, notice::nick(&old, wanted), false, false);
+        self.changed();
         Ok(old)
     }
 
@@ -213,6 +226,7 @@ impl Registry {
         }
         m.away = text.clone();
         let ev = notice::away(&m.nick, text.as_deref());
+        self.changed();
         self.tell_neighbours(id, ev, true, true);
         Ok(())
     }
@@ -330,5 +344,6 @@ impl Registry {
             r.invites.remove(&id);
         }
         self.fanout.forget(id);
+        self.changed();
     }
 }

@@ -1,0 +1,186 @@
+//! Nicks, presence and private messages across chat nodes sharing one
+//! real redis-server (issue #18, part 2), each test with its own
+//! redis-server on a private loopback port.
+
+mod chat_support;
+
+use std::time::{Duration, Instant};
+
+use chat_support::Member;
+use sockit_testkit::redis::{RedisServer, Reply};
+use sockit_testkit::{bin, Sockit};
+
+/// A chat node of the cluster at `redis` (TCP+UDP on port 0, no web, no IRC).
+fn node(redis: &str) -> Sockit {
+    node_with(redis, &[])
+}
+
+/// [`node`] with `extra` flags.
+fn node_with(redis: &str, extra: &[&str]) -> Sockit {
+    let mut args = vec!["chat", "serve", "--no-irc", "--no-web", "--no-history", "--port", "0", "--redis", redis];
+    args.extend_from_slice(extra);
+    Sockit::start(&bin(), &args, 2)
+}
+
+/// Asks `/who` until its answer satisfies `ok` (at most `within`, one
+/// question a second); returns the last answer and when it came.
+fn who_until(m: &mut Member, within: Duration, ok: impl Fn(&str) -> bool) -> (String, Instant) {
+    let deadline = Instant::now() + within;
+    loop {
+        m.send("/who");
+        let line = m.expect("members of lobby");
+        if ok(&line) || Instant::now() >= deadline {
+            return (line, Instant::now());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// What became of one member's `/nick wanted`: `Some(true)` it got it,
+/// `Some(false)` refused as taken, `None` neither within the wait.
+fn nick_outcome(m: &mut Member, was: &str, wanted: &str) -> Option<bool> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Some(line) = m.lines.next_within(deadline.saturating_duration_since(Instant::now())) {
+        if line == format!("* {was} is now known as {wanted}") {
+            return Some(true);
+        }
+        if line.starts_with("! ") && line.contains(&format!("nick {wanted} is taken")) {
+            return Some(false);
+        }
+    }
+    None
+}
+
+#[test]
+fn two_nodes_racing_for_one_nick_exactly_one_wins_each_time() {
+    let redis = RedisServer::start();
+    // 100 renames each: past flood control's burst.
+    let (a, b) = (node_with(&redis.url(), &["--flood-rate", "0"]), node_with(&redis.url(), &["--flood-rate", "0"]));
+    let mut ann = Member::join(a.addr("tcp"), "ann");
+    let mut bob = Member::join(b.addr("tcp"), "bob");
+    let (mut ann_nick, mut bob_nick) = ("ann".to_string(), "bob".to_string());
+    let mut wins = [0, 0];
+    for i in 0..100 {
+        let wanted = format!("race{i}");
+        // Back to back, the first sender alternating.
+        if i % 2 == 0 {
+            ann.send(&format!("/nick {wanted}"));
+            bob.send(&format!("/nick {wanted}"));
+        } else {
+            bob.send(&format!("/nick {wanted}"));
+            ann.send(&format!("/nick {wanted}"));
+        }
+        let got_a = nick_outcome(&mut ann, &ann_nick, &wanted);
+        let got_b = nick_outcome(&mut bob, &bob_nick, &wanted);
+        match (got_a, got_b) {
+            (Some(true), Some(false)) => {
+                wins[0] += 1;
+                ann_nick = wanted;
+            }
+            (Some(false), Some(true)) => {
+                wins[1] += 1;
+                bob_nick = wanted;
+            }
+            other => panic!("round {i}: {other:?}; ann saw {:#?}, bob saw {:#?}", ann.lines.seen, bob.lines.seen),
+        }
+    }
+    assert_eq!(wins[0] + wins[1], 100);
+    // One claim per member is left in Redis: the old nicks were given back.
+    let mut left = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        left = claims(&redis, "sockit:nick:race*");
+        if left.len() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    left.sort();
+    let mut want = vec![format!("sockit:nick:{ann_nick}"), format!("sockit:nick:{bob_nick}")];
+    want.sort();
+    assert_eq!(left, want);
+}
+
+/// The keys matching `pattern`.
+fn claims(redis: &RedisServer, pattern: &str) -> Vec<String> {
+    match redis.command(&["KEYS", pattern]) {
+        Reply::Array(Some(keys)) => keys.iter().filter_map(Reply::text).collect(),
+        other => panic!("KEYS answered {other:?}"),
+    }
+}
+
+#[test]
+fn a_node_killed_with_sigkill_has_its_members_vanish_from_who_within_30_s() {
+    let redis = RedisServer::start();
+    let (a, b) = (node(&redis.url()), node(&redis.url()));
+    let mut ann = Member::join(a.addr("tcp"), "ann");
+    let mut bob = Member::join(b.addr("tcp"), "bob");
+    let _cat = Member::join(b.addr("tcp"), "cat");
+    // Both nodes' members are counted on each node.
+    let (line, _) = who_until(&mut ann, Duration::from_secs(10), |l| l.contains("bob") && l.contains("cat"));
+    assert!(line.contains("members of lobby (3)"), "{line}");
+    let (line, _) = who_until(&mut bob, Duration::from_secs(10), |l| l.contains("ann"));
+    assert!(line.contains("members of lobby (3)"), "{line}");
+    ann.send("/rooms");
+    ann.expect("lobby (3)");
+
+    b.kill();
+    let killed = Instant::now();
+    let (line, at) = who_until(&mut ann, Duration::from_secs(45), |l| !l.contains("bob") && !l.contains("cat"));
+    assert!(!line.contains("bob") && !line.contains("cat"), "still listed 45 s after kill -9: {line}");
+    assert!(line.contains("members of lobby (1)"), "{line}");
+    assert!(at.duration_since(killed) <= Duration::from_secs(32), "took {:?}", at.duration_since(killed));
+    // The node that stayed is up and serves; the dead node's nicks are free.
+    ann.send("/rooms");
+    ann.expect("lobby (1)");
+    let _bob_again = Member::join(a.addr("tcp"), "bob");
+}
+
+#[test]
+fn a_private_message_reaches_a_member_on_another_node() {
+    let redis = RedisServer::start();
+    let (a, b) = (node(&redis.url()), node(&redis.url()));
+    let mut ann = Member::join(a.addr("tcp"), "ann");
+    let mut bob = Member::join(b.addr("tcp"), "bob");
+    ann.send("/msg bob psst, over here");
+    ann.expect("<ann -> bob> psst, over here");
+    bob.expect("<ann -> bob> psst, over here");
+    bob.send("/msg ANN got it");
+    bob.expect("<bob -> ANN> got it");
+    ann.expect("<bob -> ann> got it");
+    ann.send("/msg nobody hello?");
+    ann.expect("! no such nick nobody");
+    // Control characters are escaped on the way, as on one node.
+    ann.send("/msg bob bell\x07");
+    bob.expect("<ann -> bob> bell\\x07");
+}
+
+#[test]
+fn new_nicks_are_refused_while_redis_is_stopped_and_accepted_again_after() {
+    let mut redis = RedisServer::start();
+    let a = node(&redis.url());
+    let mut ann = Member::join(a.addr("tcp"), "ann");
+    redis.stop();
+    ann.send("/nick zed");
+    ann.expect("! nick zed cannot be taken now: the chat cluster is unreachable; try again later");
+    // A new member needs a nick too: it is told why and let go.
+    let mut late = Member::connect(a.addr("tcp"));
+    late.expect("the chat cluster is unreachable");
+    late.expect("<EOF>");
+    // The member that was there stays, with its nick.
+    ann.send("/who");
+    ann.expect("members of lobby (1): ann");
+
+    redis.start_again();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        ann.send("/nick zed");
+        let line = ann.lines.next_within(Duration::from_secs(5)).unwrap_or_default();
+        if line == "* ann is now known as zed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "/nick still refused 20 s after Redis came back: {:#?}", ann.lines.seen);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let _late = Member::join(a.addr("tcp"), "");
+}
