@@ -158,9 +158,12 @@ fn a_private_message_reaches_a_member_on_another_node() {
 #[test]
 fn new_nicks_are_refused_while_redis_is_stopped_and_accepted_again_after() {
     let mut redis = RedisServer::start();
-    let a = node(&redis.url());
+    let (a, b) = (node(&redis.url()), node(&redis.url()));
     let mut ann = Member::join(a.addr("tcp"), "ann");
+    let _bob = Member::join(b.addr("tcp"), "bob");
     redis.stop();
+    ann.send("/msg bob are you there?");
+    ann.expect("! not delivered: the cluster is unreachable");
     ann.send("/nick zed");
     ann.expect("! nick zed cannot be taken now: the chat cluster is unreachable; try again later");
     // A new member needs a nick too: it is told why and let go.
@@ -183,4 +186,41 @@ fn new_nicks_are_refused_while_redis_is_stopped_and_accepted_again_after() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let _late = Member::join(a.addr("tcp"), "");
+}
+
+#[test]
+fn irc_names_who_list_and_privmsg_count_and_reach_other_nodes() {
+    let redis = RedisServer::start();
+    let a = chat_support::irc::serve_irc(&["--redis", &redis.url()], 0);
+    let b = node(&redis.url());
+    let mut bob = Member::join(b.addr("tcp"), "bob");
+    let mut ann = chat_support::irc::Irc::join(a.addr("irc"), "ann", "");
+    ann.join_channel("#lobby");
+    // bob (on the other node) is in #lobby's names, WHO and LIST.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        ann.send("NAMES #lobby");
+        let line = ann.expect(" 353 ");
+        if line.contains("bob") {
+            assert!(line.contains("ann"), "{line}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "bob never listed: {line}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    ann.send("WHO #lobby");
+    ann.expect(" 352 ann #lobby tcp 127.0.0.1 irc.sockit bob H ");
+    ann.expect(" 315 ");
+    ann.send("LIST");
+    ann.expect(" 322 ann #lobby 2 ");
+    // Private messages both ways.
+    ann.send("PRIVMSG bob :hello from irc");
+    bob.expect("<ann -> bob> hello from irc");
+    bob.send("/msg ann hello from tcp");
+    ann.expect("PRIVMSG ann :hello from tcp");
+    // A nick held on the other node is refused at registration (433).
+    let mut dup = chat_support::irc::Irc::connect(a.addr("irc"));
+    dup.send("NICK bob");
+    dup.send("USER bob 0 * :bob");
+    dup.expect(" 433 ");
 }
