@@ -57,6 +57,7 @@ impl Chat {
             // their tasks a moment to hand over their last lines.
             tokio::time::sleep(Duration::from_millis(50)).await;
             closing.history.flush().await;
+            closing.hub.leave_cluster().await;
             closing.hub.shutdown();
             tracing::debug!("chat history flushed");
         });

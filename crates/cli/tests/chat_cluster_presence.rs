@@ -224,3 +224,18 @@ fn irc_names_who_list_and_privmsg_count_and_reach_other_nodes() {
     dup.send("USER bob 0 * :bob");
     dup.expect(" 433 ");
 }
+
+#[test]
+fn a_node_stopped_cleanly_takes_its_members_and_nicks_out_at_once() {
+    let redis = RedisServer::start();
+    let (a, b) = (node(&redis.url()), node(&redis.url()));
+    let mut ann = Member::join(a.addr("tcp"), "ann");
+    let _bob = Member::join(b.addr("tcp"), "bob");
+    who_until(&mut ann, Duration::from_secs(10), |l| l.contains("bob"));
+    let status = b.stop(Duration::from_secs(10));
+    assert!(status.success(), "{status}");
+    let (line, _) = who_until(&mut ann, Duration::from_secs(5), |l| !l.contains("bob"));
+    assert!(line.contains("members of lobby (1): ann"), "{line}");
+    assert!(claims(&redis, "sockit:nick:bob").is_empty(), "bob's claim was given back");
+    let _bob_here = Member::join(a.addr("tcp"), "bob");
+}

@@ -253,8 +253,9 @@ impl Publisher {
     }
 
     /// Takes this node out of the cluster's presence (on shutdown): its
-    /// heartbeat, member set and nick claims. Best effort.
-    pub async fn leave(&mut self) {
+    /// heartbeat, member set and nick claims (those it knows of and
+    /// `also`). Best effort.
+    pub async fn leave(&mut self, also: impl IntoIterator<Item = String>) {
         let node = self.cluster.node().to_string();
         let mut pipe = redis::pipe();
         pipe.atomic()
@@ -266,8 +267,10 @@ impl Publisher {
             .ignore();
         let mut conn = self.cluster.conn();
         let _: Result<(), ClusterError> = bounded(&self.cluster, pipe.query_async(&mut conn)).await;
+        self.claimed.extend(also);
         let mine: Vec<String> = self.claimed.drain().collect();
         let _ = nicks::release(&self.cluster, &mine).await;
+        self.written = None;
     }
 }
 

@@ -36,11 +36,22 @@ pub(super) struct Remote {
     dirty: Arc<Notify>,
     /// Claims granted lately, for the publisher to judge.
     grants: Grants,
+    /// What this node has published (the publishing task and the final
+    /// [`Hub::leave_cluster`] take turns).
+    publisher: tokio::sync::Mutex<Publisher>,
+    /// Set once the node has left: nothing is published after.
+    left: std::sync::atomic::AtomicBool,
 }
 
 impl Remote {
     pub(super) fn new(cluster: Cluster, dirty: Arc<Notify>) -> Remote {
-        Remote { cluster, dirty, grants: Grants::default() }
+        Remote {
+            publisher: tokio::sync::Mutex::new(Publisher::new(cluster.clone())),
+            cluster,
+            dirty,
+            grants: Grants::default(),
+            left: Default::default(),
+        }
     }
 
     /// The other nodes' members; none when Redis does not answer (the
@@ -99,7 +110,6 @@ pub(super) fn start(hub: &Hub, remote: &Arc<Remote>) {
 /// Keeps this node's presence in Redis: on every heartbeat and shortly
 /// after each membership change; takes it out when the registry stops.
 async fn publish(hub: Hub, remote: Arc<Remote>) {
-    let mut publisher = Publisher::new(remote.cluster.clone());
     let mut beat = tokio::time::interval(presence::HEARTBEAT);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pending = false;
@@ -110,6 +120,10 @@ async fn publish(hub: Hub, remote: Arc<Remote>) {
             () = tokio::time::sleep(nicks::SETTLE), if pending => {}
         }
         let Some(snapshot) = hub.call(|r| r.snapshot()).await else { break };
+        let mut publisher = remote.publisher.lock().await;
+        if remote.left.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
         pending = match publisher.publish(snapshot, &remote.grants).await {
             Ok(p) => p,
             Err(e) => {
@@ -118,7 +132,6 @@ async fn publish(hub: Hub, remote: Arc<Remote>) {
             }
         };
     }
-    publisher.leave().await;
 }
 
 impl Registry {
@@ -173,6 +186,19 @@ impl Registry {
 }
 
 impl Hub {
+    /// Takes this node out of the cluster's presence at once (heartbeat,
+    /// member set, nick claims), so the other nodes need not wait for the
+    /// expiry; on shutdown, before [`Hub::shutdown`]. Nothing without a
+    /// cluster. Bounded: at most about twice the command timeout.
+    pub async fn leave_cluster(&self) {
+        let Some(remote) = &self.remote else { return };
+        let mine: Vec<String> = self.call(|r| r.nicks.keys().cloned().collect::<Vec<_>>()).await.unwrap_or_default();
+        let (settled, young) = remote.grants.settled();
+        let mut publisher = remote.publisher.lock().await;
+        remote.left.store(true, std::sync::atomic::Ordering::Relaxed);
+        publisher.leave(mine.into_iter().chain(settled).chain(young)).await;
+    }
+
     /// [`Hub::register`] on a node of a cluster: the nick (the asked one or
     /// the default `ip:port`) is claimed in Redis first.
     pub(super) async fn register_clustered(&self, remote: &Remote, reg: Registration) -> Reply<Welcome> {
