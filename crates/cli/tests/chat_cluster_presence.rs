@@ -239,3 +239,47 @@ fn a_node_stopped_cleanly_takes_its_members_and_nicks_out_at_once() {
     assert!(claims(&redis, "sockit:nick:bob").is_empty(), "bob's claim was given back");
     let _bob_here = Member::join(a.addr("tcp"), "bob");
 }
+
+#[test]
+fn a_default_nick_another_node_holds_gets_a_suffix() {
+    let redis = RedisServer::start();
+    let a = node(&redis.url());
+    // One client port may reach two nodes: its `ip:port` is then held
+    // elsewhere already (here by a made-up node).
+    let port = sockit_testkit::free_port();
+    let held = format!("sockit:nick:127.0.0.1:{port}");
+    redis.command(&["SET", &held, "0123456789abcdef", "PX", "60000"]);
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()).unwrap();
+    sock.connect(&a.addr("tcp").into()).unwrap();
+    let stream: std::net::TcpStream = sock.into();
+    let mut m = Member::from_stream(stream);
+    m.expect(&format!("127.0.0.1:{port}-2 joined lobby"));
+    assert_eq!(claims(&redis, &format!("{held}-2")).len(), 1);
+}
+
+#[test]
+fn rooms_and_their_members_are_seen_from_every_node() {
+    let redis = RedisServer::start();
+    let (a, b) = (node(&redis.url()), node(&redis.url()));
+    let mut ann = Member::join(a.addr("tcp"), "ann");
+    let mut bob = Member::join(b.addr("tcp"), "bob");
+    bob.send("/join dev");
+    bob.expect("members of dev (1): @bob");
+    // A room that only the other node has: listed, with its member.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        ann.send("/who #dev");
+        let line = ann.lines.next_within(Duration::from_secs(5)).unwrap_or_default();
+        if line == "* members of dev (1): @bob" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "dev never listed: {:#?}", ann.lines.seen);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    ann.send("/rooms");
+    ann.expect("rooms: dev (1), lobby (2)");
+    // Joining it there answers with the members of both nodes.
+    ann.send("/join dev");
+    ann.expect("members of dev (2): @ann, @bob");
+}

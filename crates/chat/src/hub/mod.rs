@@ -331,6 +331,9 @@ impl Hub {
     /// Joins `room` (creating it, with the member as operator), or makes it
     /// current if the member is in it already. `key` is for `+k` rooms.
     pub async fn join(&self, id: MemberId, room: &str, key: Option<&str>) -> Reply<JoinInfo> {
+        if let Some(remote) = &self.remote {
+            return self.join_clustered(remote, id, room, key).await;
+        }
         let (room, key) = (room.to_string(), key.map(str::to_string));
         self.ask(move |r| r.join(id, &room, key.as_deref())).await
     }

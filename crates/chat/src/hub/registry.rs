@@ -83,6 +83,12 @@ impl Registry {
     }
 
     pub(super) fn register(&mut self, reg: Registration) -> Result<Welcome, HubError> {
+        self.register_as(reg, None)
+    }
+
+    /// [`Registry::register`] with the default nick given (a node of a
+    /// cluster picks one no other node holds); `None`: `ip:port`.
+    pub(super) fn register_as(&mut self, reg: Registration, default: Option<String>) -> Result<Welcome, HubError> {
         if self.members.len() >= self.cfg.max_members {
             return Err(HubError::new(
                 ErrorCode::ServerFull,
@@ -100,7 +106,7 @@ impl Registry {
         }
         let nick = match &reg.nick {
             Some(wanted) => self.check_nick(None, wanted)?.to_string(),
-            None => reg.peer.to_string(),
+            None => default.unwrap_or_else(|| reg.peer.to_string()),
         };
         let id = MemberId(self.next_id);
         self.next_id += 1;

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 
 use super::error::{ErrorCode, HubError};
 use super::registry::Registry;
-use super::{Hub, Ident, Names, Registration, Reply, RoomSummary, Welcome, WhoEntry};
+use super::{Hub, Ident, JoinInfo, Names, Registration, Reply, RoomSummary, Welcome, WhoEntry};
 use crate::cluster::direct::{self, Letter};
 use crate::cluster::nicks::{self, Claim, Grants};
 use crate::cluster::presence::{self, seat_text, Entry, Publisher};
@@ -28,6 +28,8 @@ use crate::text::{nick_key, normalize_room};
 /// How long after a membership change the presence is rewritten: changes
 /// in that window (a burst of joins) go out in one write.
 const DEBOUNCE: Duration = Duration::from_millis(100);
+/// Default nicks tried for a new member (`ip:port`, then `-2` …).
+const DEFAULT_TRIES: usize = 5;
 
 /// What the hub keeps of the cluster.
 pub(super) struct Remote {
@@ -199,20 +201,40 @@ impl Hub {
         publisher.leave(mine.into_iter().chain(settled).chain(young)).await;
     }
 
-    /// [`Hub::register`] on a node of a cluster: the nick (the asked one or
-    /// the default `ip:port`) is claimed in Redis first.
+    /// [`Hub::register`] on a node of a cluster: the nick is claimed in
+    /// Redis first. The default nick `ip:port` may be another node's (one
+    /// client port, two server ports): then `ip:port-2`, `-3`, … is tried.
     pub(super) async fn register_clustered(&self, remote: &Remote, reg: Registration) -> Reply<Welcome> {
-        let wanted = reg.nick.clone().unwrap_or_else(|| reg.peer.to_string());
-        if reg.nick.is_some() {
+        if let Some(wanted) = reg.nick.clone() {
             // Refused here without asking Redis if it is no nick at all.
             self.check_nick(&wanted).await?;
+            let claim = remote.claim(&wanted).await?;
+            let out = self.ask(move |r| r.register(reg)).await;
+            if out.is_err() {
+                remote.unclaim(claim, &wanted).await;
+            }
+            return out;
         }
-        let claim = remote.claim(&wanted).await?;
-        let out = self.ask(move |r| r.register(reg)).await;
-        if out.is_err() {
-            remote.unclaim(claim, &wanted).await;
+        let peer = reg.peer.to_string();
+        let mut taken = None;
+        for n in 1..=DEFAULT_TRIES {
+            let wanted = if n == 1 { peer.clone() } else { format!("{peer}-{n}") };
+            let claim = match remote.claim(&wanted).await {
+                Ok(c) => c,
+                Err(e) if e.code == ErrorCode::NickInUse => {
+                    taken = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let default = wanted.clone();
+            let out = self.ask(move |r| r.register_as(reg, Some(default))).await;
+            if out.is_err() {
+                remote.unclaim(claim, &wanted).await;
+            }
+            return out;
         }
-        out
+        Err(taken.unwrap_or_else(|| HubError::new(ErrorCode::NickInUse, format!("nick {peer} is taken"))))
     }
 
     /// [`Hub::nick`] on a node of a cluster: claimed in Redis first; the
@@ -228,6 +250,24 @@ impl Hub {
             remote.unclaim(claim, nick).await;
         }
         out
+    }
+
+    /// [`Hub::join`] on a node of a cluster: the names it answers with
+    /// count every node.
+    pub(super) async fn join_clustered(
+        &self,
+        remote: &Remote,
+        id: MemberId,
+        room: &str,
+        key: Option<&str>,
+    ) -> Reply<JoinInfo> {
+        let (wanted, key) = (room.to_string(), key.map(str::to_string));
+        let mut info = self.ask(move |r| r.join(id, &wanted, key.as_deref())).await?;
+        if info.fresh {
+            info.names.extend(names_in(&info.room, &remote.others().await));
+            sort_names(&mut info.names);
+        }
+        Ok(info)
     }
 
     /// [`Hub::names`] counting every node.
@@ -315,9 +355,14 @@ fn merge_names(local: Reply<Names>, asked: &str, others: &[(String, Entry)]) -> 
         Err(_) => Names { room: Arc::from(room.as_str()), topic: None, names: Vec::new() },
     };
     names.names.extend(extra);
-    names.names.sort_by_cached_key(|n| nick_key(&n.nick));
-    names.names.dedup_by(|a, b| nick_key(&a.nick) == nick_key(&b.nick));
+    sort_names(&mut names.names);
     Ok(names)
+}
+
+/// Names by nick, each once.
+fn sort_names(names: &mut Vec<NameEntry>) {
+    names.sort_by_cached_key(|n| nick_key(&n.nick));
+    names.dedup_by(|a, b| nick_key(&a.nick) == nick_key(&b.nick));
 }
 
 /// This node's rooms with the other nodes' members counted in (and their
