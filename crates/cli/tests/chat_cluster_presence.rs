@@ -161,6 +161,7 @@ fn new_nicks_are_refused_while_redis_is_stopped_and_accepted_again_after() {
     let (a, b) = (node(&redis.url()), node(&redis.url()));
     let mut ann = Member::join(a.addr("tcp"), "ann");
     let _bob = Member::join(b.addr("tcp"), "bob");
+    who_until(&mut ann, Duration::from_secs(10), |l| l.contains("bob"));
     redis.stop();
     ann.send("/msg bob are you there?");
     ann.expect("! not delivered: the cluster is unreachable");
@@ -173,6 +174,8 @@ fn new_nicks_are_refused_while_redis_is_stopped_and_accepted_again_after() {
     // The member that was there stays, with its nick.
     ann.send("/who");
     ann.expect("members of lobby (1): ann");
+    ann.send("/rooms");
+    ann.expect("rooms: lobby (1)");
 
     redis.start_again();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -186,6 +189,15 @@ fn new_nicks_are_refused_while_redis_is_stopped_and_accepted_again_after() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let _late = Member::join(a.addr("tcp"), "");
+    // Redis came back empty: within a heartbeat the other node's members
+    // and claims are there again.
+    let (line, _) = who_until(&mut ann, Duration::from_secs(15), |l| l.contains("bob"));
+    assert!(line.contains("bob"), "bob not back 15 s after Redis: {line}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while claims(&redis, "sockit:nick:bob").is_empty() {
+        assert!(Instant::now() < deadline, "bob's claim was not taken again");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]

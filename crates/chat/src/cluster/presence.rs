@@ -6,9 +6,10 @@
 //! - its heartbeat [`keys::alive`], set with an expiry of [`NODE_TTL`] and
 //!   renewed every [`HEARTBEAT`];
 //! - its members [`keys::members`], a hash of member id → [`Entry`] (nick,
-//!   rooms with flags, transport, user, host, away), rewritten as a diff
+//!   rooms with flags, transport, user, host, away), written as a diff
 //!   from the registry's snapshot whenever membership changes (debounced)
-//!   and on every heartbeat, with the same expiry;
+//!   and whole on every heartbeat (so a Redis that lost its data has it
+//!   again within one), with the same expiry;
 //! - its id in the set [`keys::NODES`].
 //!
 //! A reader ([`others`]) takes, in one script call, the entries of every
@@ -199,6 +200,12 @@ impl Publisher {
         let node = self.cluster.node().to_string();
         let ttl = NODE_TTL.as_millis() as u64;
         let hash = keys::members(&node);
+        let beat = self.refreshed.is_none_or(|t| t.elapsed() >= nicks::REFRESH_EVERY);
+        if beat {
+            // Whole on every heartbeat: a Redis that lost its data (a
+            // restart) has the full set again within one heartbeat.
+            self.written = None;
+        }
         let mut pipe = redis::pipe();
         pipe.atomic();
         match &self.written {
@@ -241,7 +248,7 @@ impl Publisher {
                 return Err(e);
             }
         }
-        if self.refreshed.is_none_or(|t| t.elapsed() >= nicks::REFRESH_EVERY) {
+        if beat {
             let mine: Vec<String> = self.claimed.iter().cloned().collect();
             let lost = nicks::refresh(&self.cluster, &mine).await?;
             for nick in lost {
