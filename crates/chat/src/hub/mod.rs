@@ -15,7 +15,7 @@
 //! to. Requests fail with a typed [`HubError`], which an IRC transport maps
 //! to numerics and a line member reads after `! `.
 //!
-//! On a node of a cluster (`--redis`), [`remote`] claims nicks across nodes
+//! On a node of a cluster (`--redis`), the `remote` module claims nicks across nodes
 //! before the registry takes them, publishes this node's members, and makes
 //! names, `who` and `list` count every node; private messages to members of
 //! other nodes go through Redis. Without it, no request waits on anything
