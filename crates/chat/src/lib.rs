@@ -33,6 +33,7 @@ pub mod history;
 pub mod hub;
 pub mod notice;
 pub mod retention;
+pub mod room_bus;
 pub mod server;
 pub mod service;
 pub mod session;

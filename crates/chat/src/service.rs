@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use sockit_net::{Limits, Shutdown};
 
+use crate::cluster::bus::Bus;
 use crate::cluster::Cluster;
 use crate::config::ChatConfig;
 use crate::fanout::Fanout;
@@ -24,6 +25,8 @@ pub struct Chat {
     pub(crate) config: Arc<ChatConfig>,
     /// The cluster this node belongs to (`--redis`); `None`: a single node.
     pub(crate) cluster: Option<Cluster>,
+    /// The cluster node's subscription task (with `cluster`).
+    pub(crate) bus: Option<Bus>,
 }
 
 impl Chat {
@@ -44,11 +47,12 @@ impl Chat {
         let history = History::open(&config.store, config.retention)?;
         let config = Arc::new(config);
         let fanout = Fanout::with_bounds(config.writers, config.send_bounds(), config.batch_window);
+        let bus = cluster.as_ref().map(|c| Bus::start(c.clone(), fanout.clone()));
         let hub = match &cluster {
-            Some(c) => Hub::start_clustered(config.clone(), fanout.clone(), c.clone()),
-            None => Hub::start(config.clone(), fanout.clone()),
+            Some(c) => Hub::start_clustered(config.clone(), fanout.clone(), bus.clone(), c.clone()),
+            None => Hub::start(config.clone(), fanout.clone(), bus.clone()),
         };
-        let chat = Chat { hub, fanout, history, config, cluster };
+        let chat = Chat { hub, fanout, history, config, cluster, bus };
         let closing = chat.clone();
         let stop = shutdown.clone();
         shutdown.spawn(async move {

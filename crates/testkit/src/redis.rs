@@ -71,6 +71,12 @@ impl RedisServer {
         panic!("redis-server did not start:\n{last}");
     }
 
+    /// A handle to the redis-server another handle started on `port`, for
+    /// commands from another thread (stopping it is left to the owner).
+    pub fn attach(port: u16) -> RedisServer {
+        RedisServer { child: None, port, dir: tempfile::tempdir().unwrap(), output: Arc::default() }
+    }
+
     /// `redis://127.0.0.1:PORT/0`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)

@@ -58,8 +58,27 @@
 //! # History
 //!
 //! With `--redis`, join replay and `/history` read the room's stream
-//! (`XREVRANGE`), so a late joiner on one node gets what was written
-//! through any other. SQLite history is not used.
+//! (`XREVRANGE`, up to the offset this node has delivered, so replay and
+//! live events meet exactly), so a late joiner on one node gets what was
+//! written through any other. SQLite history is not used.
+//!
+//! # Room notices
+//!
+//! Joins, parts, quits, nick and away changes of a node's members are
+//! delivered to its own members at once, as on a single node (an IRC
+//! client needs its JOIN before its NAMES), and relayed unnumbered on the
+//! same room channels to the other nodes ([`bus::Bus::relay`],
+//! [`envelope::Relayed`]), which deliver each once. They are not stored,
+//! and not ordered with the room's messages. Room state (topics, modes,
+//! operators), the member list, nicks and private messages are per node
+//! for now.
+//!
+//! # Files
+//!
+//! [`keys`] names every key and channel; [`envelope`] is the wire form of
+//! an event between nodes; `log` runs the scripts (`append.lua`,
+//! `position.lua`) and stream reads; [`order`] is the pure ordering and
+//! gap logic; [`bus`] is the node's subscription task.
 //!
 //! Why redis-rs: it is the maintained Rust client (async on tokio,
 //! RESP2/3, a connection manager, scripts with `EVALSHA` and automatic
@@ -68,9 +87,13 @@
 //! connection pipelines every node's commands.
 
 pub mod bounded;
+pub mod bus;
 pub mod direct;
+pub mod envelope;
 pub mod keys;
+mod log;
 pub mod nicks;
+pub mod order;
 pub mod presence;
 
 use std::sync::Arc;

@@ -31,6 +31,11 @@ impl Registry {
         let gate = seat.gate.clone();
         room.seats.insert(id, seat);
         room.invites.remove(&id);
+        if room.seats.len() == 1 {
+            if let Some(bus) = &self.bus {
+                bus.watch(name.clone());
+            }
+        }
         m.rooms.push(name.clone());
         m.current = Some(name.clone());
         let nick = m.nick.clone();
@@ -39,6 +44,7 @@ impl Registry {
         self.fanout.join(id, name.clone());
         let ev = self.stamp(id, notice::join(name, &nick));
         if self.announced(name) {
+            self.relay(name, &ev);
             self.announce(name, ev);
         } else {
             // Told to the member alone: an IRC client opens its window on it.
@@ -61,6 +67,11 @@ impl Registry {
         let Some(room) = self.rooms.get_mut(name) else { return };
         if let Some(seat) = room.seats.remove(&id) {
             seat.gate.close();
+            if room.seats.is_empty() {
+                if let Some(bus) = &self.bus {
+                    bus.unwatch(name.clone());
+                }
+            }
         }
         if room.seats.is_empty() && !room.persistent {
             self.rooms.remove(name);
@@ -214,6 +225,7 @@ impl Registry {
         let nick = self.member(id)?.nick.clone();
         let ev = self.stamp(id, notice::part(&room, &nick, &escape_untrusted(&cut(reason, MAX_REASON))));
         if self.announced(&room) {
+            self.relay(&room, &ev);
             // Before the member is taken off: it sees its own part.
             self.announce(&room, ev);
         } else {

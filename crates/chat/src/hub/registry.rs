@@ -10,6 +10,7 @@ use super::error::{ErrorCode, HubError};
 use super::member::{Activity, Member};
 use super::room::{cut, Modes, Room, MAX_REASON};
 use super::{MemberInfo, Membership, Registration, RoomFlags, RoomSummary, Seated, Stats, Welcome, WhoEntry};
+use crate::cluster::bus::Bus;
 use crate::config::ChatConfig;
 use crate::event::irc::Relay;
 use crate::event::{now_ms, Event, Kind, MemberId, Shared};
@@ -20,6 +21,9 @@ use crate::text::{nick_key, normalize_room, skeleton, validate_nick};
 pub(crate) struct Registry {
     pub(super) cfg: Arc<ChatConfig>,
     pub(super) fanout: Fanout,
+    /// On a cluster node: told when a room gets its first local member
+    /// and loses its last (the node subscribes to the room meanwhile).
+    pub(super) bus: Option<Bus>,
     next_id: u64,
     pub(super) members: HashMap<MemberId, Member>,
     pub(super) nicks: HashMap<String, MemberId>,
@@ -37,10 +41,11 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(super) fn new(cfg: Arc<ChatConfig>, fanout: Fanout) -> Self {
+    pub(super) fn new(cfg: Arc<ChatConfig>, fanout: Fanout, bus: Option<Bus>) -> Self {
         let mut r = Registry {
             cfg,
             fanout,
+            bus,
             next_id: 1,
             members: HashMap::new(),
             nicks: HashMap::new(),
@@ -183,6 +188,14 @@ impl Registry {
         self.fanout.publish(room, Shared::new(ev, None));
     }
 
+    /// Tells the other nodes' members of `room` of `ev` (a join or part of
+    /// a local member), on a cluster node.
+    pub(super) fn relay(&self, room: &Arc<str>, ev: &Event) {
+        if let Some(bus) = &self.bus {
+            bus.relay(std::slice::from_ref(room), ev);
+        }
+    }
+
     /// Whether joins, parts, quits and away changes are told in `room`.
     pub(super) fn announced(&self, room: &str) -> bool {
         self.rooms.get(room).is_some_and(|r| r.seats.len() <= self.cfg.announce_limit)
@@ -195,7 +208,11 @@ impl Registry {
     fn tell_neighbours(&self, id: MemberId, ev: Event, only_announced: bool, own: bool) {
         let Some(m) = self.members.get(&id) else { return };
         let rooms: Vec<Arc<str>> = m.rooms.iter().filter(|r| !only_announced || self.announced(r)).cloned().collect();
-        let ev = Shared::new(self.stamp(id, ev), own.then_some(id));
+        let event = self.stamp(id, ev);
+        if let Some(bus) = &self.bus {
+            bus.relay(&rooms, &event);
+        }
+        let ev = Shared::new(event, own.then_some(id));
         if m.rooms.is_empty() {
             if !own {
                 self.fanout.direct(id, ev);

@@ -24,6 +24,7 @@ use crate::command::{parse, Command, Input, HELP, MAX_HISTORY};
 use crate::event::{ClientLine, Event, Format, Kind, MemberId, Shared, Style};
 use crate::fanout::{Pacing, Pending, Sink};
 use crate::hub::{Activity, Registration, Seated};
+use crate::room_bus::{NOT_DELIVERED, NO_HISTORY};
 use crate::service::Chat;
 use sockit_net::rate::TokenBucket;
 use sockit_net::text::escape_untrusted;
@@ -146,7 +147,13 @@ impl Session {
             out.push(err(NO_ROOM));
             return;
         };
-        let events = self.chat.history.recent(&room.room, n).await;
+        let events = match self.chat.recent(&room.room, n).await {
+            Ok(events) => events,
+            Err(_) => {
+                out.push(err(NO_HISTORY));
+                return;
+            }
+        };
         if let Some(p) = &self.pacing {
             p.add(events.len());
         }
@@ -254,8 +261,9 @@ impl Session {
         }
         let mut event = Event::new(kind, escape_untrusted(text)).by(&self.nick).in_room(&room.room);
         event.userhost = Some(self.userhost.clone());
-        self.chat.history.append(event.clone());
-        self.chat.fanout.publish(&room.room, Shared::new(event, Some(self.id)));
+        if self.chat.publish_room(&room.room, event, self.id, true).await.is_err() {
+            out.push(err(NOT_DELIVERED));
+        }
     }
 
     /// Takes the registry's word for which rooms the member is in.

@@ -18,6 +18,7 @@ use super::numeric::*;
 use super::register::MAX_TARGETS;
 use crate::event::irc::Relay;
 use crate::event::{Event, Kind, Shared};
+use crate::room_bus::NOT_DELIVERED;
 use crate::text::normalize_room;
 
 impl Client {
@@ -100,15 +101,17 @@ impl Client {
         let mut event = Event::new(kind, text).by(&nick).in_room(&room);
         event.userhost = Some(self.userhost.clone());
         event.relay = relay;
-        if !tagmsg {
-            self.chat.history.append(event.clone());
-        }
         let inside = self.rooms.iter().any(|s| s.room == room);
-        let ev = Shared::new(event, Some(self.id));
-        self.chat.fanout.publish(&room, ev.clone());
-        if !inside && self.caps.has(super::caps::Cap::EchoMessage) {
-            // Sent from outside (-n): the room's delivery does not reach it.
-            self.chat.fanout.direct(self.id, ev);
+        // Sent from outside (-n): the room's delivery does not reach it.
+        let echo = (!inside && self.caps.has(super::caps::Cap::EchoMessage)).then(|| event.clone());
+        if self.chat.publish_room(&room, event, self.id, !tagmsg).await.is_err() {
+            if !quiet {
+                self.out.numeric(&nick, ERR_CANNOTSENDTOCHAN, &[target, NOT_DELIVERED]);
+            }
+            return;
+        }
+        if let Some(event) = echo {
+            self.chat.fanout.direct(self.id, Shared::new(event, Some(self.id)));
         }
     }
 
