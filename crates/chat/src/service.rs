@@ -48,7 +48,10 @@ impl Chat {
         let config = Arc::new(config);
         let fanout = Fanout::with_bounds(config.writers, config.send_bounds(), config.batch_window);
         let bus = cluster.as_ref().map(|c| Bus::start(c.clone(), fanout.clone()));
-        let hub = Hub::start(config.clone(), fanout.clone(), bus.clone());
+        let hub = match &cluster {
+            Some(c) => Hub::start_clustered(config.clone(), fanout.clone(), bus.clone(), c.clone()),
+            None => Hub::start(config.clone(), fanout.clone(), bus.clone()),
+        };
         let chat = Chat { hub, fanout, history, config, cluster, bus };
         let closing = chat.clone();
         let stop = shutdown.clone();
@@ -58,6 +61,7 @@ impl Chat {
             // their tasks a moment to hand over their last lines.
             tokio::time::sleep(Duration::from_millis(50)).await;
             closing.history.flush().await;
+            closing.hub.leave_cluster().await;
             closing.hub.shutdown();
             tracing::debug!("chat history flushed");
         });

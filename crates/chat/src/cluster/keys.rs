@@ -44,6 +44,34 @@ pub fn room_of_channel(channel: &str) -> Option<&str> {
     channel.strip_prefix("sockit:room:").filter(|r| !r.is_empty())
 }
 
+/// The claim on a nick across nodes (`SET NX PX`, value: the owning node's
+/// id). `key` is the case-folded nick ([`crate::text::nick_key`]).
+pub fn nick(key: &str) -> String {
+    format!("{PREFIX}:nick:{key}")
+}
+
+/// The set of node ids that have announced themselves; a reader drops the
+/// ones whose [`alive`] key has expired.
+pub const NODES: &str = "sockit:nodes";
+
+/// What per-node keys start with (then the node id, then a suffix).
+pub const NODE_KEY: &str = "sockit:node:";
+/// The suffix of a node's heartbeat key.
+pub const ALIVE: &str = ":alive";
+/// The suffix of a node's member hash.
+pub const MEMBERS: &str = ":members";
+
+/// A node's heartbeat: exists (with an expiry) while the node runs.
+pub fn alive(node: &str) -> String {
+    format!("{NODE_KEY}{node}{ALIVE}")
+}
+
+/// A node's members: a hash, member id → JSON entry
+/// ([`crate::cluster::presence::Entry`]).
+pub fn members(node: &str) -> String {
+    format!("{NODE_KEY}{node}{MEMBERS}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +85,8 @@ mod tests {
         assert_eq!(room_of_channel(&room_channel("a.b-c")), Some("a.b-c"));
         assert_eq!(room_of_channel("sockit:node:x"), None);
         assert_eq!(room_of_channel("sockit:room:"), None);
+        assert_eq!(nick("ann"), "sockit:nick:ann");
+        assert_eq!(alive("ab12"), "sockit:node:ab12:alive");
+        assert_eq!(members("ab12"), "sockit:node:ab12:members");
     }
 }

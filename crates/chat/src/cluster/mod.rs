@@ -86,11 +86,15 @@
 //! redis-rs) add pools this design does not need, since one multiplexed
 //! connection pipelines every node's commands.
 
+pub mod bounded;
 pub mod bus;
+pub mod direct;
 pub mod envelope;
 pub mod keys;
 mod log;
+pub mod nicks;
 pub mod order;
+pub mod presence;
 
 use std::sync::Arc;
 use std::time::Duration;

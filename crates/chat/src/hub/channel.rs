@@ -39,6 +39,7 @@ impl Registry {
         m.rooms.push(name.clone());
         m.current = Some(name.clone());
         let nick = m.nick.clone();
+        self.changed();
         // Placed before the notice goes out, so the member sees its own join.
         self.fanout.join(id, name.clone());
         let ev = self.stamp(id, notice::join(name, &nick));
@@ -62,6 +63,7 @@ impl Registry {
             }
         }
         self.fanout.part(id, name.clone());
+        self.changed();
         let Some(room) = self.rooms.get_mut(name) else { return };
         if let Some(seat) = room.seats.remove(&id) {
             seat.gate.close();
@@ -295,6 +297,7 @@ impl Registry {
         }
         if !out.applied.is_empty() {
             self.refresh_gates(&room);
+            self.changed();
             self.announce(&room, self.stamp(id, notice::mode(&room, &by, &render_changes(&out.applied))));
         }
         Ok(out)

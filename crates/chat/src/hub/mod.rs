@@ -14,12 +14,19 @@
 //! join many); a line member also has a *current* room its plain lines go
 //! to. Requests fail with a typed [`HubError`], which an IRC transport maps
 //! to numerics and a line member reads after `! `.
+//!
+//! On a node of a cluster (`--redis`), the `remote` module claims nicks across nodes
+//! before the registry takes them, publishes this node's members, and makes
+//! names, `who` and `list` count every node; private messages to members of
+//! other nodes go through Redis. Without it, no request waits on anything
+//! but the registry.
 
 mod channel;
 mod error;
 mod member;
 mod mode;
 mod registry;
+mod remote;
 mod room;
 #[cfg(test)]
 mod tests;
@@ -30,6 +37,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cluster::bus::Bus;
+use crate::cluster::Cluster;
 use crate::config::ChatConfig;
 use crate::event::irc::Relay;
 use crate::event::{Event, MemberId, NameEntry, Style};
@@ -38,6 +46,7 @@ pub use error::{ErrorCode, HubError};
 pub use member::{Activity, Gate, Ident};
 pub use mode::{parse_modes, render_changes, Mode, ModeChange, MAX_MODE_ARGS};
 use registry::Registry;
+use remote::Remote;
 pub use room::{mask_matches, normalize_mask, Ban, Modes, Topic, MAX_BANS, MAX_KEY, MAX_REASON, MAX_TOPIC};
 
 /// A new member, as its transport hands it over.
@@ -241,6 +250,8 @@ pub struct Hub {
     // (it awaits the reply) plus its final leave, so the queue is bounded by
     // the member count, and leave must be sendable from Drop.
     tx: mpsc::UnboundedSender<Msg>,
+    /// The cluster side (`--redis`); `None`: one node, no await added.
+    remote: Option<Arc<Remote>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -255,14 +266,30 @@ impl Hub {
     /// Starts the registry task; it places members with `fanout` and, on
     /// a cluster node, tells `bus` which rooms have local members.
     pub fn start(config: Arc<ChatConfig>, fanout: Fanout, bus: Option<Bus>) -> Hub {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        Self::spawn(Registry::new(config, fanout, bus), None)
+    }
+
+    /// [`Hub::start`] on a node of `cluster`: nicks are claimed across
+    /// nodes, this node's members are published, and room and member
+    /// answers count every node (see [`crate::cluster::presence`]).
+    pub fn start_clustered(config: Arc<ChatConfig>, fanout: Fanout, bus: Option<Bus>, cluster: Cluster) -> Hub {
         let mut registry = Registry::new(config, fanout, bus);
+        let dirty = Arc::new(tokio::sync::Notify::new());
+        registry.dirty = Some(dirty.clone());
+        let remote = Arc::new(Remote::new(cluster, dirty));
+        let hub = Self::spawn(registry, Some(remote.clone()));
+        remote::start(&hub, &remote);
+        hub
+    }
+
+    fn spawn(mut registry: Registry, remote: Option<Arc<Remote>>) -> Hub {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
         tokio::spawn(async move {
             while let Some(Msg::Job(job)) = rx.recv().await {
                 job(&mut registry);
             }
         });
-        Hub { tx }
+        Hub { tx, remote }
     }
 
     /// Runs `f` on the registry and waits for its answer (`None` once stopped).
@@ -282,6 +309,9 @@ impl Hub {
     /// Adds a member with default nick `ip:port` (to the default room if
     /// `land`); its events go to its sink.
     pub async fn register(&self, reg: Registration) -> Reply<Welcome> {
+        if let Some(remote) = &self.remote {
+            return self.register_clustered(remote, reg).await;
+        }
         self.ask(move |r| r.register(reg)).await
     }
 
@@ -299,6 +329,9 @@ impl Hub {
 
     /// Changes a nick; returns the old one.
     pub async fn nick(&self, id: MemberId, nick: &str) -> Reply<String> {
+        if let Some(remote) = &self.remote {
+            return self.nick_clustered(remote, id, nick).await;
+        }
         let nick = nick.to_string();
         self.ask(move |r| r.nick(id, &nick)).await
     }
@@ -306,6 +339,9 @@ impl Hub {
     /// Joins `room` (creating it, with the member as operator), or makes it
     /// current if the member is in it already. `key` is for `+k` rooms.
     pub async fn join(&self, id: MemberId, room: &str, key: Option<&str>) -> Reply<JoinInfo> {
+        if let Some(remote) = &self.remote {
+            return self.join_clustered(remote, id, room, key).await;
+        }
         let (room, key) = (room.to_string(), key.map(str::to_string));
         self.ask(move |r| r.join(id, &room, key.as_deref())).await
     }
@@ -372,12 +408,18 @@ impl Hub {
 
     /// A room's members and topic.
     pub async fn names(&self, room: &str) -> Reply<Names> {
+        if let Some(remote) = &self.remote {
+            return self.names_clustered(remote, room).await;
+        }
         let room = room.to_string();
         self.ask(move |r| r.names(&room)).await
     }
 
     /// Every room with its size and topic, by name.
     pub async fn list(&self) -> Vec<RoomSummary> {
+        if let Some(remote) = &self.remote {
+            return self.list_clustered(remote).await;
+        }
         self.call(|r| r.list()).await.unwrap_or_default()
     }
 
@@ -389,6 +431,9 @@ impl Hub {
 
     /// The members of room `target`, or the member `target`; empty for neither.
     pub async fn who(&self, target: &str) -> Vec<WhoEntry> {
+        if let Some(remote) = &self.remote {
+            return self.who_clustered(remote, target).await;
+        }
         let target = target.to_string();
         self.call(move |r| r.who(&target)).await.unwrap_or_default()
     }
@@ -408,6 +453,9 @@ impl Hub {
         text: &str,
         relay: Option<Box<Relay>>,
     ) -> Reply<(Event, Option<String>)> {
+        if let Some(remote) = &self.remote {
+            return self.private_clustered(remote, id, to, text, relay).await;
+        }
         let (to, text) = (to.to_string(), text.to_string());
         self.ask(move |r| r.private(id, &to, text, relay)).await
     }

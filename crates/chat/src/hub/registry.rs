@@ -35,6 +35,9 @@ pub(crate) struct Registry {
     pub(super) rooms: BTreeMap<Arc<str>, Room>,
     /// Rooms by what they look like; the default room's look is reserved.
     pub(super) room_looks: HashMap<String, Arc<str>>,
+    /// Woken when members, nicks or rooms change, so this node's presence
+    /// in the cluster is rewritten ([`super::remote`]); `None`: one node.
+    pub(super) dirty: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Registry {
@@ -51,6 +54,7 @@ impl Registry {
             peak: 0,
             rooms: BTreeMap::new(),
             room_looks: HashMap::new(),
+            dirty: None,
         };
         // The default room exists from the start, owned by nobody. It is
         // `+n` but not `+t`: with no operator a locked topic could never
@@ -60,6 +64,13 @@ impl Registry {
         r.room_looks.insert(skeleton(&lobby), lobby.clone());
         r.rooms.insert(lobby.clone(), Room::new(modes, true));
         r
+    }
+
+    /// Tells the cluster side (if any) that membership changed.
+    pub(super) fn changed(&self) {
+        if let Some(d) = &self.dirty {
+            d.notify_one();
+        }
     }
 
     pub(super) fn member(&self, id: MemberId) -> Result<&Member, HubError> {
@@ -77,6 +88,12 @@ impl Registry {
     }
 
     pub(super) fn register(&mut self, reg: Registration) -> Result<Welcome, HubError> {
+        self.register_as(reg, None)
+    }
+
+    /// [`Registry::register`] with the default nick given (a node of a
+    /// cluster picks one no other node holds); `None`: `ip:port`.
+    pub(super) fn register_as(&mut self, reg: Registration, default: Option<String>) -> Result<Welcome, HubError> {
         if self.members.len() >= self.cfg.max_members {
             return Err(HubError::new(
                 ErrorCode::ServerFull,
@@ -94,7 +111,7 @@ impl Registry {
         }
         let nick = match &reg.nick {
             Some(wanted) => self.check_nick(None, wanted)?.to_string(),
-            None => reg.peer.to_string(),
+            None => default.unwrap_or_else(|| reg.peer.to_string()),
         };
         let id = MemberId(self.next_id);
         self.next_id += 1;
@@ -119,6 +136,7 @@ impl Registry {
             },
         );
         self.peak = self.peak.max(self.members.len());
+        self.changed();
         self.fanout.attach_styled(id, reg.sink, reg.style);
         let room = if reg.land {
             let lobby: Arc<str> = Arc::from(self.cfg.default_room.as_str());
@@ -219,6 +237,7 @@ impl Registry {
             self.refresh_gate(room, id);
         }
         self.tell_neighbours(id, notice::nick(&old, wanted), false, false);
+        self.changed();
         Ok(old)
     }
 
@@ -230,6 +249,7 @@ impl Registry {
         }
         m.away = text.clone();
         let ev = notice::away(&m.nick, text.as_deref());
+        self.changed();
         self.tell_neighbours(id, ev, true, true);
         Ok(())
     }
@@ -347,5 +367,6 @@ impl Registry {
             r.invites.remove(&id);
         }
         self.fanout.forget(id);
+        self.changed();
     }
 }

@@ -118,7 +118,11 @@ impl Member {
 
     /// Connects and reads lines, nothing more.
     pub fn connect(addr: SocketAddr) -> Member {
-        let w = TcpStream::connect(addr).unwrap();
+        Member::from_stream(TcpStream::connect(addr).unwrap())
+    }
+
+    /// A member on a stream connected already (say, from a chosen port).
+    pub fn from_stream(w: TcpStream) -> Member {
         let lines = Lines::read(w.try_clone().unwrap());
         Member { w, lines }
     }

@@ -2,7 +2,8 @@
 //! Lines look like `<nick> B<run> sender seq send_time_us padding`.
 //!
 //! Opens `--members` TCP connections to one room (works against any server
-//! that relays `<nick> text` lines, such as `ncat --chat`), lets the first
+//! that relays `<nick> text` lines, such as `ncat --chat`; with `--target`
+//! spread over several servers, the nodes of one chat cluster), lets the first
 //! `--senders` each send `--rate` messages per second for `--secs`, and has
 //! every member read everything. Each message carries its send time (one
 //! clock: this process), so every delivery gives a latency sample. A message
@@ -71,6 +72,11 @@ pub struct BenchArgs {
     /// The IRC channel (with --irc).
     #[arg(long, default_value = "#bench")]
     pub channel: String,
+    /// Another chat server (a node of the same cluster), repeatable:
+    /// members (senders too) are spread over ADDR and these in turn.
+    /// Text members only.
+    #[arg(long = "target", value_name = "HOST[:PORT]")]
+    pub targets: Vec<String>,
 }
 
 /// What one reader thread saw.
@@ -85,6 +91,11 @@ struct Received {
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let port = if args.irc { IRC_PORT } else { super::serve::DEFAULT_PORT };
     let addr = sockit_net::addr::resolve_peer(&args.addr, port)?;
+    let mut addrs = vec![addr];
+    for t in &args.targets {
+        addrs.push(sockit_net::addr::resolve_peer(t, port)?);
+    }
+    anyhow::ensure!(addrs.len() == 1 || !args.irc, "--target spreads text members over servers; not with --irc");
     anyhow::ensure!(args.members >= 2, "--members must be at least 2");
     anyhow::ensure!(args.senders <= args.members, "--senders must be 0..=members");
     anyhow::ensure!(!args.irc || args.channel.starts_with('#'), "--channel starts with #");
@@ -103,8 +114,8 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("connected, registered{joined} {} members in {:.2?}", conns.len(), t.elapsed());
         (conns, early)
     } else {
-        let conns = crate::bench::open_all(addr, args.members, args.connect_parallel).await?;
-        eprintln!("connected {} members in {:.2?}", conns.len(), t.elapsed());
+        let conns = open_spread(&addrs, args.members, args.connect_parallel).await?;
+        eprintln!("connected {} members to {} server(s) in {:.2?}", conns.len(), addrs.len(), t.elapsed());
         let early = vec![Vec::new(); conns.len()];
         (conns, early)
     };
@@ -189,6 +200,20 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         total.latency.summary()
     );
     Ok(if ratio >= 0.999 && send_errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Opens `n` members spread over `addrs` in turn: member `i` goes to
+/// `addrs[i % len]`, so senders (the first members) are spread too.
+async fn open_spread(addrs: &[std::net::SocketAddr], n: usize, parallel: usize) -> anyhow::Result<Vec<TcpStream>> {
+    if let [one] = addrs {
+        return crate::bench::open_all(*one, n, parallel).await;
+    }
+    let mut per = Vec::with_capacity(addrs.len());
+    for (k, a) in addrs.iter().enumerate() {
+        let count = n / addrs.len() + usize::from(k < n % addrs.len());
+        per.push(crate::bench::open_all(*a, count, parallel).await?.into_iter());
+    }
+    Ok((0..n).filter_map(|i| per[i % addrs.len()].next()).collect())
 }
 
 /// The IRC port `--irc` defaults to.

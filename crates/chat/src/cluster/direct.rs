@@ -1,0 +1,130 @@
+//! Private messages between nodes: `/msg NICK` (and IRC `PRIVMSG NICK`) to
+//! a member of another node goes to that node's channel
+//! ([`keys::node_channel`]) as a [`Letter`]; the node holding the nick's
+//! claim ([`super::nicks`]) is the recipient's node.
+//!
+//! The node channel also carries part 1's liveness probes; a payload that
+//! is not a letter (no `"t":"pm"`) is ignored here, and a letter is
+//! nothing a probe reader needs to understand. Until the message bus keeps
+//! one subscription for the node channel, [`listen`] holds one of its own
+//! (a dedicated pub/sub connection, reopened after a drop).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::bounded::bounded;
+use super::{keys, Cluster, ClusterError};
+
+/// The tag every letter carries (`"t":"pm"`).
+const TAG: &str = "pm";
+/// Letters received and not yet handed to the registry, at most.
+const INBOX: usize = 1024;
+/// The pause before reopening a dropped subscription.
+const RETRY: Duration = Duration::from_millis(500);
+
+/// A private message on its way to another node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Letter {
+    /// Always [`TAG`]: tells letters from the channel's other traffic.
+    pub t: String,
+    /// The sender's nick.
+    pub from: String,
+    /// The sender's `user@host`.
+    pub userhost: String,
+    /// The recipient's nick, as the sender wrote it.
+    pub to: String,
+    /// The text (escaped by the sending node, as every member text is).
+    pub text: String,
+    /// Sent as an IRC NOTICE.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notice: bool,
+}
+
+impl Letter {
+    /// A letter from `from` (`userhost`) to `to`.
+    pub fn new(from: &str, userhost: &str, to: &str, text: &str, notice: bool) -> Letter {
+        Letter { t: TAG.into(), from: from.into(), userhost: userhost.into(), to: to.into(), text: text.into(), notice }
+    }
+
+    /// The letter in `payload`, or `None` for anything else on the channel.
+    pub fn decode(payload: &[u8]) -> Option<Letter> {
+        serde_json::from_slice::<Letter>(payload).ok().filter(|l| l.t == TAG)
+    }
+}
+
+/// Sends `letter` to node `node`; `false` if no subscriber got it (the
+/// node is gone, or its subscription is down this moment).
+pub async fn send(cluster: &Cluster, node: &str, letter: &Letter) -> Result<bool, ClusterError> {
+    let payload = serde_json::to_string(letter).map_err(|e| cluster.unreachable(e))?;
+    let mut conn = cluster.conn();
+    let got: i64 =
+        bounded(cluster, redis::cmd("PUBLISH").arg(keys::node_channel(node)).arg(payload).query_async(&mut conn))
+            .await?;
+    Ok(got > 0)
+}
+
+/// Subscribes to this node's channel and hands each letter to the
+/// returned receiver; reopens the subscription when it drops. Stops when
+/// the receiver is dropped.
+pub fn listen(cluster: &Cluster) -> mpsc::Receiver<Letter> {
+    let (tx, rx) = mpsc::channel(INBOX);
+    let cluster = cluster.clone();
+    tokio::spawn(async move {
+        let channel = keys::node_channel(cluster.node());
+        while !tx.is_closed() {
+            match subscribe(&cluster, &channel).await {
+                Ok(pubsub) => {
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(msg) = messages.next().await {
+                        let Some(letter) = Letter::decode(msg.get_payload_bytes()) else { continue };
+                        if tx.send(letter).await.is_err() {
+                            return;
+                        }
+                    }
+                    tracing::warn!("the node channel subscription dropped; reopening it");
+                }
+                Err(e) => tracing::warn!("cannot subscribe to the node channel: {e}"),
+            }
+            tokio::time::sleep(RETRY).await;
+        }
+    });
+    rx
+}
+
+async fn subscribe(cluster: &Cluster, channel: &str) -> Result<redis::aio::PubSub, ClusterError> {
+    let mut pubsub = bounded(cluster, cluster.client().get_async_pubsub()).await?;
+    bounded(cluster, pubsub.subscribe(channel)).await?;
+    Ok(pubsub)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn only_letters_are_letters() {
+        let l = Letter::new("ann", "tcp@127.0.0.1", "bob", "hi", false);
+        let json = serde_json::to_vec(&l).unwrap_or_default();
+        assert_eq!(Letter::decode(&json), Some(l));
+        assert_eq!(Letter::decode(br#"{"t":"probe","from":"a","userhost":"","to":"b","text":""}"#), None);
+        assert_eq!(Letter::decode(b"probe 12"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(payload in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = Letter::decode(&payload);
+        }
+
+        #[test]
+        fn letters_round_trip(from in "\\PC{1,32}", to in "\\PC{1,32}", text in "\\PC{0,100}", notice: bool) {
+            let l = Letter::new(&from, "u@h", &to, &text, notice);
+            let json = serde_json::to_vec(&l).unwrap_or_default();
+            prop_assert_eq!(Letter::decode(&json), Some(l));
+        }
+    }
+}
