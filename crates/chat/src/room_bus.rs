@@ -20,6 +20,9 @@ use crate::service::Chat;
 pub const NOT_DELIVERED: &str = "not delivered: the cluster is unreachable";
 /// What a member asking for history is told when Redis does not answer.
 pub const NO_HISTORY: &str = "history not available: the cluster is unreachable";
+/// How long a sender waits for its message to be delivered on its own
+/// node before it handles its next line (see [`crate::cluster::bus::Bus::delivered`]).
+const DELIVERY_WAIT: Duration = Duration::from_secs(1);
 /// How long a replay waits for the room's position on this node (a room
 /// just joined is being subscribed to).
 const POINT_WAIT: Duration = Duration::from_secs(2);
@@ -47,7 +50,12 @@ impl Chat {
             return Ok(());
         };
         match cluster.append(room, &event, origin, self.config.retention.max_per_room).await {
-            Ok(_) => Ok(()),
+            Ok(offset) => {
+                if let Some(bus) = &self.bus {
+                    bus.delivered(room, offset, DELIVERY_WAIT).await;
+                }
+                Ok(())
+            }
             Err(e) => {
                 tracing::warn!(%room, error = %e, "chat cluster: a message was not delivered");
                 Err(NotDelivered)

@@ -432,3 +432,24 @@ fn an_irc_member_talks_with_members_of_another_node_and_its_echo_comes_once() {
     let echoes = irka.lines.seen.iter().filter(|l| l.contains("PRIVMSG #lobby :one echo")).count();
     assert_eq!(echoes, 1, "{:#?}", irka.lines.seen);
 }
+
+#[test]
+fn a_last_line_arrives_before_its_senders_quit_on_every_node() {
+    let redis = RedisServer::start();
+    let (a, b) = (node(&redis.url(), &[]), node(&redis.url(), &[]));
+    let mut carl = Someone::tcp(a.addr("tcp"), "carl");
+    let mut bob = Someone::tcp(b.addr("tcp"), "bob");
+    say_until_heard(&mut carl, "warm", &mut bob);
+    for i in 0..5 {
+        let mut ann = Someone::tcp(a.addr("tcp"), &format!("ann{i}"));
+        bob.expect(&format!("is now known as ann{i}"));
+        carl.expect(&format!("is now known as ann{i}"));
+        // One write: the message, then the quit.
+        ann.send(&format!("bye {i}\n/quit"));
+        for who in [&mut carl, &mut bob] {
+            let first = who.expect(&format!("ann{i}"));
+            assert_eq!(first, format!("<ann{i}> bye {i}"), "the message first");
+            who.expect(&format!("* ann{i} left (quit)"));
+        }
+    }
+}

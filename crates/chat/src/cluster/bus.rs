@@ -62,6 +62,7 @@ enum Cmd {
     Watch(Arc<str>),
     Unwatch(Arc<str>),
     Point { room: Arc<str>, reply: oneshot::Sender<Option<u64>> },
+    Delivered { room: Arc<str>, offset: u64, reply: oneshot::Sender<()> },
 }
 
 impl std::fmt::Debug for Cmd {
@@ -90,6 +91,17 @@ impl Bus {
         };
         tokio::spawn(node.run(rx));
         bus
+    }
+
+    /// Waits (at most `wait`) until this node has delivered `room`'s
+    /// event `offset` to its members: a member's next line (its part, its
+    /// quit, its nick change) then reaches its neighbours after its message,
+    /// as on a single node. At once when the node does not watch the room.
+    pub async fn delivered(&self, room: &Arc<str>, offset: u64, wait: Duration) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Cmd::Delivered { room: room.clone(), offset, reply }).is_ok() {
+            let _ = tokio::time::timeout(wait, rx).await;
+        }
     }
 
     /// Tells the other nodes' members of `rooms` of `event`, a join, part,
@@ -135,6 +147,8 @@ struct Room {
     order: RoomOrder<Envelope>,
     /// Replays waiting for the room's start.
     waiters: Vec<oneshot::Sender<Option<u64>>>,
+    /// Senders waiting for their message's delivery (by offset).
+    senders: Vec<(u64, oneshot::Sender<()>)>,
 }
 
 struct Link {
@@ -193,7 +207,10 @@ impl Node {
                 if self.rooms.contains_key(&room) {
                     return;
                 }
-                self.rooms.insert(room.clone(), Room { order: RoomOrder::new(MAX_AHEAD), waiters: Vec::new() });
+                self.rooms.insert(
+                    room.clone(),
+                    Room { order: RoomOrder::new(MAX_AHEAD), waiters: Vec::new(), senders: Vec::new() },
+                );
                 // The start first, then the subscription: what is written
                 // in between shows up as a gap and is read back, so nothing
                 // after the start is missed.
@@ -221,6 +238,14 @@ impl Node {
                     }
                 }
             }
+            Cmd::Delivered { room, offset, reply } => match self.rooms.get_mut(&room) {
+                Some(r) if r.order.started() && r.order.last() < offset && r.senders.len() < MAX_AHEAD => {
+                    r.senders.push((offset, reply));
+                }
+                _ => {
+                    let _ = reply.send(());
+                }
+            },
             Cmd::Point { room, reply } => match self.rooms.get_mut(&room) {
                 Some(r) if r.order.started() => {
                     let _ = reply.send(Some(r.order.last()));
@@ -306,7 +331,8 @@ impl Node {
 
     /// Hands `out` to the room's local members: the history-lost notice
     /// first, then the events in order.
-    fn apply(&self, room: &Arc<str>, out: Outcome<Envelope>) {
+    fn apply(&mut self, room: &Arc<str>, out: Outcome<Envelope>) {
+        let (lost, any) = (out.lost, !out.deliver.is_empty());
         if out.lost {
             tracing::warn!(%room, "chat cluster: the epoch changed (Redis lost its data); numbering starts again");
             self.fanout.publish(room, Shared::new(Event::notice(LOST_NOTICE).in_room(room), None));
@@ -317,6 +343,14 @@ impl Node {
             // Written here: it is that member's own message (not echoed to it).
             let origin = (*env.node == **self.cluster.node()).then_some(MemberId(env.member));
             self.fanout.publish(room, Shared::new(event, origin));
+        }
+        if lost || any {
+            if let Some(r) = self.rooms.get_mut(room) {
+                // Dropping a sender's channel releases it. After a lost
+                // history the offsets waited for may never come: all go.
+                let last = r.order.last();
+                r.senders.retain(|(offset, _)| !lost && *offset > last);
+            }
         }
     }
 
@@ -383,6 +417,7 @@ impl Node {
         }
         for r in self.rooms.values_mut() {
             r.waiters.retain(|w| !w.is_closed());
+            r.senders.retain(|(_, w)| !w.is_closed());
         }
     }
 
