@@ -13,10 +13,6 @@
 # Printed: ratio (deliveries / expected) and p50/p99 for both runs, the
 # latency the Redis hop adds (p50 and p99 differences), and redis-server's
 # CPU per message (utime+stime from /proc/PID/stat before/after ÷ messages).
-#
-# The cross-node message path is part 1 of issue #18 (branch `cluster`):
-# without it each node delivers only to its own members and the cluster
-# ratio is about 0.5 (the script says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${SECS:-10}
@@ -101,7 +97,6 @@ echo "   the Redis hop adds: p50 $(hop p50_us) ms, p99 $(hop p99_us) ms"
 awk -v a="$CPU0" -v b="$CPU1" -v n="$SENT" 'BEGIN{
   if (n > 0) printf "   redis-server CPU: %.3f s for %d messages = %.1f us per message (heartbeats and nick refreshes of the run included)\n", b - a, n, (b - a) * 1e6 / n
 }'
-awk -v r="$(field "$TWO" ratio)" 'BEGIN{ if (r < 0.9) print "   ! the cluster ratio is below 0.9: messages did not cross nodes (is the cluster message path, branch cluster, merged?)" }'
 echo
 echo "raw:"
 echo "  one node:  $ONE"

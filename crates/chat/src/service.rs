@@ -47,10 +47,12 @@ impl Chat {
         let history = History::open(&config.store, config.retention)?;
         let config = Arc::new(config);
         let fanout = Fanout::with_bounds(config.writers, config.send_bounds(), config.batch_window);
-        let bus = cluster.as_ref().map(|c| Bus::start(c.clone(), fanout.clone()));
-        let hub = match &cluster {
-            Some(c) => Hub::start_clustered(config.clone(), fanout.clone(), bus.clone(), c.clone()),
-            None => Hub::start(config.clone(), fanout.clone(), bus.clone()),
+        let (hub, bus) = match &cluster {
+            Some(c) => {
+                let (bus, letters) = Bus::start(c.clone(), fanout.clone());
+                (Hub::start_clustered(config.clone(), fanout.clone(), bus.clone(), letters, c.clone()), Some(bus))
+            }
+            None => (Hub::start(config.clone(), fanout.clone()), None),
         };
         let chat = Chat { hub, fanout, history, config, cluster, bus };
         let closing = chat.clone();

@@ -21,6 +21,7 @@ use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::direct::Letter;
 use super::envelope::{Envelope, Relayed};
 use super::order::{Outcome, RoomOrder};
 use super::{keys, Cluster, CONNECT_TIMEOUT};
@@ -44,6 +45,10 @@ const REPAIR_ROUNDS: usize = 20;
 const TICK: Duration = Duration::from_millis(250);
 /// What a room's local members are told when Redis lost its data.
 pub const LOST_NOTICE: &str = "history was lost on the server";
+
+/// Private messages received and not yet taken by the registry, at most
+/// (beyond that the bus waits for it).
+const LETTERS: usize = 1024;
 
 /// Relayed notices remembered, to deliver each once (it arrives on each
 /// room channel it was sent on).
@@ -73,8 +78,11 @@ impl std::fmt::Debug for Cmd {
 
 impl Bus {
     /// Starts the bus task of `cluster`, delivering through `fanout`.
-    pub fn start(cluster: Cluster, fanout: Fanout) -> Bus {
+    /// Private messages for this node's members come out of the returned
+    /// receiver (the registry takes them: [`super::direct`]).
+    pub fn start(cluster: Cluster, fanout: Fanout) -> (Bus, mpsc::Receiver<Letter>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (letters, inbox) = mpsc::channel(LETTERS);
         let bus = Bus { tx, cluster: cluster.clone(), relayed: Arc::new(AtomicU64::new(1)) };
         let node = Node {
             channel: keys::node_channel(cluster.node()),
@@ -88,9 +96,10 @@ impl Bus {
             probe_next: 1,
             probe_out: None,
             ticks: 0,
+            letters,
         };
         tokio::spawn(node.run(rx));
-        bus
+        (bus, inbox)
     }
 
     /// Waits (at most `wait`) until this node has delivered `room`'s
@@ -173,6 +182,8 @@ struct Node {
     /// The probe on its way, and when it was sent.
     probe_out: Option<(u64, Instant)>,
     ticks: u64,
+    /// Where private messages for local members go.
+    letters: mpsc::Sender<Letter>,
 }
 
 async fn next_message(link: &mut Option<Link>) -> Option<redis::Msg> {
@@ -261,7 +272,7 @@ impl Node {
     async fn message(&mut self, msg: &redis::Msg) {
         let channel = msg.get_channel_name();
         if channel == self.channel {
-            self.node_message(msg.get_payload_bytes());
+            self.node_message(msg.get_payload_bytes()).await;
             return;
         }
         let Some(room) =
@@ -285,15 +296,21 @@ impl Node {
         }
     }
 
-    /// A message on this node's own channel: a probe coming back. Other
-    /// kinds (messages for one node's members) are not handled here.
-    fn node_message(&mut self, payload: &[u8]) {
+    /// A message on this node's own channel: a probe coming back, or a
+    /// private message for a local member (handed to the registry; the
+    /// bus waits while the registry's inbox is full, so none is dropped).
+    async fn node_message(&mut self, payload: &[u8]) {
         let back: Option<u64> =
             std::str::from_utf8(payload).ok().and_then(|p| p.strip_prefix("probe ")).and_then(|n| n.parse().ok());
         match back {
             Some(n) if self.probe_out.is_some_and(|(out, _)| out == n) => self.probe_out = None,
             Some(_) => {}
-            None => tracing::debug!(len = payload.len(), "chat cluster: a node message of no known kind"),
+            None => match Letter::decode(payload) {
+                Some(letter) => {
+                    let _ = self.letters.send(letter).await;
+                }
+                None => tracing::debug!(len = payload.len(), "chat cluster: a node message of no known kind"),
+            },
         }
     }
 

@@ -3,27 +3,19 @@
 //! ([`keys::node_channel`]) as a [`Letter`]; the node holding the nick's
 //! claim ([`super::nicks`]) is the recipient's node.
 //!
-//! The node channel also carries part 1's liveness probes; a payload that
-//! is not a letter (no `"t":"pm"`) is ignored here, and a letter is
-//! nothing a probe reader needs to understand. Until the message bus keeps
-//! one subscription for the node channel, [`listen`] holds one of its own
-//! (a dedicated pub/sub connection, reopened after a drop).
+//! The node channel also carries the bus's liveness probes. The bus
+//! ([`super::bus`]) holds the node's one subscription to it, tells a
+//! letter (`"t":"pm"`) from a probe with [`Letter::decode`], and hands
+//! letters to the registry through the receiver [`super::bus::Bus::start`]
+//! returns.
 
-use std::time::Duration;
-
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 
 use super::bounded::bounded;
 use super::{keys, Cluster, ClusterError};
 
 /// The tag every letter carries (`"t":"pm"`).
 const TAG: &str = "pm";
-/// Letters received and not yet handed to the registry, at most.
-const INBOX: usize = 1024;
-/// The pause before reopening a dropped subscription.
-const RETRY: Duration = Duration::from_millis(500);
 
 /// A private message on its way to another node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,40 +56,6 @@ pub async fn send(cluster: &Cluster, node: &str, letter: &Letter) -> Result<bool
         bounded(cluster, redis::cmd("PUBLISH").arg(keys::node_channel(node)).arg(payload).query_async(&mut conn))
             .await?;
     Ok(got > 0)
-}
-
-/// Subscribes to this node's channel and hands each letter to the
-/// returned receiver; reopens the subscription when it drops. Stops when
-/// the receiver is dropped.
-pub fn listen(cluster: &Cluster) -> mpsc::Receiver<Letter> {
-    let (tx, rx) = mpsc::channel(INBOX);
-    let cluster = cluster.clone();
-    tokio::spawn(async move {
-        let channel = keys::node_channel(cluster.node());
-        while !tx.is_closed() {
-            match subscribe(&cluster, &channel).await {
-                Ok(pubsub) => {
-                    let mut messages = pubsub.into_on_message();
-                    while let Some(msg) = messages.next().await {
-                        let Some(letter) = Letter::decode(msg.get_payload_bytes()) else { continue };
-                        if tx.send(letter).await.is_err() {
-                            return;
-                        }
-                    }
-                    tracing::warn!("the node channel subscription dropped; reopening it");
-                }
-                Err(e) => tracing::warn!("cannot subscribe to the node channel: {e}"),
-            }
-            tokio::time::sleep(RETRY).await;
-        }
-    });
-    rx
-}
-
-async fn subscribe(cluster: &Cluster, channel: &str) -> Result<redis::aio::PubSub, ClusterError> {
-    let mut pubsub = bounded(cluster, cluster.client().get_async_pubsub()).await?;
-    bounded(cluster, pubsub.subscribe(channel)).await?;
-    Ok(pubsub)
 }
 
 #[cfg(test)]

@@ -70,8 +70,10 @@
 //! same room channels to the other nodes ([`bus::Bus::relay`],
 //! [`envelope::Relayed`]), which deliver each once. They are not stored,
 //! and not ordered with the room's messages. Room state (topics, modes,
-//! operators), the member list, nicks and private messages are per node
-//! for now.
+//! operators, bans) is per node. Nicks are claimed across nodes
+//! ([`nicks`]), each node publishes its members ([`presence`]) for the
+//! answers that count every node, and a private message to another node's
+//! member goes through that node's channel ([`direct`]).
 //!
 //! # Files
 //!

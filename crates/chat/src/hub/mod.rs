@@ -37,6 +37,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cluster::bus::Bus;
+use crate::cluster::direct::Letter;
 use crate::cluster::Cluster;
 use crate::config::ChatConfig;
 use crate::event::irc::Relay;
@@ -263,22 +264,30 @@ impl std::fmt::Debug for Hub {
 type Reply<T> = Result<T, HubError>;
 
 impl Hub {
-    /// Starts the registry task; it places members with `fanout` and, on
-    /// a cluster node, tells `bus` which rooms have local members.
-    pub fn start(config: Arc<ChatConfig>, fanout: Fanout, bus: Option<Bus>) -> Hub {
-        Self::spawn(Registry::new(config, fanout, bus), None)
+    /// Starts the registry task of a single node; it places members with
+    /// `fanout`.
+    pub fn start(config: Arc<ChatConfig>, fanout: Fanout) -> Hub {
+        Self::spawn(Registry::new(config, fanout, None), None)
     }
 
     /// [`Hub::start`] on a node of `cluster`: nicks are claimed across
     /// nodes, this node's members are published, and room and member
     /// answers count every node (see [`crate::cluster::presence`]).
-    pub fn start_clustered(config: Arc<ChatConfig>, fanout: Fanout, bus: Option<Bus>, cluster: Cluster) -> Hub {
-        let mut registry = Registry::new(config, fanout, bus);
+    /// `letters` are the private messages the bus got for this node.
+    pub fn start_clustered(
+        config: Arc<ChatConfig>,
+        fanout: Fanout,
+        bus: Bus,
+        letters: mpsc::Receiver<Letter>,
+        cluster: Cluster,
+    ) -> Hub {
+        // The registry tells `bus` which rooms have local members.
+        let mut registry = Registry::new(config, fanout, Some(bus));
         let dirty = Arc::new(tokio::sync::Notify::new());
         registry.dirty = Some(dirty.clone());
         let remote = Arc::new(Remote::new(cluster, dirty));
         let hub = Self::spawn(registry, Some(remote.clone()));
-        remote::start(&hub, &remote);
+        remote::start(&hub, &remote, letters);
         hub
     }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 
 use super::error::{ErrorCode, HubError};
 use super::registry::Registry;
@@ -94,11 +94,11 @@ impl Remote {
     }
 }
 
-/// Starts the cluster tasks of `hub`: presence publishing and the node
-/// channel's letters. Both end when the registry stops.
-pub(super) fn start(hub: &Hub, remote: &Arc<Remote>) {
+/// Starts the cluster tasks of `hub`: presence publishing and handing
+/// the bus's `letters` (private messages for local members) to the
+/// registry. Both end when the registry stops.
+pub(super) fn start(hub: &Hub, remote: &Arc<Remote>, mut letters: mpsc::Receiver<Letter>) {
     tokio::spawn(publish(hub.clone(), remote.clone()));
-    let mut letters = direct::listen(&remote.cluster);
     let hub = hub.clone();
     tokio::spawn(async move {
         while let Some(letter) = letters.recv().await {

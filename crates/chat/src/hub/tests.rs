@@ -13,7 +13,7 @@ use crate::fanout::ForwardTx;
 
 fn hub_with(config: ChatConfig) -> Hub {
     let fanout = Fanout::start(2, config.send_queue, config.batch_window);
-    Hub::start(Arc::new(config), fanout, None)
+    Hub::start(Arc::new(config), fanout)
 }
 
 fn hub(max_per_ip: usize) -> Hub {
