@@ -86,6 +86,8 @@ start_node node-b --redis "$URL"; BPID=$SPID; BPORT=$SPORT
 LPID=$!
 for _ in $(seq 1200); do grep -q '^connected' "$TMP/two.err" && break; sleep 0.05; done
 CPU0=$(redis_cpu)
+have_cli() { command -v redis-cli >/dev/null; }
+have_cli && redis-cli -p "$RPORT" CONFIG RESETSTAT >/dev/null
 wait "$LPID" || true
 CPU1=$(redis_cpu)
 TWO=$(tail -1 "$TMP/two.out")
@@ -97,6 +99,12 @@ echo "   the Redis hop adds: p50 $(hop p50_us) ms, p99 $(hop p99_us) ms"
 awk -v a="$CPU0" -v b="$CPU1" -v n="$SENT" 'BEGIN{
   if (n > 0) printf "   redis-server CPU: %.3f s for %d messages = %.1f us per message (heartbeats and nick refreshes of the run included)\n", b - a, n, (b - a) * 1e6 / n
 }'
+# Where Redis spends it (its own per-command timing, since the reset).
+if have_cli; then
+  echo "   redis-server time by command (calls, us in all, us per call):"
+  redis-cli -p "$RPORT" INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),usec=\([0-9]*\),usec_per_call=\([0-9.]*\).*/\3 \1 \2 \4/p' |
+    sort -rn | head -6 | awk '{printf "     %-12s %8d calls %10d us %8.2f us/call\n", $2, $3, $1, $4}'
+fi
 echo
 echo "raw:"
 echo "  one node:  $ONE"

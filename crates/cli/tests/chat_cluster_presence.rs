@@ -36,6 +36,20 @@ fn who_until(m: &mut Member, within: Duration, ok: impl Fn(&str) -> bool) -> (St
     }
 }
 
+/// Sends `ask` until the next line is `want` (at most `within`); the
+/// test fails with what came instead.
+fn ask_until(m: &mut Member, ask: &str, want: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        m.send(ask);
+        if m.lines.next_within(Duration::from_secs(5)).is_some_and(|l| l == want) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no {want:?} for {ask:?} within {within:?}: {:#?}", m.lines.seen);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 /// What became of one member's `/nick wanted`: `Some(true)` it got it,
 /// `Some(false)` refused as taken, `None` neither within the wait.
 fn nick_outcome(m: &mut Member, was: &str, wanted: &str) -> Option<bool> {
@@ -178,16 +192,7 @@ fn new_nicks_are_refused_while_redis_is_stopped_and_accepted_again_after() {
     ann.expect("rooms: lobby (1)");
 
     redis.start_again();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        ann.send("/nick zed");
-        let line = ann.lines.next_within(Duration::from_secs(5)).unwrap_or_default();
-        if line == "* ann is now known as zed" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "/nick still refused 20 s after Redis came back: {:#?}", ann.lines.seen);
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    ask_until(&mut ann, "/nick zed", "* ann is now known as zed", Duration::from_secs(20));
     let _late = Member::join(a.addr("tcp"), "");
     // Redis came back empty: within a heartbeat the other node's members
     // and claims are there again.
@@ -279,16 +284,7 @@ fn rooms_and_their_members_are_seen_from_every_node() {
     bob.send("/join dev");
     bob.expect("members of dev (1): @bob");
     // A room that only the other node has: listed, with its member.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        ann.send("/who #dev");
-        let line = ann.lines.next_within(Duration::from_secs(5)).unwrap_or_default();
-        if line == "* members of dev (1): @bob" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "dev never listed: {:#?}", ann.lines.seen);
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    ask_until(&mut ann, "/who #dev", "* members of dev (1): @bob", Duration::from_secs(10));
     ann.send("/rooms");
     ann.expect("rooms: dev (1), lobby (2)");
     // Joining it there answers with the members of both nodes.

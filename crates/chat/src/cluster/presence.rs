@@ -89,6 +89,20 @@ pub fn seat_text(room: &str, op: bool, voice: bool) -> String {
 }
 
 impl Entry {
+    /// A TCP member from 127.0.0.1 in `rooms` (seat prefixes included),
+    /// for tests.
+    #[cfg(test)]
+    pub(crate) fn sample(nick: &str, rooms: &[&str]) -> Entry {
+        Entry {
+            nick: nick.into(),
+            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+            transport: "tcp".into(),
+            user: "tcp".into(),
+            host: "127.0.0.1".into(),
+            away: false,
+        }
+    }
+
     /// Its rooms with their flags.
     pub fn seats(&self) -> impl Iterator<Item = RoomSeat<'_>> {
         self.rooms.iter().map(|r| {
@@ -287,14 +301,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn entry(nick: &str, rooms: &[&str]) -> Entry {
-        Entry {
-            nick: nick.into(),
-            rooms: rooms.iter().map(|r| r.to_string()).collect(),
-            transport: "tcp".into(),
-            user: "tcp".into(),
-            host: "127.0.0.1".into(),
-            away: false,
-        }
+        Entry::sample(nick, rooms)
     }
 
     #[test]

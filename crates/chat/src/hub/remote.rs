@@ -422,15 +422,7 @@ mod tests {
     use super::*;
 
     fn entry(nick: &str, rooms: &[&str]) -> (String, Entry) {
-        let e = Entry {
-            nick: nick.into(),
-            rooms: rooms.iter().map(|r| r.to_string()).collect(),
-            transport: "tcp".into(),
-            user: "tcp".into(),
-            host: "127.0.0.1".into(),
-            away: false,
-        };
-        ("node".into(), e)
+        ("node".into(), Entry::sample(nick, rooms))
     }
 
     #[test]
