@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::bounded::bounded;
+use super::envelope::MAX_ENVELOPE;
 use super::{keys, Cluster, ClusterError};
 
 /// The tag every letter carries (`"t":"pm"`).
@@ -41,8 +42,13 @@ impl Letter {
         Letter { t: TAG.into(), from: from.into(), userhost: userhost.into(), to: to.into(), text: text.into(), notice }
     }
 
-    /// The letter in `payload`, or `None` for anything else on the channel.
+    /// The letter in `payload`, or `None` for anything else on the
+    /// channel (and for anything over [`MAX_ENVELOPE`], the bound on
+    /// every payload a node takes from Redis).
     pub fn decode(payload: &[u8]) -> Option<Letter> {
+        if payload.len() > MAX_ENVELOPE {
+            return None;
+        }
         serde_json::from_slice::<Letter>(payload).ok().filter(|l| l.t == TAG)
     }
 }
@@ -70,6 +76,16 @@ mod tests {
         assert_eq!(Letter::decode(&json), Some(l));
         assert_eq!(Letter::decode(br#"{"t":"probe","from":"a","userhost":"","to":"b","text":""}"#), None);
         assert_eq!(Letter::decode(b"probe 12"), None);
+    }
+
+    #[test]
+    fn an_oversized_letter_is_refused() {
+        let fits = Letter::new("ann", "u@h", "bob", &"x".repeat(MAX_ENVELOPE - 200), false);
+        let json = serde_json::to_vec(&fits).unwrap_or_default();
+        assert!(json.len() <= MAX_ENVELOPE);
+        assert_eq!(Letter::decode(&json), Some(fits));
+        let big = Letter::new("ann", "u@h", "bob", &"x".repeat(MAX_ENVELOPE), false);
+        assert_eq!(Letter::decode(&serde_json::to_vec(&big).unwrap_or_default()), None);
     }
 
     proptest! {

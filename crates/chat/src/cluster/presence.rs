@@ -30,6 +30,7 @@ use redis::Script;
 use serde::{Deserialize, Serialize};
 
 use super::bounded::bounded;
+use super::envelope::MAX_ENVELOPE;
 use super::nicks::{self, Grants};
 use super::{keys, Cluster, ClusterError};
 use crate::text::nick_key;
@@ -123,8 +124,11 @@ impl Entry {
     }
 
     /// An entry as stored; `None` if it is not one (a newer or broken
-    /// writer): skipped, never fatal.
+    /// writer, or over [`MAX_ENVELOPE`]): skipped, never fatal.
     pub fn decode(text: &str) -> Option<Entry> {
+        if text.len() > MAX_ENVELOPE {
+            return None;
+        }
         serde_json::from_str(text).ok()
     }
 }
@@ -315,6 +319,15 @@ mod tests {
         assert!(e.seat_in("elsewhere").is_none());
         assert_eq!(seat_text("dev", true, true), "@dev");
         assert_eq!(seat_text("dev", false, true), "+dev");
+    }
+
+    #[test]
+    fn an_oversized_entry_is_skipped() {
+        let mut e = entry("ann", &["lobby"]);
+        e.host = "h".repeat(MAX_ENVELOPE);
+        assert_eq!(Entry::decode(&e.encode()), None);
+        e.host = "127.0.0.1".into();
+        assert_eq!(Entry::decode(&e.encode()), Some(e));
     }
 
     #[test]

@@ -105,15 +105,7 @@ impl Someone {
 
     /// Waits for a line containing `needle` (10 s); returns it.
     pub fn expect(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut seen = Vec::new();
-        while let Some(l) = self.next_within(deadline.saturating_duration_since(Instant::now())) {
-            if l.contains(needle) {
-                return l;
-            }
-            seen.push(l);
-        }
-        panic!("no line containing {needle:?}; saw {seen:#?}");
+        expect_in(|d| self.next_within(d), needle, "line")
     }
 
     /// Every line a TCP member has seen so far (its replay included).
@@ -152,6 +144,20 @@ impl Someone {
 }
 
 /// A WebSocket member's `TEXT {json}` line as the event's text line.
+/// Takes lines from `next` (10 s in all) until one contains `needle`;
+/// the test fails with what came instead (`what`: a line, a datagram).
+fn expect_in(mut next: impl FnMut(Duration) -> Option<String>, needle: &str, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while let Some(l) = next(deadline.saturating_duration_since(Instant::now())) {
+        if l.contains(needle) {
+            return l;
+        }
+        seen.push(l);
+    }
+    panic!("no {what} containing {needle:?}; saw {seen:#?}");
+}
+
 fn ws_text(line: &str) -> Option<String> {
     let json = line.strip_prefix("TEXT ")?;
     let v: serde_json::Value = serde_json::from_str(json).ok()?;
@@ -209,15 +215,7 @@ impl UdpMember {
     }
 
     fn expect(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut seen = Vec::new();
-        while let Some(l) = self.next_within(deadline.saturating_duration_since(Instant::now())) {
-            if l.contains(needle) {
-                return l;
-            }
-            seen.push(l);
-        }
-        panic!("no datagram containing {needle:?}; saw {seen:#?}");
+        expect_in(|d| self.next_within(d), needle, "datagram")
     }
 }
 
