@@ -209,11 +209,7 @@ impl Hub {
             // Refused here without asking Redis if it is no nick at all.
             self.check_nick(&wanted).await?;
             let claim = remote.claim(&wanted).await?;
-            let out = self.ask(move |r| r.register(reg)).await;
-            if out.is_err() {
-                remote.unclaim(claim, &wanted).await;
-            }
-            return out;
+            return self.ask_claimed(remote, claim, &wanted, move |r| r.register(reg)).await;
         }
         let peer = reg.peer.to_string();
         let mut taken = None;
@@ -228,11 +224,7 @@ impl Hub {
                 Err(e) => return Err(e),
             };
             let default = wanted.clone();
-            let out = self.ask(move |r| r.register_as(reg, Some(default))).await;
-            if out.is_err() {
-                remote.unclaim(claim, &wanted).await;
-            }
-            return out;
+            return self.ask_claimed(remote, claim, &wanted, move |r| r.register_as(reg, Some(default))).await;
         }
         Err(taken.unwrap_or_else(|| HubError::new(ErrorCode::NickInUse, format!("nick {peer} is taken"))))
     }
@@ -245,7 +237,19 @@ impl Hub {
         self.ask(move |r| r.check_nick(Some(id), &wanted).map(|_| ())).await?;
         let claim = remote.claim(nick).await?;
         let wanted = nick.to_string();
-        let out = self.ask(move |r| r.nick(id, &wanted)).await;
+        self.ask_claimed(remote, claim, nick, move |r| r.nick(id, &wanted)).await
+    }
+
+    /// Runs `f` on the registry with `nick` just claimed (`claim`); gives
+    /// the claim back if `f` fails, so a refused member holds no nick.
+    async fn ask_claimed<T: Send + 'static>(
+        &self,
+        remote: &Remote,
+        claim: Claim,
+        nick: &str,
+        f: impl FnOnce(&mut Registry) -> Reply<T> + Send + 'static,
+    ) -> Reply<T> {
+        let out = self.ask(f).await;
         if out.is_err() {
             remote.unclaim(claim, nick).await;
         }
