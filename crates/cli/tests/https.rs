@@ -155,7 +155,9 @@ fn garbage_and_a_stalled_handshake_are_closed_within_the_handshake_timeout() {
     // Garbage: closed at once, not a word said.
     let mut garbage = TcpStream::connect(addr).unwrap();
     garbage.write_all(&[0u8, 0xff, 0x13, 0x37]).unwrap();
-    garbage.write_all(&random_bytes(4096, 9)).unwrap();
+    // The server may have closed on the first four bytes already: then
+    // this write is reset, which is the behaviour under test, not a failure.
+    let _ = garbage.write_all(&random_bytes(4096, 9));
     let (got, _) = read_until_closed(&mut garbage, T);
     assert!(got.is_empty(), "garbage got an answer: {got:?}");
     // A silent client, half a ClientHello, half a request line: each cut by
